@@ -1,0 +1,52 @@
+r"""Runs one experiment: `python launch.py --config experiments/NAME.py[:arg] --workdir DIR`.
+
+The config names its job (`config.job`); every stage of the pipeline registers one here. Any
+config field can be overridden from the command line, e.g. `--config.seed=3`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pathlib
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+# job name -> "module:function"; the function takes (config, workdir: pathlib.Path).
+# Imported lazily so that a job's heavy dependencies load only when it runs.
+JOBS = {
+    "simulate": "walt3d_jax.sim.simulate:run",
+    "demo": "walt3d_jax.demo:run",
+}
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file (experiments/NAME.py[:arg]).", lock_config=True
+)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for everything the job writes.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def resolve_job(name: str):
+  """The callable registered for job `name`; a clear error for an unknown one."""
+  if name not in JOBS:
+    raise app.UsageError(f"config.job={name!r} is not a known job; known: {sorted(JOBS)}")
+  module_name, function_name = JOBS[name].split(":")
+  return getattr(importlib.import_module(module_name), function_name)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  config = _CONFIG.value
+  if "job" not in config:
+    raise app.UsageError("The config has no `job` field naming what to run.")
+  workdir = pathlib.Path(_WORKDIR.value)
+  workdir.mkdir(parents=True, exist_ok=True)
+  logging.info("job %s → %s\n%s", config.job, workdir, config)
+  resolve_job(config.job)(config, workdir)
+
+
+if __name__ == "__main__":
+  app.run(main)
