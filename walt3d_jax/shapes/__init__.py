@@ -1,0 +1,16 @@
+"""Shape models: the parametric car family, its keypoint PCA, and walking people."""
+
+from walt3d_jax.shapes.mesh import Mesh, Part, concatenate, face_normals
+from walt3d_jax.shapes.vehicle import (
+    BODY_TYPES,
+    CAR_KEYPOINT_MIRROR,
+    CAR_KEYPOINT_NAMES,
+    CAR_PARAM_NAMES,
+    NUM_CAR_PARAMS,
+    car_dimensions,
+    car_keypoints,
+    car_mesh,
+    roof_length,
+    sample_car_params,
+    validate_car_params,
+)
