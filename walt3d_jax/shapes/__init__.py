@@ -14,3 +14,9 @@ from walt3d_jax.shapes.vehicle import (
     sample_car_params,
     validate_car_params,
 )
+from walt3d_jax.shapes.car_model import (
+    CarShapeModel,
+    keypoints_from_shape,
+    load_car_model,
+    shape_from_keypoints,
+)
