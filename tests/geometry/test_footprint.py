@@ -175,3 +175,12 @@ def test_pairwise_overlap_matches_pairs_with_false_diagonal_and_padding():
       want = i != j and valid[i] and valid[j] and bool(_overlap(fp[i], fp[j], 0.2))
       assert got[i, j] == want, (i, j)
   assert got.any(), 'the scene should contain at least one overlapping pair'
+
+
+def test_float64_footprints_keep_their_precision():
+  with jax.enable_x64(True):
+    a = footprint.rectangles(jnp.array([0., 0.]), 0., 4., 2.)
+    b = footprint.discs(jnp.array([2. + 1e-9 + 0.5, 0.]), 0.5)
+    sep = footprint.separation(a, b)
+    assert sep.dtype == jnp.float64
+    assert float(sep) == pytest.approx(1e-9, abs=1e-12)

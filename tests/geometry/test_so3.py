@@ -24,7 +24,8 @@ def test_elementary_rotations_match_scipy():
   for axis, fn in zip('xyz', (so3.rot_x, so3.rot_y, so3.rot_z)):
     got = np.asarray(fn(jnp.asarray(angles)))
     assert got.shape == (7, 3, 3)
-    np.testing.assert_allclose(got, Rotation.from_euler(axis, angles[:, None]).as_matrix(), atol=1e-6)
+    want = Rotation.from_euler(axis, angles[:, None]).as_matrix()
+    np.testing.assert_allclose(got, want, atol=1e-6)
 
 
 @_settings

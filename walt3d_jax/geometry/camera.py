@@ -12,7 +12,6 @@ Distortion is carried, not applied: every function here works on undistorted pix
 from __future__ import annotations
 
 import json
-import math
 import os
 from typing import Any
 
@@ -84,8 +83,10 @@ def intrinsics(hfov: float, image_size: tuple[int, int]) -> jax.Array:
   hfov: horizontal field of view, radians; image_size: (w, h) pixels.
   """
   w, h = image_size
-  f = 0.5 * w / math.tan(0.5 * hfov)
-  return jnp.array([[f, 0., 0.5 * (w - 1)], [0., f, 0.5 * (h - 1)], [0., 0., 1.]])
+  f = 0.5 * w / jnp.tan(0.5 * jnp.asarray(hfov, jnp.result_type(hfov, float)))
+  o, z = jnp.ones_like(f), jnp.zeros_like(f)
+  return jnp.stack([jnp.stack([f, z, 0.5 * (w - 1) * o]), jnp.stack([z, f, 0.5 * (h - 1) * o]),
+                    jnp.stack([z, z, o])])
 
 
 def mount_rotation(pitch: jax.Array, roll: jax.Array = 0.) -> jax.Array:
