@@ -28,11 +28,10 @@ that move no keypoint (windscreen rake, hood height, beltline, bumpers, clearanc
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from walt3d_jax.shapes.mesh import Mesh, Part
+from walt3d_jax.shapes.pieces import MeshBuilder
 
 BODY_TYPES = ("sedan", "hatchback", "suv", "van", "pickup")
 
@@ -254,88 +253,6 @@ def car_keypoints(params: np.ndarray) -> np.ndarray:
   return np.array(rows, np.float64)
 
 
-@functools.lru_cache(maxsize=None)
-def _loft_faces(s: int, m: int, centre_cap: bool) -> tuple[np.ndarray, tuple[int, int]]:
-  """Faces (F, 3) of a capped tube through S rings of M vertices (see `_Builder.loft`): the
-  sides first (two triangles per quad, ring-major), then the first and the last cap; and the
-  number of triangles in each cap. Cached: the topology depends only on the sizes."""
-  idx = np.arange(s * m).reshape(s, m)
-  a, b = idx[:-1], np.roll(idx[:-1], -1, axis=1)
-  c, d = idx[1:], np.roll(idx[1:], -1, axis=1)
-  sides = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3),
-                          np.stack([b, c, d], -1).reshape(-1, 3)])
-  # Caps wind opposite ways so that, with the sides, every edge is used once each way.
-  first = np.stack([np.zeros(m - 2, int), np.arange(1, m - 1), np.arange(2, m)], -1)
-  if centre_cap:
-    last = np.stack([np.full(m, s * m), np.roll(idx[-1], -1), idx[-1]], -1)
-  else:
-    last = idx[-1][np.stack([np.zeros(m - 2, int), np.arange(2, m), np.arange(1, m - 1)], -1)]
-  faces = np.concatenate([sides, first, last]).astype(np.int32)
-  faces.setflags(write=False)
-  return faces, (len(first), len(last))
-
-
-class _Builder:
-  """Accumulates closed pieces into one mesh, each piece made outward-facing."""
-
-  def __init__(self):
-    self.vertices: list[np.ndarray] = []
-    self.faces: list[np.ndarray] = []
-    self.parts: list[np.ndarray] = []
-    self.count = 0
-
-  def add(self, vertices: np.ndarray, faces: np.ndarray, parts: np.ndarray) -> int:
-    """Adds a closed piece; returns the index of its first vertex in the final mesh."""
-    a, b, c = (vertices[faces[:, i]] for i in range(3))
-    # Six times the enclosed volume: negative means the piece came out inside-out, which is
-    # simpler to detect here than to get right for every ring ordering below.
-    volume = (a[:, 0] * (b[:, 1] * c[:, 2] - b[:, 2] * c[:, 1])
-              + a[:, 1] * (b[:, 2] * c[:, 0] - b[:, 0] * c[:, 2])
-              + a[:, 2] * (b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0])).sum()
-    if volume < 0:
-      faces = faces[:, ::-1]
-    start = self.count
-    self.vertices.append(vertices)
-    self.faces.append(faces + start)
-    self.parts.append(parts)
-    self.count += len(vertices)
-    return start
-
-  def loft(self, rings: np.ndarray, side_parts: np.ndarray, cap_parts: tuple[Part, Part],
-           centre_cap: bool = False) -> int:
-    """Adds a tube through convex rings (S, M, 3), capped at both ends.
-
-    side_parts: (S-1, M) the Part of the quad between ring s and s+1 over ring edge m.
-    cap_parts: Part of the first and of the last cap.
-    centre_cap: close the last ring with a fan around an extra centre vertex (the last
-      vertex of the piece) instead of a fan from its first vertex.
-    """
-    s, m = rings.shape[:2]
-    faces, num_caps = _loft_faces(s, m, centre_cap)
-    side_parts = np.asarray(side_parts).reshape(-1)
-    parts = np.concatenate([side_parts, side_parts, np.full(m - 2, cap_parts[0]),
-                            np.full(num_caps[1], cap_parts[1])]).astype(np.int8)
-    vertices = rings.reshape(-1, 3)
-    if centre_cap:
-      vertices = np.concatenate([vertices, rings[-1].mean(0, keepdims=True)])
-    return self.add(vertices, faces, parts)
-
-  def box(self, lo: np.ndarray, hi: np.ndarray, part: Part) -> int:
-    """Adds an axis-aligned box; vertex k of the piece is corner (x, y, z) with x from ring
-    order (0 = lo[0], 1 = hi[0]) and (y, z) going (lo,lo), (hi,lo), (hi,hi), (lo,hi)."""
-    yz = np.array([[lo[1], lo[2]], [hi[1], lo[2]], [hi[1], hi[2]], [lo[1], hi[2]]])
-    rings = np.stack([np.column_stack([np.full(4, x), yz]) for x in (lo[0], hi[0])])
-    return self.loft(rings, np.full((1, 4), part), (part, part))
-
-  def mesh(self, keypoint_vertices: list[int]) -> Mesh:
-    return Mesh(
-        vertices=np.concatenate(self.vertices).astype(np.float64),
-        faces=np.concatenate(self.faces).astype(np.int32),
-        parts=np.concatenate(self.parts).astype(np.int8),
-        keypoint_vertices=np.asarray(keypoint_vertices, np.int32),
-    )
-
-
 _TYRE_SEGMENTS = 8
 
 
@@ -354,7 +271,7 @@ def car_mesh(params: np.ndarray) -> Mesh:
   x_face = half_l - _BODY_INSET
   r = p["wheel_diameter"] / 2
   axles = (half_l - p["front_overhang"], half_l - p["front_overhang"] - p["wheelbase"])
-  build = _Builder()
+  build = MeshBuilder()
 
   # Lower body: one ring per station along x, front to back. The hood rises from its front
   # edge to the beltline at the windscreen base; the underside lifts over each wheel.
@@ -411,7 +328,7 @@ def car_mesh(params: np.ndarray) -> Mesh:
       rings = np.array([np.column_stack([circle_x, np.full(_TYRE_SEGMENTS, sign * y), circle_z])
                         for y in (y_in, y_out)])
       start = build.loft(rings, np.full((1, _TYRE_SEGMENTS), Part.TYRE), (Part.TYRE, Part.TYRE),
-                         centre_cap=True)
+                         apexes=(None, rings[-1].mean(0)))
       wheel_vertices.append(start + 2 * _TYRE_SEGMENTS)
 
   # Lights: thin boxes standing 1.5 cm out of the end faces; the keypoint is the outer top
