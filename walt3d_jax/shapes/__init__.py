@@ -20,3 +20,23 @@ from walt3d_jax.shapes.car_model import (
     load_car_model,
     shape_from_keypoints,
 )
+from walt3d_jax.shapes.person import (
+    CLOTHING_COLOURS,
+    COCO_KEYPOINT_MIRROR,
+    COCO_KEYPOINT_NAMES,
+    COCO_SKELETON,
+    HAIR_COLOURS,
+    NUM_PERSON_PARAMS,
+    PERSON_FOOTPRINT_RADIUS,
+    PERSON_PARAM_NAMES,
+    SHOE_COLOURS,
+    SKIN_COLOURS,
+    person_colours,
+    person_joints,
+    person_keypoint_radii,
+    person_mesh,
+    person_step_length,
+    sample_person,
+    validate_person_params,
+)
+from walt3d_jax.shapes.pieces import MeshBuilder
