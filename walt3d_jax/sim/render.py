@@ -43,6 +43,8 @@ _LAMP_COLOR = np.array([1.0, 0.78, 0.5], np.float32)  # sodium/warm LED
 _SHADOW_DEPTH = 0.85
 # Distance over which the air's haze halves the contrast, metres.
 _HAZE_DISTANCE = 600.0
+# Strength of the sun's specular glint on agents (clear-coat paint and glass reflect ~5%).
+_SPECULAR = 0.6
 
 
 class Fragments(NamedTuple):
@@ -399,6 +401,14 @@ def _face_colors(item: RenderItem, view: _View, lighting: Lighting,
   up = (normals @ n)[:, None]
   light = (0.55 + 0.45 * up) * np.asarray(lighting.ambient_color) + cos_sun * np.asarray(
       lighting.sun_color)
+  # A sun glint (Blinn-Phong, per face) on paint and glass: the mirror direction of the ray
+  # through the face's centre.
+  view = -verts[item.faces].mean(axis=1)
+  view /= np.linalg.norm(view, axis=1, keepdims=True)
+  half = view + sun
+  half /= np.maximum(np.linalg.norm(half, axis=1, keepdims=True), 1e-9)
+  glint = _SPECULAR * np.clip(np.einsum("fi,fi->f", normals, half), 0.0, 1.0) ** 40
+  specular = (glint * (cos_sun[:, 0] > 0))[:, None] * np.asarray(lighting.sun_color)
   if lighting.lamp_intensity > 0 and len(lamps):
     centre = verts.mean(axis=0)
     r2 = np.sum((lamps - centre) ** 2, axis=1)
@@ -407,7 +417,7 @@ def _face_colors(item: RenderItem, view: _View, lighting: Lighting,
     cos = np.clip(normals @ to_lamp.T, 0.0, None) * 0.7 + 0.3
     light = light + (cos / (r2 + 1.0)).sum(axis=1, keepdims=True) * (
         LAMP_POWER * lighting.lamp_intensity) * _LAMP_COLOR
-  return np.asarray(item.albedo) * light + np.asarray(item.emission)
+  return np.asarray(item.albedo) * light + specular + np.asarray(item.emission)
 
 
 def _check_item(i: int, item: RenderItem) -> None:

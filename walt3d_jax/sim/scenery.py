@@ -227,7 +227,7 @@ def bus_shelter(obj: StaticObject, rng: np.random.Generator) -> SceneryMesh:
            + [(s, glass) for s in sides] + [(bench, _METAL)])
   mesh, albedo, emission = _colored(items)
   roof_faces = slice(sum(len(p.faces) for p in posts), sum(len(p.faces) for p in posts) + 12)
-  emission[roof_faces] = (0.5, 0.5, 0.45)  # the lit advertising roof edge at night
+  emission[roof_faces] = (0.12, 0.12, 0.1)  # the shelter's own light at night
   return SceneryMesh(mesh, albedo, emission, np.zeros((0, 3)))
 
 
