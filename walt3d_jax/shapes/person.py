@@ -69,8 +69,9 @@ _KNEE_SWING = np.radians(57.0)  # extra flexion at mid-swing, so peak ≈ 60°
 _ARM_SWING = np.radians(18.0)
 _ELBOW_BEND = np.radians(12.0)
 
-# Disc that holds a standing or walking person's body (shoulders ±0.13 H ≈ 0.23 m); swinging
-# feet reach a little past it at the longest strides.
+# Radius of a person's ground footprint disc, metres: every sampled person's mesh lies within
+# |y| < 0.3 m (shoulders and arms) at every phase. Along the walking direction the swinging
+# limbs reach further: hands up to about 0.45 m, feet up to about 0.32 H at heel strike.
 PERSON_FOOTPRINT_RADIUS = 0.3
 
 
