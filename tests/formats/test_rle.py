@@ -33,14 +33,6 @@ def test_mask_box_of_empty_mask_is_zero():
   assert rle.mask_box(np.zeros((4, 4), bool)) == [0.0, 0.0, 0.0, 0.0]
 
 
-def test_paste_crop_clips_at_the_border():
-  crop = np.ones((3, 4), bool)
-  full = rle.paste_crop(crop, -2, 5, (6, 7))
-  assert full.shape == (7, 6)
-  assert full.sum() == 2 * 2  # two columns and two rows survive
-  assert full[5:7, 0:2].all()
-
-
 def test_encode_rejects_non_2d():
   import pytest
 

@@ -22,18 +22,6 @@ def decode_mask(rle: dict) -> np.ndarray:
   ).astype(bool)
 
 
-def paste_crop(crop: np.ndarray, x0: int, y0: int, image_size: tuple[int, int]) -> np.ndarray:
-  """A full-image bool mask (H, W) with `crop` (h, w) placed at column x0, row y0 (clipped)."""
-  width, height = image_size
-  full = np.zeros((height, width), bool)
-  h, w = crop.shape
-  xs, ys = max(x0, 0), max(y0, 0)
-  xe, ye = min(x0 + w, width), min(y0 + h, height)
-  if xe > xs and ye > ys:
-    full[ys:ye, xs:xe] = crop[ys - y0 : ye - y0, xs - x0 : xe - x0]
-  return full
-
-
 def mask_box(mask: np.ndarray) -> list[float]:
   """Tight COCO box [x, y, w, h] in pixels of a bool mask (H, W); [0, 0, 0, 0] when empty.
 
