@@ -238,3 +238,27 @@ def test_bad_items_are_rejected_by_field(scene):
     bad[0, 0] = np.nan
     render.render_frame(background, [item._replace(vertices=bad)], camera,
                         lighting_at(12.0), np.random.default_rng(0))
+
+
+def test_headlights_light_the_road_ahead_only(scene):
+  camera, background = scene
+  car = _box_item(12.0, -3.0, (4.5, 1.8, 1.5), 0, camera)
+  emission = np.zeros((12, 3))
+  emission[10:12] = (3.0, 2.9, 2.5)  # the +x (front) face
+  emission[8:10] = (1.6, 0.1, 0.08)  # the -x (back) face
+  night = lighting_at(23.0)
+  dark = render.render_frame(background, [car], camera, night, np.random.default_rng(0))
+  lit = render.render_frame(background, [car._replace(emission=emission)], camera, night,
+                            np.random.default_rng(0))
+  assert np.array_equal(dark.ids, lit.ids) and np.array_equal(dark.depth, lit.depth)
+  R_cg, t_cg = render.ground_frame(camera)
+  K = np.asarray(camera.K, np.float64)
+
+  def pixel(x, y):
+    p = K @ (R_cg @ [x, y, 0.0] + t_cg)
+    return int(round(p[1] / p[2])), int(round(p[0] / p[2]))
+
+  ahead, behind = pixel(20.0, -3.0), pixel(6.0, -3.0)
+  gain = lit.image.astype(int) - dark.image.astype(int)
+  assert gain[ahead].sum() > 30
+  assert abs(gain[behind].sum()) < 10

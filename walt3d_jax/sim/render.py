@@ -43,6 +43,10 @@ _LAMP_COLOR = np.array([1.0, 0.78, 0.5], np.float32)  # sodium/warm LED
 _SHADOW_DEPTH = 0.85
 # Distance over which the air's haze halves the contrast, metres.
 _HAZE_DISTANCE = 600.0
+# Headlight pools on the road at night: irradiance near the car, reach in metres, colour.
+_BEAM_POWER = 0.8
+_BEAM_REACH = 20.0
+_BEAM_COLOR = np.array([1.0, 0.96, 0.88], np.float32)
 # Strength of the sun's specular glint on agents (clear-coat paint and glass reflect ~5%).
 _SPECULAR = 0.6
 
@@ -191,6 +195,7 @@ class Background:
   haze: (H, W) float32 aerial-perspective blend towards the horizon colour, [0, 1].
   lamps: (L, 3) camera-frame lamp positions; static_vertices: per static, (V, 3) camera frame
     (for cast shadows).
+  points: (H, W, 3) float32 camera-frame point seen at each pixel, metres (0 for sky).
   """
 
   albedo: np.ndarray
@@ -203,6 +208,7 @@ class Background:
   haze: np.ndarray
   lamps: np.ndarray
   static_vertices: tuple[np.ndarray, ...]
+  points: np.ndarray
   # Lit background per Lighting (lighting is hashable); filled lazily by render_frame.
   _cache: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
@@ -257,7 +263,16 @@ def render_background(layout: SceneLayout, camera, seed: int) -> Background:
           np.float32),
       lamps=lamps,
       static_vertices=tuple(static_vertices),
+      points=_pixel_points(K, depth),
   )
+
+
+def _pixel_points(K: np.ndarray, depth: np.ndarray) -> np.ndarray:
+  """(H, W, 3) float32 camera-frame points at depth (H, W); 0 where depth is inf."""
+  height, width = depth.shape
+  v, u = np.mgrid[0:height, 0:width].astype(np.float64)
+  rays = np.stack([u, v, np.ones_like(u)], axis=-1) @ np.linalg.inv(K).T
+  return (rays * np.where(np.isfinite(depth), depth, 0.0)[..., None]).astype(np.float32)
 
 
 def _lamp_light(K: np.ndarray, depth: np.ndarray, normal: np.ndarray,
@@ -420,6 +435,57 @@ def _face_colors(item: RenderItem, view: _View, lighting: Lighting,
   return np.asarray(item.albedo) * light + specular + np.asarray(item.emission)
 
 
+def _headlight_beam(image: np.ndarray, background: Background, view: _View, item: RenderItem,
+                    covered: np.ndarray, scratch: np.ndarray) -> None:
+  """Adds, in place, the pool of light an item's headlights throw on the ground ahead.
+
+  Headlights are the whitish emissive faces, tail lights the reddish ones; the beam points
+  from the tail lights to the headlights (or along the headlights' normals), along the ground.
+  covered: (H, W) bool pixels where an agent is in front (not lit).
+  scratch: (H, W) uint8 zeros, returned zeroed.
+  """
+  emission = np.asarray(item.emission, np.float64)
+  glowing = emission.max(axis=1) > 0
+  if not glowing.any():
+    return
+  white = glowing & (emission.min(axis=1) > 0.5 * emission.max(axis=1))
+  if not white.any():
+    return
+  verts = np.asarray(item.vertices, np.float64)
+  centres = verts[np.asarray(item.faces)].mean(axis=1)
+  origin = centres[white].mean(axis=0)
+  red = glowing & ~white
+  if red.any():
+    forward = origin - centres[red].mean(axis=0)
+  else:
+    forward = face_normals(verts, np.asarray(item.faces))[white].sum(axis=0)
+  forward -= (forward @ view.n) * view.n
+  if np.linalg.norm(forward) < 1e-6:
+    return
+  forward /= np.linalg.norm(forward)
+  # The beam's reach on the ground: a wedge of +/- 25 degrees out to _BEAM_REACH metres.
+  side = np.cross(view.n, forward)
+  foot = origin - (origin @ view.n + view.d) * view.n
+  spread = np.tan(np.deg2rad(25.0)) * _BEAM_REACH
+  wedge_cam = np.array([foot, foot + _BEAM_REACH * forward + spread * side,
+                        foot + _BEAM_REACH * forward - spread * side])
+  wedge = ((wedge_cam - view.t_cg) @ view.R_cg)[:, :2]
+  ground_texture.fill_ground_polygon(scratch, wedge, view.K, view.R_cg, view.t_cg, 1)
+  x, y, w, h = cv2.boundingRect(scratch)
+  if not w or not h:
+    return
+  win = (slice(y, y + h), slice(x, x + w))
+  lit = scratch[win].astype(bool) & (background.ids[win] == BACKGROUND_ID) & ~covered[win]
+  scratch[win] = 0  # reused by the next item
+  # Dense over the window (float32): cheaper than gathering the lit pixels.
+  to_point = background.points[win] - origin.astype(np.float32)
+  r = np.sqrt(np.einsum("hwi,hwi->hw", to_point, to_point)) + 1e-6
+  cos = to_point @ forward.astype(np.float32) / r
+  irradiance = np.clip(cos, 0.0, 1.0) ** 16 * np.exp(-r / (0.3 * _BEAM_REACH))
+  irradiance *= lit * _BEAM_POWER
+  image[win] += background.albedo[win] * irradiance[..., None] * _BEAM_COLOR
+
+
 def _check_item(i: int, item: RenderItem) -> None:
   verts, faces = np.asarray(item.vertices), np.asarray(item.faces)
   if verts.ndim != 2 or verts.shape[1] != 3 or not np.isfinite(verts).all():
@@ -508,6 +574,10 @@ def render_frame(
       if shadow is not None:
         shade = shadow & ~visible & (ids == BACKGROUND_ID)
         image[shade] -= _SHADOW_DEPTH * sun_part[shade]
+    if any(np.any(it.emission) for it in items):
+      scratch = np.zeros((height, width), np.uint8)
+      for item in items:
+        _headlight_beam(image, background, view, item, visible, scratch)
     glow_faces = emissive[face]
     if glow_faces.any():
       emission = np.zeros((height, width, 3), np.float32)
