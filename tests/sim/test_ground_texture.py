@@ -76,9 +76,12 @@ def test_materials_stripes_and_dashes(scene):
   zebra = (x > 20.3) & (x < 24.7) & (np.abs(y) < 3.5)
   white = lum[zebra] > 0.6
   assert 0.3 < white.mean() < 0.7  # bars and gaps of equal width
-  # Stripes run along the walking direction y: brightness varies with x, not with y.
-  on_line = zebra & (np.abs(y) < 0.5)
-  assert lum[on_line].std() > 0.15
+  # People walk along y and step from bar to bar: brightness alternates along y and is steady
+  # along x (the traffic direction) inside a bar.
+  along_walk = zebra & (np.abs(x - 22.5) < 0.3)
+  assert lum[along_walk].std() > 0.15
+  bar = (x > 20.5) & (x < 24.5) & (np.abs(y - 0.0) < 0.1)  # the centre bar (|y| < 0.275 m)
+  assert bar.sum() > 3 and lum[bar].min() > 0.5
   # Dashed centre line: paint 3 m on, 6 m off.
   # Sample it at the pixel nearest to y = 0 in each image row that sees x in (35, 60).
   rows = [r for r in range(H) if np.any((x[r] > 35) & (x[r] < 60))]

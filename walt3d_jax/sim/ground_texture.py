@@ -218,11 +218,13 @@ def ground_buffers(layout: SceneLayout, camera, rng: np.random.Generator) -> Gro
                          _line_coverage(_periodic_distance(p @ f, _SLAB), _JOINT, fp))
       albedo[here] *= (1.0 - 0.45 * joint)[:, None]
     elif patch.surface == Surface.CROSSWALK:
+      # Zebra bars lie along the traffic; walking across, one steps from bar to bar, so the
+      # paint alternates along the walking direction `stripe_direction`.
       s = patch.stripe_direction
-      s = _patch_axes(patch)[0] if s is None else np.asarray(s, np.float64)
-      across = np.array([-s[1], s[0]]) / np.linalg.norm(s)
-      centre = np.asarray(patch.polygon, np.float64).mean(axis=0) @ across
-      stripe = _line_coverage(_periodic_distance(p @ across - centre, _ZEBRA_PERIOD),
+      s = _patch_axes(patch)[1] if s is None else np.asarray(s, np.float64)
+      s = s / np.linalg.norm(s)
+      centre = np.asarray(patch.polygon, np.float64).mean(axis=0) @ s
+      stripe = _line_coverage(_periodic_distance(p @ s - centre, _ZEBRA_PERIOD),
                               0.5 * _ZEBRA_PERIOD, fp)
       _paint(albedo, here, stripe, PAINT, medium[here], grain[here])
     elif patch.surface == Surface.PARKING:
