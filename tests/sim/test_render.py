@@ -262,3 +262,16 @@ def test_headlights_light_the_road_ahead_only(scene):
   gain = lit.image.astype(int) - dark.image.astype(int)
   assert gain[ahead].sum() > 30
   assert abs(gain[behind].sum()) < 10
+
+
+def test_empty_and_out_of_view_items(scene):
+  camera, background = scene
+  behind = _box_item(-4.0, 0.0, (4.0, 2.0, 1.5), 0, camera)  # under and behind the camera
+  empty = render.RenderItem(np.zeros((0, 3)), np.zeros((0, 3), int), np.zeros((0, 3)),
+                            np.zeros((0, 3)), 1)
+  seen = _box_item(12.0, 0.0, (4.0, 2.0, 1.5), 2, camera)
+  frame = render.render_frame(background, [behind, empty, seen], camera, lighting_at(12.0),
+                              np.random.default_rng(0))
+  for k in (0, 1):
+    assert frame.amodal[k][2].shape == (0, 0) and frame.self_depth[k].shape == (0, 0)
+  assert frame.amodal[2][2].sum() > 50 and np.any(frame.ids == 2)

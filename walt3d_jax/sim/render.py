@@ -323,6 +323,8 @@ def _shadow_polygons(
     return None
   mask = np.zeros((height, width), np.uint8)
   for verts in vertex_sets:
+    if len(verts) < 3:
+      continue
     # Slide each vertex away from the sun onto the ground plane n.X + d = 0.
     dist = (verts @ n + d) / (n @ sun)
     ground = (verts - dist[:, None] * sun - t_cg) @ R_cg  # ground frame, z ~ 0
