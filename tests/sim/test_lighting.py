@@ -34,3 +34,9 @@ def test_bad_hours():
   for bad in (-1.0, 24.0, np.nan):
     with pytest.raises(ValueError, match="hour_of_day"):
       lighting_at(bad)
+
+
+def test_period_labels_follow_the_sun():
+  assert lighting_at(12.0).period == "day"
+  assert lighting_at(18.2).period == "dusk"
+  assert lighting_at(23.0).period == "night"

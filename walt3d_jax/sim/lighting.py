@@ -49,6 +49,13 @@ class Lighting:
     """Radians above the horizon."""
     return float(np.arcsin(np.clip(self.sun_direction[2], -1.0, 1.0)))
 
+  @property
+  def period(self) -> str:
+    """'day', 'dusk' (twilight and low sun) or 'night': the label written with each frame."""
+    if self.night:
+      return "night"
+    return "dusk" if self.sun_elevation < _FULL_DAY else "day"
+
 
 def _mix(a: Color, b: Color, t: float) -> Color:
   return tuple(float((1.0 - t) * x + t * y) for x, y in zip(a, b))
