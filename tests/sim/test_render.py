@@ -275,3 +275,10 @@ def test_empty_and_out_of_view_items(scene):
   for k in (0, 1):
     assert frame.amodal[k][2].shape == (0, 0) and frame.self_depth[k].shape == (0, 0)
   assert frame.amodal[2][2].sum() > 50 and np.any(frame.ids == 2)
+
+
+def test_rasterize_depth_ids_of_triangles_out_of_view():
+  K = np.array([[100.0, 0, 31.5], [0, 100.0, 23.5], [0, 0, 1]])
+  behind = np.array([[[0.0, 0, -2], [1, 0, -2], [0, 1, -2]]])
+  depth, triangle = render.rasterize_depth_ids(behind, K, 64, 48)
+  assert np.isinf(depth).all() and (triangle == -1).all()

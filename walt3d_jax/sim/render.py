@@ -180,7 +180,10 @@ def rasterize_depth_ids(
   inv, tri = _resolve(frags, 0, 0, width, height)
   with np.errstate(divide="ignore"):
     depth = 1.0 / inv
-  return depth, np.where(tri >= 0, source[np.maximum(tri, 0)], -1)
+  triangle = np.full(tri.shape, -1, np.int64)
+  hit = tri >= 0  # none when every triangle is clipped or out of view
+  triangle[hit] = source[tri[hit]]
+  return depth, triangle
 
 
 @dataclasses.dataclass(frozen=True)
