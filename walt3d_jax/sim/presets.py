@@ -391,7 +391,7 @@ def _pole(scene: _Scene, rng, position, height: float = 7.5) -> bool:
 
 
 def _sign(scene: _Scene, rng, position, yaw: float) -> bool:
-  return scene.place(L.StaticKind.SIGN, position, yaw, (0.1, 0.7, 2.6), (0.8, 0.1, 0.1),
+  return scene.place(L.StaticKind.SIGN, position, yaw, (0.1, 0.5, 2.6), (0.8, 0.1, 0.1),
                      int(rng.integers(2**31)), margin=0.15)
 
 
@@ -434,7 +434,7 @@ def intersection(seed: int) -> L.SceneLayout:
   for name, u in _ARMS.items():
     right_in = -_perp(-u)
     _pole(scene, rng, u * (outer + 1.0) + right_in * (half + 0.4))
-    _sign(scene, rng, u * (outer + 6.0) + right_in * (half + 0.4), math.atan2(u[1], u[0]))
+    _sign(scene, rng, u * (outer + 6.0) + right_in * (half + 0.5), math.atan2(u[1], u[0]))
     _pole(scene, rng, u * (outer + 20.0) - right_in * (half + 0.4))
   for _ in range(6):
     d = rng.uniform(outer + 3, ARM_LENGTH - 3)
@@ -449,7 +449,7 @@ def t_junction(seed: int) -> L.SceneLayout:
   Lanes turn left and right into and out of the side road; crossings on all three arms.
   """
   rng = np.random.default_rng(seed)
-  scene = _Scene(np.array([-14.0, 4.2]))
+  scene = _Scene(np.array([-21.0, 4.2]))
   _junction(scene, "EWS")
   half, outer = LANE_WIDTH, LANE_WIDTH + SIDEWALK_WIDTH
   _buildings_along(scene, rng, [-ARM_LENGTH, outer + 1.0], [1, 0], [0, 1], 0.0, 2 * ARM_LENGTH - 6,
@@ -467,7 +467,7 @@ def t_junction(seed: int) -> L.SceneLayout:
     u = _ARMS[name]
     right_in = -_perp(-u)
     _pole(scene, rng, u * (outer + 1.0) + right_in * (half + 0.4))
-    _sign(scene, rng, u * (outer + 6.0) + right_in * (half + 0.4), math.atan2(u[1], u[0]))
+    _sign(scene, rng, u * (outer + 6.0) + right_in * (half + 0.5), math.atan2(u[1], u[0]))
   rig = L.CameraRig(height=11.0, pitch=_deg(28.0), hfov=_deg(64.0))
   return _finish(scene, "t_junction", rig, target_xy=[2.0, -6.0])
 
