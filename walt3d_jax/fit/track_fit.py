@@ -1,0 +1,229 @@
+"""Vehicle track fitting: ground-constrained poses per frame + one PCA shape per track.
+
+WALT3D section 3 ("Reconstructing Unoccluded Objects", after Li et al.): keypoints
+X = Q̄ + Σ α_k Q_k, poses on the constant ground plane, the shape shared by a track's frames,
+reprojection error minimised. Here: one pure function per problem (`fit_track`), solved with
+jaxopt's Levenberg-Marquardt from several yaw starts (`init.initial_poses`), batched over
+tracks with `jax.jit(jax.vmap(...))` (`fit_track_batch`), and tracks bucketed by padded length
+(`fit_tracks`) so padding wastes little and each bucket compiles once.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple, Sequence
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from walt3d_jax.fit import init as init_lib
+from walt3d_jax.fit import quality
+from walt3d_jax.fit import residuals
+from walt3d_jax.fit.config import FitConfig
+from walt3d_jax.shapes import car_model
+
+with warnings.catch_warnings():
+  # jaxopt 0.8.5 announces it is unmaintained; it works on this jax (shared SOLVERS.md).
+  warnings.filterwarnings('ignore', category=DeprecationWarning)
+  import jaxopt
+
+
+class FitResult(NamedTuple):
+  """One track's fit (leading batch axes under `fit_track_batch`). Always finite.
+
+  x, y (T,) metres and yaw (T,) radians in (-π, π]: ground poses (padding: their starts).
+  alpha (K,) metres: shape coefficients. dimensions (3,): keypoint length, width, height, m.
+  uv_fit (T, 12, 2): the fit's keypoints in pixels (the 2-D keypoints when `derived`).
+  cost (): final robust cost (½‖residual‖², chi-square units). rmse_px () and
+  frame_rmse_px (T,): reprojection RMSE over usable keypoints. iterations (), converged ().
+  hypothesis (): index of the winning start. reason () and frame_reason (T,): int32 bit
+  flags of `quality` (0 = good). derived (): True when the pose came without keypoints.
+  """
+
+  x: jax.Array
+  y: jax.Array
+  yaw: jax.Array
+  alpha: jax.Array
+  dimensions: jax.Array
+  uv_fit: jax.Array
+  cost: jax.Array
+  rmse_px: jax.Array
+  frame_rmse_px: jax.Array
+  iterations: jax.Array
+  converged: jax.Array
+  hypothesis: jax.Array
+  reason: jax.Array
+  frame_reason: jax.Array
+  derived: jax.Array
+
+
+def make_solver(config: FitConfig, maxiter: int) -> jaxopt.LevenbergMarquardt:
+  """jaxopt LM on `residuals.track_residuals`; extra arguments go positionally (SOLVERS.md)."""
+  return jaxopt.LevenbergMarquardt(
+      residual_fun=functools.partial(residuals.track_residuals, config=config),
+      maxiter=maxiter, tol=config.tol, damping_parameter=config.damping,
+      solver=config.solver, materialize_jac=True,
+      # Exact backward solve: the default CG is off by 1e-3-1e-2 (SOLVERS.md).
+      implicit_diff_solve=jaxopt.linear_solve.solve_lu)
+
+
+def solve_track(params0: jax.Array, anchor: jax.Array, uv: jax.Array, weight: jax.Array,
+                frame_valid: jax.Array, K: jax.Array, R_cg: jax.Array, t_cg: jax.Array,
+                model: car_model.CarShapeModel, config: FitConfig,
+                maxiter: int) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+  """One LM run of at most maxiter steps: (params (3T + K,), cost (), iterations (), error ()).
+
+  params0 (3T + K,): the start (`residuals.pack`); anchor (T, 3): the anchor residual's
+  target (x, y, yaw) per frame; uv, weight: cleaned (`residuals.usable_keypoints`).
+  error is the final gradient norm.
+  """
+  params, state = make_solver(config, maxiter).run(params0, uv, weight, frame_valid, anchor, K,
+                                                   R_cg, t_cg, model)
+  return params, state.value, state.iter_num, state.error
+
+
+def _wrap(angle: jax.Array) -> jax.Array:
+  return jnp.arctan2(jnp.sin(angle), jnp.cos(angle))
+
+
+def fit_track(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.Array,
+              R_cg: jax.Array, t_cg: jax.Array, image_size: jax.Array,
+              model: car_model.CarShapeModel, config: FitConfig) -> FitResult:
+  """Fits one padded track: shape α shared, ground pose (x, y, yaw) per frame.
+
+  uv (T, 12, 2) pixels; weight (T, 12) ≥ 0 visibility × detector confidence (0 = missing;
+  NaN/inf anywhere are treated as missing and flagged); frame_valid (T,) bool (False =
+  padding); K (3, 3); R_cg (3, 3), t_cg (3,): the ground frame of camera.json's plane
+  (`geometry.plane.ground_frame`); image_size (2,) (w, h) pixels. Runs config.probe_iters
+  LM steps from each of config.num_yaw_hypotheses starts and finishes the cheapest one.
+  Pure, jit/vmap-able.
+  """
+  dtype = K.dtype
+  raw_finite = jnp.all(jnp.isfinite(uv), (-1, -2)) & jnp.all(jnp.isfinite(weight), -1)
+  uv, weight = residuals.usable_keypoints(uv, weight, frame_valid)
+  starts, _ = init_lib.initial_poses(uv, weight, K, R_cg, t_cg, model, config)
+  beta0 = jnp.zeros(model.num_components, dtype)
+  args = (uv, weight, frame_valid, K, R_cg, t_cg, model, config)
+  params0 = jax.vmap(lambda a: residuals.pack(a[:, 0], a[:, 1], a[:, 2], beta0))(starts)
+  # Every start gets a few probe steps; only the cheapest goes on (most of the time is the
+  # one full run, not the H probes).
+  probe = jax.vmap(solve_track, in_axes=(0, 0) + (None,) * 9)
+  params, cost, _, _ = probe(params0, starts, *args, min(config.probe_iters, config.maxiter))
+  cost = jnp.where(jnp.isfinite(cost), cost, jnp.inf)
+  best = jnp.argmin(cost)
+  anchor = starts[best]
+  p, final_cost, iters, error = solve_track(params[best], anchor, *args,
+                                            max(config.maxiter - config.probe_iters, 1))
+  cost = jnp.where(jnp.isfinite(final_cost), final_cost, jnp.inf)
+  finite = jnp.all(jnp.isfinite(p))
+  num_frames = uv.shape[0]
+  fallback = residuals.pack(anchor[:, 0], anchor[:, 1], anchor[:, 2], beta0)
+  p = jnp.where(finite, p, fallback)
+  x, y, yaw, beta = residuals.unpack(p, num_frames)
+  yaw = _wrap(yaw)
+  alpha = beta * model.stddev
+  proj, depth = residuals.project_track(x, y, yaw, alpha, K, R_cg, t_cg, model,
+                                        config.min_depth_m)
+  frame_code, frame_rmse = quality.frame_reasons(uv, weight, raw_finite, frame_valid, proj,
+                                                 depth, image_size, config)
+
+  mask = weight > 0.
+  count = jnp.sum(mask)
+  rmse = jnp.sqrt(jnp.sum(jnp.where(mask[..., None], proj - uv, 0.) ** 2)
+                  / jnp.maximum(count, 1))
+  observed = frame_valid & (frame_code & (quality.FEW_KEYPOINTS | quality.DEGENERATE) == 0)
+  num_observed = jnp.sum(observed)
+  dims = quality.shape_dimensions(model, alpha)
+  # float32 gradients bottom out near eps·|J|·|r|, so the test is relative to |r|.
+  converged = error <= config.tol * (1. + jnp.sqrt(2. * cost))
+  # The ground plane is usable if some keypoint ray meets it in front of the camera.
+  _, hit = init_lib.keypoints_on_ground(uv, weight, K, R_cg, t_cg, model.mean[:, 2])
+  plane_ok = jnp.any(hit) & (-jnp.dot(R_cg[:, 2], t_cg) > 0.)
+  from_frames = jnp.bitwise_or.reduce(jnp.where(frame_valid, frame_code, 0)) & (
+      quality.TRACK_FROM_FRAMES)
+  reason = (jnp.where(num_observed == 0, quality.NO_OBSERVED_FRAMES, 0)
+            | jnp.where((num_observed > 0) & (num_observed < config.min_frames),
+                        quality.SHORT_TRACK, 0)
+            | jnp.where(converged, 0, quality.NOT_CONVERGED)
+            | jnp.where(rmse > config.max_rmse_px, quality.HIGH_RESIDUAL, 0)
+            | jnp.where(quality.shape_plausible(dims, beta, config), 0,
+                        quality.IMPLAUSIBLE_SHAPE)
+            | jnp.where(finite & jnp.isfinite(cost), 0, quality.NOT_FINITE)
+            | jnp.where(plane_ok, 0, quality.PLANE_INVALID)
+            | from_frames).astype(jnp.int32)
+  safe_cost = jnp.where(jnp.isfinite(cost), cost, jnp.finfo(dtype).max)
+  return FitResult(
+      x=x, y=y, yaw=yaw, alpha=alpha, dimensions=dims, uv_fit=proj, cost=safe_cost,
+      rmse_px=rmse, frame_rmse_px=frame_rmse, iterations=iters + jnp.minimum(config.probe_iters, config.maxiter), converged=converged,
+      hypothesis=best.astype(jnp.int32), reason=reason, frame_reason=frame_code,
+      derived=jnp.zeros((), bool))
+
+
+@functools.partial(jax.jit, static_argnames=('config',))
+def fit_track_batch(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.Array,
+                    R_cg: jax.Array, t_cg: jax.Array, image_size: jax.Array,
+                    model: car_model.CarShapeModel, config: FitConfig) -> FitResult:
+  """`fit_track` over a batch of B tracks padded to one length T (jit of vmap).
+
+  uv (B, T, 12, 2); weight (B, T, 12); frame_valid (B, T); K (B, 3, 3); R_cg (B, 3, 3);
+  t_cg (B, 3); image_size (B, 2): every track may have its own camera. Compiles once per
+  (B, T, K, config).
+  """
+  return jax.vmap(fit_track, in_axes=(0,) * 7 + (None, None))(
+      uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, config)
+
+
+def bucket_length(num_frames: int, min_bucket: int = 1) -> int:
+  """The padded length of a track of num_frames ≥ 1 frames: the next power of two."""
+  if num_frames < 1:
+    raise ValueError(f'a track needs at least one frame, got {num_frames}')
+  return max(min_bucket, 1 << (num_frames - 1).bit_length())
+
+
+def fit_tracks(uv: Sequence[np.ndarray], weight: Sequence[np.ndarray], K: np.ndarray,
+               R_cg: np.ndarray, t_cg: np.ndarray, image_size: np.ndarray,
+               model: car_model.CarShapeModel, config: FitConfig,
+               batch_size: int = 1024) -> list[FitResult]:
+  """Fits tracks of any lengths, bucketed by padded length (powers of two).
+
+  uv: N arrays (T_i, 12, 2) pixels; weight: N arrays (T_i, 12); K (N, 3, 3), R_cg (N, 3, 3),
+  t_cg (N, 3), image_size (N, 2) per track. Within a bucket, tracks go in batches of at most
+  batch_size, the last padded up to a power of two so batch shapes repeat (fewer compiles).
+  Returns N FitResults (numpy arrays), unpadded to each track's length, in input order.
+  """
+  dtype = model.mean.dtype
+  lengths = [len(u) for u in uv]
+  buckets: dict[int, list[int]] = {}
+  for i, n in enumerate(lengths):
+    buckets.setdefault(bucket_length(n), []).append(i)
+  results: list[FitResult | None] = [None] * len(uv)
+  for length, members in sorted(buckets.items()):
+    for start in range(0, len(members), batch_size):
+      idx = members[start:start + batch_size]
+      size = min(batch_size, bucket_length(len(idx)))
+      u = np.zeros((size, length, 12, 2))
+      w = np.zeros((size, length, 12))
+      valid = np.zeros((size, length), bool)
+      for row, i in enumerate(idx):
+        u[row, :lengths[i]] = uv[i]
+        w[row, :lengths[i]] = weight[i]
+        valid[row, :lengths[i]] = True
+      # Padding rows copy the first track's camera, so they stay well posed.
+      take = np.array(idx + [idx[0]] * (size - len(idx)))
+      out = fit_track_batch(
+          jnp.asarray(u, dtype), jnp.asarray(w, dtype), jnp.asarray(valid),
+          jnp.asarray(np.asarray(K)[take], dtype), jnp.asarray(np.asarray(R_cg)[take], dtype),
+          jnp.asarray(np.asarray(t_cg)[take], dtype),
+          jnp.asarray(np.asarray(image_size)[take], dtype), model, config)
+      out = jax.tree.map(np.asarray, out)
+      for row, i in enumerate(idx):
+        n = lengths[i]
+        results[i] = FitResult(*(
+            v[row, :n] if v.ndim >= 2 and v.shape[1] == length and name in _PER_FRAME
+            else v[row] for name, v in zip(FitResult._fields, out)))
+  return results
+
+
+_PER_FRAME = frozenset({'x', 'y', 'yaw', 'uv_fit', 'frame_rmse_px', 'frame_reason'})
