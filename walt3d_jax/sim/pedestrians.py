@@ -22,11 +22,11 @@ from walt3d_jax.sim import layout as L
 
 WALK_SPEED = (1.2, 1.5)  # m/s (REFERENCE.md)
 GROUP_PROBABILITY = 0.3  # share of spawns that are a group of 2-3
-ROW_OFFSETS = (0.4, 1.05)  # metres right of the walkway centre of the two people abreast
+ROW_OFFSETS = (0.3, 1.0)  # metres right of the walkway centre of the two people abreast
 ROW_GAP = 0.9  # metres between rows of a group
 TURN_PROBABILITY = 0.35  # at a junction, chance of leaving the current walkway
-CROSS_PROBABILITY = 0.6  # ... when the junction leads onto a crossing
-SIDESTEP = 0.25  # metres a blocked person tries to move sideways
+CROSS_PROBABILITY = 0.4  # ... when the junction leads onto a crossing
+SIDESTEP_SPEED = 1.0  # m/s sideways of a blocked person stepping aside
 DRIFT_SPEED = 0.5  # m/s towards the preferred lateral offset
 
 
@@ -70,7 +70,13 @@ class WalkwayGeom:
     return float(self.s[-1])
 
   def at(self, s: float, lateral: float) -> np.ndarray:
-    """(2,) ground point at arc length s and `lateral` metres to the left of the centreline."""
+    """(2,) ground point at arc length s and `lateral` metres to the left of the centreline;
+    s outside [0, length] extends the end segments straight on (people entering at a corner)."""
+    k = 0 if s < 0 else (len(self.s) - 1 if s > self.length else None)
+    if k is not None:
+      tangent = np.array([self.normals[k, 1], -self.normals[k, 0]])
+      end = 0.0 if k == 0 else self.length
+      return self.points[k] + (s - end) * tangent + lateral * self.normals[k]
     x = np.interp(s, self.s, self.points[:, 0]) + lateral * np.interp(s, self.s, self.normals[:, 0])
     y = np.interp(s, self.s, self.points[:, 1]) + lateral * np.interp(s, self.s, self.normals[:, 1])
     return np.array([x, y])
@@ -204,8 +210,8 @@ def step_person(p: Person, index: int, geoms: list[WalkwayGeom], dt: float,
     geom = geoms[p.walkway]
     s_new = p.s + p.direction * 0.05
     break
-  if s_new < 0.0 or s_new > geom.length:
-    end = 1 if s_new > geom.length else 0
+  if (s_new < 0.0 and p.direction < 0) or (s_new > geom.length and p.direction > 0):
+    end = 1 if p.direction > 0 else 0
     if end in geom.open_ends:
       occupancy.move(index, np.array([np.nan, np.nan]), 0.0)
       return False
@@ -214,13 +220,23 @@ def step_person(p: Person, index: int, geoms: list[WalkwayGeom], dt: float,
   target = preferred_lateral(p, geom)
   limit = max(0.0, geom.width / 2 - p.radius)
   drift = float(np.clip(target - p.lateral, -DRIFT_SPEED * dt, DRIFT_SPEED * dt))
+  # Off the centreline, a corner's outer side is longer than its arc length: shorten the step
+  # until the person covers about speed * dt, not more.
+  for _ in range(4):
+    reach = float(np.linalg.norm(geom.at(s_new, p.lateral + drift) - p.position))
+    if reach <= 1.05 * p.speed * dt + abs(drift):
+      break
+    s_new = p.s + (s_new - p.s) * p.speed * dt / reach
   candidates = [(s_new, p.lateral + drift)]
   side = -p.direction  # right of the walking direction, in lateral units
-  for shift in (SIDESTEP * side, -SIDESTEP * side):
+  for shift in (SIDESTEP_SPEED * dt * side, -SIDESTEP_SPEED * dt * side):
     candidates.append((s_new, p.lateral + shift))
     candidates.append((p.s, p.lateral + shift))
+  # Someone who entered this walkway off its usable width (at a corner) drifts back onto it
+  # rather than jumping.
+  lo, hi = min(-limit, p.lateral), max(limit, p.lateral)
   for s_c, lat_c in candidates:
-    lat_c = float(np.clip(lat_c, -limit, limit))
+    lat_c = float(np.clip(lat_c, lo, hi))
     centre = geom.at(s_c, lat_c)
     if not np.allclose(centre, p.position) and occupancy.disc_free(index, centre, p.radius):
       moved = centre - p.position
@@ -241,11 +257,14 @@ def _enter(p: Person, geoms: list[WalkwayGeom], jn: Junction, direction: int) ->
   # Express the current position on the new walkway (arc length + lateral offset).
   a, b = other.points[:-1], other.points[1:]
   ab = b - a
-  t = np.clip(np.sum((p.position - a) * ab, axis=1) / np.maximum(np.sum(ab * ab, axis=1), 1e-12),
-              0.0, 1.0)
+  raw = np.sum((p.position - a) * ab, axis=1) / np.maximum(np.sum(ab * ab, axis=1), 1e-12)
+  t = np.clip(raw, 0.0, 1.0)
+  # Past either end, keep the along-track overshoot (s < 0 or s > length) so nobody jumps.
+  t[0], t[-1] = min(raw[0], t[0] if len(t) > 1 else raw[0]), max(raw[-1], t[-1])
+  if len(t) == 1:
+    t[0] = raw[0]
   foot = a + t[:, None] * ab
   k = int(np.argmin(np.linalg.norm(p.position - foot, axis=1)))
   p.s = float(other.s[k] + t[k] * (other.s[k + 1] - other.s[k]))
   normal = np.array([-ab[k, 1], ab[k, 0]]) / max(float(np.linalg.norm(ab[k])), 1e-12)
-  limit = max(0.0, other.width / 2 - p.radius)
-  p.lateral = float(np.clip((p.position - foot[k]) @ normal, -limit, limit))
+  p.lateral = float((p.position - foot[k]) @ normal)

@@ -23,7 +23,7 @@ from walt3d_jax.sim import layout as L
 LANE_WIDTH = 3.5  # metres (REFERENCE.md: 3.0-3.7)
 SIDEWALK_WIDTH = 4.0  # kerb to back of the sidewalk
 WALKWAY_OFFSET = 2.25  # walkway centreline from the kerb: a 1 m street-furniture strip first
-WALKWAY_WIDTH = 2.4
+WALKWAY_WIDTH = 2.8  # two people abreast each way
 CROSSING_WIDTH = 3.0
 ARM_LENGTH = 48.0  # how far a junction's roads run from its centre
 SPEED_LIMIT = 12.5  # m/s, 45 km/h
@@ -391,7 +391,7 @@ def _pole(scene: _Scene, rng, position, height: float = 7.5) -> bool:
 
 
 def _sign(scene: _Scene, rng, position, yaw: float) -> bool:
-  return scene.place(L.StaticKind.SIGN, position, yaw, (0.1, 0.5, 2.6), (0.8, 0.1, 0.1),
+  return scene.place(L.StaticKind.SIGN, position, yaw, (0.1, 0.4, 2.6), (0.8, 0.1, 0.1),
                      int(rng.integers(2**31)), margin=0.15)
 
 
@@ -434,7 +434,7 @@ def intersection(seed: int) -> L.SceneLayout:
   for name, u in _ARMS.items():
     right_in = -_perp(-u)
     _pole(scene, rng, u * (outer + 1.0) + right_in * (half + 0.4))
-    _sign(scene, rng, u * (outer + 6.0) + right_in * (half + 0.5), math.atan2(u[1], u[0]))
+    _sign(scene, rng, u * (outer + 6.0) + right_in * (half + 0.45), math.atan2(u[1], u[0]))
     _pole(scene, rng, u * (outer + 20.0) - right_in * (half + 0.4))
   for _ in range(6):
     d = rng.uniform(outer + 3, ARM_LENGTH - 3)
@@ -467,7 +467,7 @@ def t_junction(seed: int) -> L.SceneLayout:
     u = _ARMS[name]
     right_in = -_perp(-u)
     _pole(scene, rng, u * (outer + 1.0) + right_in * (half + 0.4))
-    _sign(scene, rng, u * (outer + 6.0) + right_in * (half + 0.5), math.atan2(u[1], u[0]))
+    _sign(scene, rng, u * (outer + 6.0) + right_in * (half + 0.45), math.atan2(u[1], u[0]))
   rig = L.CameraRig(height=11.0, pitch=_deg(28.0), hfov=_deg(64.0))
   return _finish(scene, "t_junction", rig, target_xy=[2.0, -6.0])
 
@@ -497,7 +497,7 @@ def avenue(seed: int) -> L.SceneLayout:
     scene.patch(L.Surface.SIDEWALK, _rect(x0, x1, *sorted([y_walk, y_walk + sign * 3.0])))
     scene.patch(L.Surface.SIDEWALK, _rect(crossing_x - 1.5, crossing_x + 1.5,
                                           *sorted([y_kerb, y_walk])))
-    scene.walkway([[x0, y_walk + sign * 1.5], [x1, y_walk + sign * 1.5]], width=2.6)
+    scene.walkway([[x0, y_walk + sign * 1.5], [x1, y_walk + sign * 1.5]], width=WALKWAY_WIDTH)
   scene.walkway([[crossing_x, y_far - 1.5], [crossing_x, y_near + 1.5]], width=CROSSING_WIDTH,
                 crossing=True)
   # Lanes: eastbound (+x) on the right (y < 0), westbound on the left.
@@ -550,7 +550,7 @@ def crosswalk(seed: int) -> L.SceneLayout:
   scene.patch(L.Surface.CROSSWALK, _rect(-1.5, 1.5, -half, half), stripe_direction=[0.0, 1.0])
   for sign in (-1, 1):
     scene.patch(L.Surface.SIDEWALK, _rect(x0, x1, *sorted([sign * half, sign * (half + 4.5)])))
-    scene.walkway([[x0, sign * (half + 2.6)], [x1, sign * (half + 2.6)]], width=2.6)
+    scene.walkway([[x0, sign * (half + 2.6)], [x1, sign * (half + 2.6)]], width=WALKWAY_WIDTH)
   scene.walkway([[0.0, -(half + 2.6)], [0.0, half + 2.6]], width=CROSSING_WIDTH, crossing=True)
   scene.lane([[x0, -half / 2], [x1, -half / 2]], spawn=True, speed_limit=11.0)
   scene.lane([[x1, half / 2], [x0, half / 2]], spawn=True, speed_limit=11.0)

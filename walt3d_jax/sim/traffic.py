@@ -27,7 +27,7 @@ from walt3d_jax.sim import layout as L
 from walt3d_jax.sim import pedestrians
 
 # Intelligent Driver Model for urban traffic (Treiber & Kesting, "Traffic Flow Dynamics", 2013).
-MAX_ACCEL = 1.5  # m/s^2
+MAX_ACCEL = 2.0  # m/s^2
 COMFORT_DECEL = 2.0  # m/s^2
 HEADWAY = 1.2  # s
 MIN_GAP = 2.0  # m, standing bumper-to-bumper gap
@@ -478,7 +478,7 @@ class _World:
     for p in group:
       slot = next((i for i in range(self.capacity) if i not in self.agents and i not in slots),
                   None)
-      if slot is None or not self.occupancy.disc_free(slot, p.position, p.radius + 0.1):
+      if slot is None or not self.occupancy.disc_free(slot, p.position, p.radius + 0.01):
         for i in slots:  # undo a partial group
           self.occupancy.move(i, np.array([np.nan, np.nan]), 0.0)
           del self.agents[i]
