@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from walt3d_jax.shapes import person
-from walt3d_jax.sim import pedestrians, presets, traffic
+from walt3d_jax.sim import pedestrians, polyline, presets, traffic
 
 
 @functools.lru_cache(maxsize=None)
@@ -22,7 +22,7 @@ def _people(name: str, seed: int = 2):
 
 
 def _on_some_walkway(layout, xy):
-  return min(presets.distance_to_polyline(w.polyline, xy[None])[0] - w.width / 2
+  return min(polyline.distance_to_polyline(w.polyline, xy[None])[0] - w.width / 2
              for w in layout.walkways)
 
 
@@ -67,7 +67,7 @@ def test_both_directions_groups_and_crossing():
   assert abreast >= 1
   crossing = [w for w in layout.walkways if w.crossing][0]
   on_crossing = [a for f in frames for a in f if a.kind == "person"
-                 and presets.distance_to_polyline(crossing.polyline, a.position[None])[0] < 1.0
+                 and polyline.distance_to_polyline(crossing.polyline, a.position[None])[0] < 1.0
                  and abs(a.position @ np.array([0.0, 1.0])) < 50]
   assert on_crossing
 

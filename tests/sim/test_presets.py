@@ -8,6 +8,7 @@ import pytest
 from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.geometry import plane
 from walt3d_jax.sim import layout as L
+from walt3d_jax.sim import polyline as polyline_lib
 from walt3d_jax.sim import presets
 
 NAMES = sorted(presets.PRESETS)
@@ -45,7 +46,7 @@ def _lift(xy, z=0.0):
 
 
 def _lateral_samples(polyline, offsets):
-  pts = presets._resample(polyline, 0.5)
+  pts = polyline_lib.resample(polyline, 0.5)[0]
   t = np.gradient(pts, axis=0)
   # Polygon edges sit exactly on the ends of roads and sidewalks: sample just inside.
   pts, t = pts[1:-1], t[1:-1]
@@ -140,11 +141,11 @@ def test_statics_off_roads_paths_and_each_other(scene):
 
 
 def test_roads_crossings_and_walkways_seen_by_the_camera(scene):
-  lanes = np.concatenate([presets._resample(l.centreline, 1.0) for l in scene.lanes])
+  lanes = np.concatenate([polyline_lib.resample(l.centreline, 1.0)[0] for l in scene.lanes])
   assert np.mean(_in_image(scene, _lift(lanes))) > 0.35
   for w in scene.walkways:
     if w.crossing:
-      assert np.all(_in_image(scene, _lift(presets._resample(w.polyline, 0.5))))
+      assert np.all(_in_image(scene, _lift(polyline_lib.resample(w.polyline, 0.5)[0])))
   # Some lane passes under the bottom third of the image (close-up cars).
   uv, z = _pixels(scene, _lift(lanes))
   assert np.any((z > 0) & (uv[:, 1] > 240) & (uv[:, 1] < 359) & (uv[:, 0] > 0) & (uv[:, 0] < 639))
@@ -167,7 +168,7 @@ def _ray_hits_box(origin, target, obj):
 
 def test_scenery_occludes_some_lane_points(scene):
   origin = np.array([0.0, 0.0, scene.rig.height])
-  lanes = np.concatenate([presets._resample(l.centreline, 1.0) for l in scene.lanes])
+  lanes = np.concatenate([polyline_lib.resample(l.centreline, 1.0)[0] for l in scene.lanes])
   targets = _lift(lanes, 0.7)[_in_image(scene, _lift(lanes, 0.7))]
   occluders = [o for o in scene.statics if o.kind != L.StaticKind.BUILDING]
   hidden = [any(_ray_hits_box(origin, t, o) for o in occluders) for t in targets]

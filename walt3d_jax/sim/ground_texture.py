@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from walt3d_jax.geometry import plane as plane_lib
+from walt3d_jax.sim import polyline as polyline_lib
 from walt3d_jax.sim.layout import GroundPatch, LaneMarking, SceneLayout, Surface
 
 _NEAR = 0.05  # metres; polygons are clipped in front of the camera before projection
@@ -102,16 +103,6 @@ def _line_coverage(distance: np.ndarray, width: float, footprint: np.ndarray) ->
 def _periodic_distance(coord: np.ndarray, period: float) -> np.ndarray:
   """Distance (metres) to the nearest multiple of `period`."""
   return np.abs((coord / period + 0.5) % 1.0 - 0.5) * period
-
-
-def _polyline_distance(points: np.ndarray, polyline: np.ndarray) -> np.ndarray:
-  """Unsigned distance (N,) from points (N, 2) to a polyline (M, 2)."""
-  best = np.full(len(points), np.inf)
-  for a, b in zip(polyline[:-1], polyline[1:]):
-    ab = b - a
-    s = np.clip(((points - a) @ ab) / max(ab @ ab, 1e-12), 0.0, 1.0)
-    best = np.minimum(best, np.linalg.norm(points - a - s[:, None] * ab, axis=1))
-  return best
 
 
 def _patch_axes(patch: GroundPatch) -> tuple[np.ndarray, np.ndarray]:
@@ -263,7 +254,7 @@ def _wear_lanes(albedo: np.ndarray, road: np.ndarray, xy: np.ndarray, layout: Sc
   p = xy[road]
   dist = np.full(len(p), np.inf)
   for lane in layout.lanes:
-    dist = np.minimum(dist, _polyline_distance(p, np.asarray(lane.centreline, np.float64)))
+    dist = np.minimum(dist, polyline_lib.distance_to_polyline(lane.centreline, p))
   wheel = np.exp(-((dist - _WHEEL_PATH) / 0.3) ** 2)
   drip = np.exp(-(dist / 0.35) ** 2)
   strength = 0.6 + 0.4 * big[road]

@@ -19,6 +19,7 @@ import numpy as np
 
 from walt3d_jax.shapes import person as person_lib
 from walt3d_jax.sim import layout as L
+from walt3d_jax.sim import polyline as polyline_lib
 
 WALK_SPEED = (1.2, 1.5)  # m/s (REFERENCE.md)
 GROUP_PROBABILITY = 0.3  # share of spawns that are a group of 2-3
@@ -86,11 +87,7 @@ def walkway_geometry(layout: L.SceneLayout, step: float = 0.5) -> list[WalkwayGe
   """Resampled walkways of a layout with their junctions (from `Walkway.connects`)."""
   geoms = []
   for w in layout.walkways:
-    pts = np.asarray(w.polyline, np.float64)
-    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
-    s0 = np.concatenate([[0.0], np.cumsum(seg)])
-    s = np.linspace(0.0, s0[-1], max(2, int(math.ceil(s0[-1] / step)) + 1))
-    p = np.stack([np.interp(s, s0, pts[:, 0]), np.interp(s, s0, pts[:, 1])], axis=1)
+    p, s = polyline_lib.resample(w.polyline, step)
     t = np.gradient(p, axis=0)
     t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
     geoms.append(WalkwayGeom(p, s, np.stack([-t[:, 1], t[:, 0]], axis=1), float(w.width),

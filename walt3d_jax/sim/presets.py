@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from walt3d_jax.sim import layout as L
+from walt3d_jax.sim import polyline as polyline_lib
 
 LANE_WIDTH = 3.5  # metres (REFERENCE.md: 3.0-3.7)
 SIDEWALK_WIDTH = 4.0  # kerb to back of the sidewalk
@@ -77,16 +78,6 @@ def surface_at(layout: L.SceneLayout, points: np.ndarray) -> np.ndarray:
   return out
 
 
-def distance_to_polyline(polyline: np.ndarray, points: np.ndarray) -> np.ndarray:
-  """(N,) metres from points (N, 2) to the polyline (M, 2)."""
-  points = np.asarray(points, np.float64).reshape(-1, 2)
-  a, b = polyline[:-1], polyline[1:]
-  ab = b - a
-  t = np.einsum("nmk,mk->nm", points[:, None] - a[None], ab) / np.maximum(np.sum(ab * ab, -1), 1e-12)
-  closest = a[None] + np.clip(t, 0, 1)[..., None] * ab[None]
-  return np.min(np.linalg.norm(points[:, None] - closest, axis=-1), axis=1)
-
-
 def static_footprint(obj: L.StaticObject) -> np.ndarray:
   """Corners (4, 2) metres of a static object's footprint, counter-clockwise."""
   return _oriented_rect(obj.position, obj.yaw, obj.size[0], obj.size[1])
@@ -112,10 +103,10 @@ def static_clear_of_paths(layout: L.SceneLayout, obj: L.StaticObject, margin: fl
 def _clear_of_paths(lanes: list, walkways: list, corners: np.ndarray, margin: float) -> bool:
   pts = _footprint_samples(corners)
   for centreline in lanes:
-    if np.any(distance_to_polyline(centreline, pts) < CAR_CLEARANCE + margin):
+    if np.any(polyline_lib.distance_to_polyline(centreline, pts) < CAR_CLEARANCE + margin):
       return False
   for polyline, width in walkways:
-    if np.any(distance_to_polyline(polyline, pts) < width / 2 + margin):
+    if np.any(polyline_lib.distance_to_polyline(polyline, pts) < width / 2 + margin):
       return False
   return True
 
@@ -139,7 +130,7 @@ class _Scene:
     self.markings.append(L.LaneMarking(np.asarray(polyline, np.float64), width, dashes, color))
 
   def lane(self, centreline, spawn: bool, speed_limit: float = SPEED_LIMIT) -> int:
-    self.lanes.append({"centreline": _resample(np.asarray(centreline, np.float64), 1.0),
+    self.lanes.append({"centreline": polyline_lib.resample(centreline, 1.0)[0],
                        "width": LANE_WIDTH, "spawn": spawn, "speed": speed_limit, "next": []})
     return len(self.lanes) - 1
 
@@ -181,15 +172,6 @@ def _rects_overlap(a: np.ndarray, b: np.ndarray, margin: float) -> bool:
       if pa.max() + margin <= pb.min() or pb.max() + margin <= pa.min():
         return False
   return True
-
-
-def _resample(polyline: np.ndarray, step: float) -> np.ndarray:
-  """The polyline (N, 2) resampled at about `step` metres, ends kept."""
-  seg = np.linalg.norm(np.diff(polyline, axis=0), axis=1)
-  s = np.concatenate([[0.0], np.cumsum(seg)])
-  n = max(2, int(math.ceil(s[-1] / step)) + 1)
-  t = np.linspace(0, s[-1], n)
-  return np.stack([np.interp(t, s, polyline[:, 0]), np.interp(t, s, polyline[:, 1])], axis=1)
 
 
 def _arc(centre, radius: float, a0: float, a1: float, step: float = 0.5) -> np.ndarray:
@@ -320,7 +302,7 @@ def _connect_walkways(walkways: list) -> list[tuple[int, ...]]:
       if i == j:
         continue
       ends = walkways[j]["polyline"][[0, -1]]
-      if np.any(distance_to_polyline(walkways[i]["polyline"], ends) < 0.3):
+      if np.any(polyline_lib.distance_to_polyline(walkways[i]["polyline"], ends) < 0.3):
         links[i].add(j)
         links[j].add(i)
   return [tuple(sorted(s)) for s in links]

@@ -24,6 +24,7 @@ import numpy as np
 
 from walt3d_jax.shapes import vehicle
 from walt3d_jax.sim import layout as L
+from walt3d_jax.sim import polyline as polyline_lib
 from walt3d_jax.sim import pedestrians
 
 # Intelligent Driver Model for urban traffic (Treiber & Kesting, "Traffic Flow Dynamics", 2013).
@@ -94,11 +95,7 @@ def lane_geometry(layout: L.SceneLayout, walkways: list[pedestrians.WalkwayGeom]
   """Resampled lanes with their conflict sets and crossing intervals."""
   geoms = []
   for lane in layout.lanes:
-    pts = np.asarray(lane.centreline, np.float64)
-    seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
-    s0 = np.concatenate([[0.0], np.cumsum(seg)])
-    s = np.linspace(0.0, s0[-1], max(2, int(math.ceil(s0[-1])) + 1))
-    p = np.stack([np.interp(s, s0, pts[:, 0]), np.interp(s, s0, pts[:, 1])], axis=1)
+    p, s = polyline_lib.resample(lane.centreline, 1.0)
     t = np.gradient(p, axis=0)
     heading = np.unwrap(np.arctan2(t[:, 1], t[:, 0]))
     geoms.append(LaneGeom(p, s, heading, float(lane.speed_limit), tuple(lane.successors),
@@ -119,19 +116,11 @@ def lane_geometry(layout: L.SceneLayout, walkways: list[pedestrians.WalkwayGeom]
     for w, walk in enumerate(walkways):
       if not walk.crossing:
         continue
-      d = _distance_to_polyline(walk.points, g.points)
+      d = polyline_lib.distance_to_polyline(walk.points, g.points)
       inside = np.nonzero(d < walk.width / 2 + 0.5)[0]
       if len(inside):
         g.crossings.append((w, float(g.s[inside[0]]), float(g.s[inside[-1]])))
   return geoms
-
-
-def _distance_to_polyline(polyline: np.ndarray, points: np.ndarray) -> np.ndarray:
-  a, b = polyline[:-1], polyline[1:]
-  ab = b - a
-  t = np.einsum("nmk,mk->nm", points[:, None] - a[None], ab) / np.maximum(np.sum(ab * ab, -1), 1e-12)
-  closest = a[None] + np.clip(t, 0, 1)[..., None] * ab[None]
-  return np.min(np.linalg.norm(points[:, None] - closest, axis=-1), axis=1)
 
 
 class Occupancy:
