@@ -1,0 +1,3 @@
+"""Reconstruction of unoccluded objects: pose and shape fitting."""
+
+from walt3d_jax.fit.epnp import epnp
