@@ -1,0 +1,386 @@
+"""Frame readers for stationary-camera footage: a video file, an image folder, a simulated sequence.
+
+Every reader is a streaming iterator of `Frame`s (one decoded image in memory at a time) with a
+`report` (`ReadReport`) that counts what was read, what sampling dropped and which frames were
+unreadable and why. An unreadable frame (zero-byte or truncated file, decode failure, a size that
+differs from the first frame's) is skipped and recorded, never fatal; only a source that cannot
+be opened at all raises `FrameSourceError`.
+
+Sampling (`Sampling`) is decided from a frame's index and time before it is decoded:
+  1. `windows`: keep times t in any [t0, t1) (seconds, in the reader's time base);
+  2. `every`: keep reader index % every == 0;
+  3. bursts, on the frames that passed 1 and 2 — either
+     `burst_gap`: the footage already comes in bursts (WALT's raw time-lapse); a time step larger
+       than `burst_gap` seconds starts a new burst; keep the first `burst_length` frames of each
+       (all when None), or
+     `burst_period`: continuous footage cut into bursts: a burst of `burst_length` consecutive
+       frames starts at the first frame at least `burst_period` seconds after the previous
+       burst's start.
+
+Time bases: video — container timestamps in seconds from the start (CAP_PROP_POS_MSEC, or
+index / fps when the backend gives none); image folder — the timestamp parsed from the file name
+(seconds since the Unix epoch, UTC), else index / fps; simulated sequence — `timestamp` of
+ground_truth.json (seconds since the start of the capture).
+"""
+
+from __future__ import annotations
+
+import calendar
+import dataclasses
+import json
+import math
+import pathlib
+import re
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from walt3d_jax.timelapse.types import Frame
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+# Reasons are kept for this many skipped frames; beyond it only the count grows (bounded memory).
+MAX_LISTED_SKIPS = 10_000
+
+# Calendar timestamps in a file name, e.g. 20240601T120000.123, 2024-06-01_12-00-00,
+# 2024-06-01T12:00:00,5, 20240601120000 (UTC).
+_CALENDAR = re.compile(
+    r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})[T_ -]?(\d{2})[-:]?(\d{2})[-:]?(\d{2})(?:[.,](\d{1,9}))?(?!\d)"
+)
+# Unix time in a file name: 10 digits of seconds (optionally .fraction) or 13 digits of ms.
+_UNIX = re.compile(r"(?<![\d.])(\d{10}(?:\.\d{1,9})?|\d{13})(?![\d.])")
+
+
+class FrameSourceError(ValueError):
+  """A frame source that cannot be read at all (missing, not a video, no images)."""
+
+
+@dataclasses.dataclass
+class ReadReport:
+  """What a reader did: frames yielded, dropped by sampling, and skipped as unreadable.
+
+  skipped: (name, reason) of the first MAX_LISTED_SKIPS unreadable frames.
+  """
+
+  source: str
+  yielded: int = 0
+  sampled_out: int = 0
+  num_skipped: int = 0
+  skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+  def skip(self, name: str, reason: str) -> None:
+    self.num_skipped += 1
+    if len(self.skipped) < MAX_LISTED_SKIPS:
+      self.skipped.append((name, reason))
+
+  def summary(self) -> str:
+    """One line for logs, plus a line per listed skip."""
+    lines = [f"{self.source}: {self.yielded} frames read, {self.sampled_out} dropped by sampling, "
+             f"{self.num_skipped} unreadable"]
+    lines += [f"  skipped {name}: {reason}" for name, reason in self.skipped]
+    return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sampling:
+  """Which frames to keep (see the module docstring for the order of the rules).
+
+  every: keep reader index % every == 0.
+  windows: ((t0, t1), ...) seconds; keep t in any [t0, t1); empty keeps all.
+  burst_gap: seconds; split existing bursts at larger time steps.
+  burst_period: seconds between burst starts when cutting bursts out of continuous footage.
+  burst_length: frames kept per burst (None: all, only with burst_gap).
+  """
+
+  every: int = 1
+  windows: tuple[tuple[float, float], ...] = ()
+  burst_gap: float | None = None
+  burst_period: float | None = None
+  burst_length: int | None = None
+
+  def __post_init__(self):
+    if int(self.every) < 1:
+      raise ValueError(f"Sampling.every must be >= 1, got {self.every}")
+    for w in self.windows:
+      if len(w) != 2 or not (math.isfinite(w[0]) and math.isfinite(w[1])) or not w[0] < w[1]:
+        raise ValueError(f"Sampling.windows: each window must be finite (t0, t1) with t0 < t1, got {w}")
+    if self.burst_gap is not None and self.burst_period is not None:
+      raise ValueError("Sampling: give burst_gap (existing bursts) or burst_period (cut bursts), not both")
+    if self.burst_gap is not None and not self.burst_gap > 0:
+      raise ValueError(f"Sampling.burst_gap must be > 0 seconds, got {self.burst_gap}")
+    if self.burst_period is not None and (not self.burst_period > 0 or self.burst_length is None):
+      raise ValueError("Sampling.burst_period needs a positive period and a burst_length")
+    if self.burst_length is not None:
+      if self.burst_gap is None and self.burst_period is None:
+        raise ValueError("Sampling.burst_length needs burst_gap or burst_period")
+      if int(self.burst_length) < 1:
+        raise ValueError(f"Sampling.burst_length must be >= 1, got {self.burst_length}")
+
+
+class FrameSampler:
+  """Stateful decision `keep(index, time)` for frames offered in stream order."""
+
+  def __init__(self, sampling: Sampling):
+    self.sampling = sampling
+    self._last_time: float | None = None  # last frame that passed windows and every
+    self._burst_start: float | None = None
+    self._in_burst = 0  # frames kept in the current burst
+
+  def keep(self, index: int, time: float) -> bool:
+    s = self.sampling
+    if s.windows and not any(t0 <= time < t1 for t0, t1 in s.windows):
+      return False
+    if index % s.every:
+      return False
+    if s.burst_gap is not None:
+      if self._last_time is None or time - self._last_time > s.burst_gap:
+        self._in_burst = 0
+      self._last_time = time
+      self._in_burst += 1
+      return s.burst_length is None or self._in_burst <= s.burst_length
+    if s.burst_period is not None:
+      if self._burst_start is None or time - self._burst_start >= s.burst_period:
+        self._burst_start, self._in_burst = time, 0
+      self._in_burst += 1
+      return self._in_burst <= s.burst_length
+    return True
+
+
+def sample_frames(frames: Iterator[Frame], sampling: Sampling) -> Iterator[Frame]:
+  """Applies `sampling` to an already decoded stream of frames."""
+  sampler = FrameSampler(sampling)
+  return (f for f in frames if sampler.keep(f.index, f.time))
+
+
+def timestamp_from_name(name: str) -> float | None:
+  """Seconds since the Unix epoch (UTC) from a file name, or None when it holds no timestamp.
+
+  Accepted: calendar stamps YYYYMMDD[T_ -]HHMMSS[.frac] with optional '-' in the date and '-'/':'
+  in the time (e.g. cam3_20240601T120000.123.jpg, 2024-06-01_12-00-00.jpg), or Unix time as 10
+  digits of seconds with an optional fraction (1717243200.5.jpg) or 13 digits of milliseconds.
+  A calendar stamp wins over a Unix number; an impossible date (month 13) counts as none.
+  """
+  stem = pathlib.Path(name).stem
+  m = _CALENDAR.search(stem)
+  if m:
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    if 1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61:
+      try:
+        whole = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
+      except (OverflowError, ValueError):
+        return None
+      fraction = float("0." + m.group(7)) if m.group(7) else 0.0
+      return whole + fraction
+  m = _UNIX.search(stem)
+  if m:
+    digits = m.group(1)
+    return int(digits) / 1000.0 if len(digits) == 13 else float(digits)
+  return None
+
+
+def _natural_key(name: str) -> list:
+  # frame_2 before frame_10: digit runs compare as numbers.
+  return [(0, int(part), part) if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
+
+
+def decode_image_file(path: pathlib.Path) -> tuple[np.ndarray | None, str]:
+  """(H, W, 3) uint8 RGB image of `path`, or (None, reason) when it cannot be read in full."""
+  try:
+    data = path.read_bytes()
+  except OSError as e:
+    return None, f"cannot read file ({e.strerror or e})"
+  if not data:
+    return None, "empty file (0 bytes)"
+  suffix = path.suffix.lower()
+  if suffix in (".jpg", ".jpeg"):
+    # libjpeg decodes a truncated JPEG with a warning and grey fill, so check the markers.
+    if not data.startswith(b"\xff\xd8"):
+      return None, "not a JPEG (no start-of-image marker)"
+    if not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+      return None, "truncated JPEG (no end-of-image marker)"
+  elif suffix == ".png" and b"IEND" not in data[-12:]:
+    return None, "truncated PNG (no IEND chunk)"
+  bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+  if bgr is None:
+    return None, "decode failure"
+  return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ""
+
+
+def _size_mismatch(image: np.ndarray, size: tuple[int, int] | None) -> str:
+  if size is None or (image.shape[1], image.shape[0]) == size:
+    return ""
+  return f"size {image.shape[1]}x{image.shape[0]} differs from the expected {size[0]}x{size[1]}"
+
+
+class _FileFrames:
+  """Frames from a list of (index, time, name, path): sampling first, then decode and check size."""
+
+  def __init__(self, source: str, entries: list[tuple[int, float, str, pathlib.Path]],
+               sampling: Sampling, image_size: tuple[int, int] | None,
+               listing_skips: tuple[tuple[str, str], ...] = ()):
+    self.report = ReadReport(source)
+    self._source = source
+    self._entries = entries
+    self._sampling = sampling
+    self._image_size = image_size
+    self._listing_skips = listing_skips
+
+  def __len__(self) -> int:
+    """Frames listed (before sampling and skips)."""
+    return len(self._entries)
+
+  def __iter__(self) -> Iterator[Frame]:
+    self.report = ReadReport(self._source)  # one report per pass
+    for name, reason in self._listing_skips:
+      self.report.skip(name, reason)
+    sampler = FrameSampler(self._sampling)
+    size = self._image_size
+    for index, time, name, path in self._entries:
+      if not sampler.keep(index, time):
+        self.report.sampled_out += 1
+        continue
+      image, reason = decode_image_file(path)
+      reason = reason or _size_mismatch(image, size)
+      if reason:
+        self.report.skip(name, reason)
+        continue
+      size = size or (image.shape[1], image.shape[0])  # the first readable frame sets the size
+      self.report.yielded += 1
+      yield Frame(index, time, image, name)
+
+
+class FolderFrames(_FileFrames):
+  """Frames of an image folder (files with IMAGE_SUFFIXES, other files ignored).
+
+  order: "name" — natural order of file names (frame_2 before frame_10); "timestamp" — by the
+    time parsed from the name (`timestamp_from_name`, ties broken by name); a file with no
+    timestamp is skipped and reported.
+  time: the parsed timestamp when every listed file has one, else index / fps.
+  index: position in that order (before sampling).
+  image_size: (W, H) every frame must have; default: the first readable frame's.
+  """
+
+  def __init__(self, folder: str | pathlib.Path, sampling: Sampling = Sampling(), order: str = "name",
+               fps: float = 1.0, image_size: tuple[int, int] | None = None):
+    folder = pathlib.Path(folder)
+    if order not in ("name", "timestamp"):
+      raise ValueError(f"FolderFrames.order must be 'name' or 'timestamp', got {order!r}")
+    if not fps > 0:
+      raise ValueError(f"FolderFrames.fps must be > 0, got {fps}")
+    if not folder.is_dir():
+      raise FrameSourceError(f"{folder}: not a folder")
+    names = [p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    if not names:
+      raise FrameSourceError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    stamps = {n: timestamp_from_name(n) for n in names}
+    skips = ()
+    if order == "timestamp":
+      skips = tuple((n, "no timestamp in the file name") for n in sorted(names, key=_natural_key)
+                    if stamps[n] is None)
+      names = sorted((n for n in names if stamps[n] is not None), key=lambda n: (stamps[n], _natural_key(n)))
+    else:
+      names = sorted(names, key=_natural_key)
+    use_stamps = bool(names) and all(stamps[n] is not None for n in names)
+    entries = [(i, stamps[n] if use_stamps else i / fps, n, folder / n) for i, n in enumerate(names)]
+    super().__init__(str(folder), entries, sampling, image_size, skips)
+
+
+class SequenceFrames(_FileFrames):
+  """Frames of a simulated sequence (docs/formats.md): frames/ listed in ground_truth.json.
+
+  index = image id = frame index; time = the image's `timestamp` (seconds since capture start).
+  """
+
+  def __init__(self, root: str | pathlib.Path, sampling: Sampling = Sampling()):
+    root = pathlib.Path(root)
+    path = root / "ground_truth.json"
+    try:
+      with open(path) as f:
+        images = json.load(f)["images"]
+      listed = sorted((int(im["id"]), float(im["timestamp"]), str(im["file_name"])) for im in images)
+      size = (int(images[0]["width"]), int(images[0]["height"])) if images else None
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+      raise FrameSourceError(f"{path}: cannot read the images list ({type(e).__name__}: {e})") from e
+    entries = [(i, t, name, root / name) for i, t, name in listed]
+    super().__init__(str(root), entries, sampling, size)
+
+
+class VideoFrames:
+  """Frames of a video file (cv2.VideoCapture), RGB.
+
+  index: frame number in the file; time: container timestamp in seconds (CAP_PROP_POS_MSEC),
+  or index / fps when the backend reports none. A frame that fails to decode is skipped and the
+  reader seeks past it; after `max_consecutive_failures` failures in a row, or a failure with no
+  known frame count, the rest of the file is reported unreadable.
+  """
+
+  def __init__(self, path: str | pathlib.Path, sampling: Sampling = Sampling(),
+               fps: float | None = None, max_consecutive_failures: int = 25):
+    self.path = pathlib.Path(path)
+    if not self.path.is_file():
+      raise FrameSourceError(f"{self.path}: no such video file")
+    self.report = ReadReport(str(self.path))
+    self._sampling = sampling
+    self._fps = fps
+    self._max_failures = int(max_consecutive_failures)
+
+  def __iter__(self) -> Iterator[Frame]:
+    cap = cv2.VideoCapture(str(self.path))
+    try:
+      if not cap.isOpened():
+        raise FrameSourceError(f"{self.path}: OpenCV cannot open this video")
+      yield from self._frames(cap)
+    finally:
+      cap.release()
+
+  def _frames(self, cap: cv2.VideoCapture) -> Iterator[Frame]:
+    fps = self._fps or cap.get(cv2.CAP_PROP_FPS) or 0.0
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    sampler = FrameSampler(self._sampling)
+    size, index, failures = None, 0, 0
+    stem = self.path.name
+    while count <= 0 or index < count:
+      if not cap.grab():
+        if count <= 0 or index >= count:
+          break  # the end of a stream of unknown length
+        self.report.skip(f"{stem}#{index}", "frame does not decode")
+        failures += 1
+        index += 1
+        if failures >= self._max_failures or not cap.set(cv2.CAP_PROP_POS_FRAMES, index):
+          for lost in range(index, count):
+            self.report.skip(f"{stem}#{lost}", "unreadable after earlier decode failures")
+          break
+        continue
+      failures = 0
+      msec = cap.get(cv2.CAP_PROP_POS_MSEC)
+      time = msec / 1000.0 if (msec > 0 or index == 0 or not fps) else index / fps
+      if not sampler.keep(index, time):
+        self.report.sampled_out += 1
+        index += 1
+        continue
+      ok, bgr = cap.retrieve()
+      name = f"{stem}#{index}"
+      if not ok or bgr is None:
+        self.report.skip(name, "frame does not decode")
+      else:
+        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        reason = _size_mismatch(image, size)
+        if reason:
+          self.report.skip(name, reason)
+        else:
+          size = size or (image.shape[1], image.shape[0])
+          self.report.yielded += 1
+          yield Frame(index, time, image, name)
+      index += 1
+
+
+def open_frames(source: str | pathlib.Path, sampling: Sampling = Sampling(), order: str = "name",
+                fps: float = 1.0) -> VideoFrames | FolderFrames | SequenceFrames:
+  """The reader for `source`: a simulated sequence folder (has ground_truth.json), an image
+  folder, or a video file. `order` and `fps` apply to image folders."""
+  source = pathlib.Path(source)
+  if source.is_dir():
+    if (source / "ground_truth.json").is_file():
+      return SequenceFrames(source, sampling)
+    return FolderFrames(source, sampling, order=order, fps=fps)
+  return VideoFrames(source, sampling)
