@@ -1,0 +1,121 @@
+"""Occlusion-classifier examples: crop geometry, labels against ground truth, determinism."""
+
+import json
+
+import ml_collections
+import numpy as np
+import pytest
+
+from experiments import occlusion_classifier as oc_config
+from experiments import simulate as simulate_config
+from walt3d_jax.formats import rle
+from walt3d_jax.timelapse import occlusion_data
+
+
+def data_config(**overrides):
+  config = ml_collections.ConfigDict(oc_config.get_config().data.to_dict())
+  config.crop_size = 32
+  config.update(overrides)
+  return config
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory):
+  config = simulate_config.get_config("crosswalk")
+  config.image_size = (320, 180)
+  config.num_bursts, config.frames_per_burst, config.num_days = 1, 2, 1
+  config.num_cars, config.num_people = 10, 10
+  config.progress = False
+  cache = tmp_path_factory.mktemp("occlusion_data")
+  (root,) = occlusion_data.simulate_scenes(config, [occlusion_data.SceneSpec("crosswalk", 3)], cache)
+  return config, cache, root
+
+
+def test_crop_at_unit_scale_is_the_image_window():
+  rng = np.random.default_rng(0)
+  image = rng.integers(0, 256, (100, 120, 3), dtype=np.uint8)
+  mask = np.zeros((100, 120), bool)
+  mask[30:50, 40:60] = True
+  box = rle.mask_box(mask)  # [40, 30, 20, 20]
+  # context 0.25 → a 30-pixel square window from (35, 25); crop_size 30 → scale 1.
+  crop = occlusion_data.crop_object(image, mask, box, size=30, context=0.25)
+  assert crop.shape == (30, 30, occlusion_data.NUM_CHANNELS) and crop.dtype == np.uint8
+  np.testing.assert_array_equal(crop[..., :3], image[25:55, 35:65])
+  np.testing.assert_array_equal(crop[..., 3] > 127, mask[25:55, 35:65])
+  assert (crop[..., 4] == 255).all()
+
+
+def test_crop_keeps_aspect_and_marks_the_outside_of_the_image():
+  image = np.full((60, 80, 3), 200, np.uint8)
+  mask = np.zeros((60, 80), bool)
+  mask[0:40, 0:10] = True  # a tall object in the top-left corner
+  crop = occlusion_data.crop_object(image, mask, rle.mask_box(mask), size=48, context=0.25)
+  assert crop.shape == (48, 48, 5)
+  inside = crop[..., 4] > 127
+  assert not inside[0, 0] and inside[-1, -1]
+  assert (crop[..., :3][~inside] <= 100).all()  # zero padding (blended at the edge)
+  on = np.argwhere(crop[..., 3] > 127)
+  height, width = np.ptp(on, axis=0) + 1
+  assert 3.0 < height / width < 5.0  # the 40×10 object stays about 4:1
+
+
+def test_truth_examples_carry_ground_truth_labels(sequence):
+  _, _, root = sequence
+  config = data_config(source="truth")
+  examples = occlusion_data.sequence_examples(root, config)
+  truth = json.loads((root / "ground_truth.json").read_text())
+  objects = [a for a in truth["annotations"] if a["area"] > 0]
+  assert examples.num == len(objects) > 5
+  assert examples.crops.shape == (examples.num, 32, 32, occlusion_data.NUM_CHANNELS)
+  expected = [a["occlusion"] >= config.occlusion_threshold or a["truncated"] for a in objects]
+  np.testing.assert_array_equal(examples.occluded, expected)
+  np.testing.assert_allclose(examples.occlusion, [a["occlusion"] for a in objects], atol=1e-6)
+  np.testing.assert_array_equal(examples.area, [a["area"] for a in objects])
+  np.testing.assert_array_equal(examples.frame, [a["image_id"] for a in objects])
+  assert examples.occluded.any() and not examples.occluded.all()
+  assert examples.image_size == (320, 180)
+  # The mask channel holds the object: most of its pixels are inside the mask of the crop.
+  assert all(c[..., 3].max() == 255 for c in examples.crops)
+
+
+def test_detection_examples_match_ground_truth(sequence):
+  _, _, root = sequence
+  examples = occlusion_data.sequence_examples(root, data_config(source="detections"))
+  detections = json.loads((root / "detections.json").read_text())
+  assert examples.num == len(detections)
+  # Mask jitter of ±1 px drops tiny masks below IoU 0.5; larger ones match unless false positives.
+  large = examples.area >= 100
+  assert large.sum() >= 5 and examples.matched[large].mean() > 0.6
+  assert not examples.occluded[~examples.matched].any()
+  keep = occlusion_data.usable(examples, min_area=50)
+  assert keep.sum() > 0 and (examples.area[keep] >= 50).all() and examples.matched[keep].all()
+
+
+def test_matching_is_one_to_one_by_mask_iou():
+  a, b = np.zeros((20, 20), bool), np.zeros((20, 20), bool)
+  a[2:8, 2:8], b[10:18, 10:18] = True, True
+  truths = [{"segmentation": rle.encode_mask(m)} for m in (a, b)]
+  shifted = np.roll(b, 1, axis=1)
+  dets = [{"segmentation": rle.encode_mask(m), "score": s} for m, s in ((shifted, 0.9), (b, 0.5), (a, 0.7))]
+  np.testing.assert_array_equal(occlusion_data.match_detections(dets, truths, 0.5), [1, -1, 0])
+
+
+def test_build_is_deterministic_and_cached(sequence):
+  sim_config, cache, root = sequence
+  scenes = [occlusion_data.SceneSpec("crosswalk", 3)]
+  stamp = (root / "ground_truth.json").stat().st_mtime_ns
+  first = occlusion_data.build_examples(sim_config, scenes, data_config(), cache)
+  second = occlusion_data.build_examples(sim_config, scenes, data_config(), cache)
+  assert (root / "ground_truth.json").stat().st_mtime_ns == stamp  # reused, not re-simulated
+  np.testing.assert_array_equal(first.crops, second.crops)
+  np.testing.assert_array_equal(first.occluded, second.occluded)
+  part = first.select(np.arange(first.num) < 3)
+  both = occlusion_data.OcclusionExamples.concatenate([part, part])
+  assert both.num == 6 and both.image_size == first.image_size
+
+
+def test_scene_specs_and_bad_source(sequence):
+  specs = occlusion_data.scene_specs(["a", "b"], [1, 2])
+  assert [s.name for s in specs] == ["a_seed1", "a_seed2", "b_seed1", "b_seed2"]
+  with pytest.raises(ValueError, match="config.source"):
+    occlusion_data.sequence_examples(sequence[2], data_config(source="nope"))

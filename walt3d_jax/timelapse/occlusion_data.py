@@ -1,0 +1,254 @@
+"""The occlusion classifier's dataset: object crops + masks with occlusion labels from the simulator.
+
+Every object in a simulated frame becomes one example: a fixed-size square crop of the frame
+around its box (with context), its visible mask and an "inside the image" plane as extra
+channels, and the label occluded = (ground-truth occlusion ≥ threshold, counting other agents
+AND static scenery) or truncated. With source "detections" the examples are the imitated
+detector's outputs (docs/formats.md `detections.json`), matched to ground truth by mask IoU, so
+the classifier sees detector-like masks and boxes and the benchmark sees what mining would.
+
+Splits are whole scenes: a scene is a (preset, seed) pair — the seed changes the layout's
+buildings, trees, poles and parked cars, the traffic, colours and lighting — so held-out scenes
+are never seen in training. Everything is deterministic given the configs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from typing import Sequence
+
+import cv2
+import ml_collections
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from walt3d_jax.formats import rle
+from walt3d_jax.sim import simulate
+
+# Channels of a crop: RGB, the object's visible mask, the part of the window inside the image.
+NUM_CHANNELS = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneSpec:
+  """One simulated scene: a preset laid out with a seed."""
+
+  preset: str
+  seed: int
+
+  @property
+  def name(self) -> str:
+    return f"{self.preset}_seed{self.seed}"
+
+
+@dataclasses.dataclass(frozen=True)
+class OcclusionExamples:
+  """Columnar examples (N rows).
+
+  crops: (N, S, S, 5) uint8 — RGB, visible mask ×255, inside-image ×255.
+  occluded: (N,) bool label (occlusion ≥ threshold or truncated); False for unmatched detections.
+  matched: (N,) bool — a true object stands behind the example (always True for source "truth").
+  occlusion: (N,) float32 ground-truth hidden fraction of the amodal area (0 if unmatched).
+  by_scenery: (N,) float32 part of `occlusion` hidden by static scenery.
+  truncated: (N,) bool ground truth (part of the object projects outside the image).
+  boxes: (N, 4) float32 xywh pixels (the detection's or the visible ground-truth box).
+  area: (N,) int32 visible mask pixels.
+  category: (N,) int32 (1 car, 2 person).
+  frame: (N,) int64 key of the frame, unique over the scenes of one build.
+  scene: (N,) int32 index of the scene in the build's list.
+  image_size: (width, height) pixels, shared by the build.
+  """
+
+  crops: np.ndarray
+  occluded: np.ndarray
+  matched: np.ndarray
+  occlusion: np.ndarray
+  by_scenery: np.ndarray
+  truncated: np.ndarray
+  boxes: np.ndarray
+  area: np.ndarray
+  category: np.ndarray
+  frame: np.ndarray
+  scene: np.ndarray
+  image_size: tuple[int, int]
+
+  @property
+  def num(self) -> int:
+    return len(self.occluded)
+
+  def select(self, index: np.ndarray) -> "OcclusionExamples":
+    """The rows `index` (int indices or a bool mask)."""
+    fields = {f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)
+              if f.name != "image_size"}
+    return OcclusionExamples(image_size=self.image_size, **fields)
+
+  @staticmethod
+  def concatenate(parts: Sequence["OcclusionExamples"]) -> "OcclusionExamples":
+    if not parts:
+      raise ValueError("nothing to concatenate")
+    if len({p.image_size for p in parts}) != 1:
+      raise ValueError(f"examples of different image sizes: {[p.image_size for p in parts]}")
+    fields = {f.name: np.concatenate([getattr(p, f.name) for p in parts])
+              for f in dataclasses.fields(OcclusionExamples) if f.name != "image_size"}
+    return OcclusionExamples(image_size=parts[0].image_size, **fields)
+
+
+def crop_object(image: np.ndarray, mask: np.ndarray, box: Sequence[float], size: int,
+                context: float) -> np.ndarray:
+  """(size, size, 5) uint8 crop of one object, aspect kept, zero-padded outside the image.
+
+  image: (H, W, 3) uint8 RGB; mask: (H, W) bool visible mask; box: xywh pixels (edges at integer
+  coordinates, pixel i spans [i, i + 1)); context: extra margin per side, as a fraction of the
+  box's longer side. The window is the square of side max(w, h)·(1 + 2·context) centred on the
+  box, so thin people and long buses keep their shape.
+  """
+  x, y, w, h = (float(v) for v in box)
+  side = max(w, h, 4.0) * (1.0 + 2.0 * context)
+  x0, y0 = x + w / 2 - side / 2, y + h / 2 - side / 2
+  scale = size / side
+  # Inverse map (output pixel centre j -> input pixel coordinate), both in cv2's convention of
+  # pixel centres at integers: edge coordinate e is cv2 coordinate e - 0.5.
+  inverse = np.array([[1 / scale, 0, x0 + 0.5 / scale - 0.5], [0, 1 / scale, y0 + 0.5 / scale - 0.5]])
+  height, width = mask.shape
+  planes = np.dstack([image, mask.astype(np.uint8) * 255, np.full((height, width), 255, np.uint8)])
+  flags = (cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
+  # warpAffine handles at most 4 channels in one call.
+  rgb = cv2.warpAffine(planes[..., :3], inverse, (size, size), flags=flags,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+  extra = cv2.warpAffine(planes[..., 3:], inverse, (size, size), flags=flags,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+  return np.dstack([rgb, extra]).astype(np.uint8)
+
+
+def simulate_scenes(sim_config: ml_collections.ConfigDict, scenes: Sequence[SceneSpec],
+                    cache_dir: pathlib.Path) -> list[pathlib.Path]:
+  """Simulates each scene into cache_dir/<preset>_seed<seed> unless already there.
+
+  The cache is keyed by scene only: use a fresh cache_dir when sim_config changes.
+  """
+  roots = []
+  for spec in scenes:
+    root = pathlib.Path(cache_dir) / spec.name
+    if not (root / "detections.json").exists():
+      config = ml_collections.ConfigDict(sim_config.to_dict())
+      config.seed = spec.seed
+      config.progress = False
+      simulate.simulate_sequence(config, spec.preset, 0, root)
+    roots.append(root)
+  return roots
+
+
+def _rle(segmentation: dict) -> dict:
+  counts = segmentation["counts"]
+  return {"size": list(segmentation["size"]),
+          "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+
+
+def match_detections(detections: list[dict], truths: list[dict], min_iou: float) -> np.ndarray:
+  """(D,) index of the ground-truth object each detection matches (-1: none).
+
+  Greedy by descending score on visible-mask IoU ≥ min_iou, one detection per object, as COCO
+  evaluation matches.
+  """
+  match = np.full(len(detections), -1, np.int64)
+  if not detections or not truths:
+    return match
+  iou = np.asarray(mask_utils.iou([_rle(d["segmentation"]) for d in detections],
+                                  [_rle(t["segmentation"]) for t in truths],
+                                  [0] * len(truths)), np.float64).reshape(len(detections), len(truths))
+  taken = np.zeros(len(truths), bool)
+  for d in np.argsort([-d["score"] for d in detections], kind="stable"):
+    candidates = np.where(taken, -1.0, iou[d])
+    best = int(np.argmax(candidates))
+    if candidates[best] >= min_iou:
+      match[d], taken[best] = best, True
+  return match
+
+
+def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, scene_index: int = 0,
+                      frame_offset: int = 0) -> OcclusionExamples:
+  """Examples of every object in every frame of one simulated sequence.
+
+  config: crop_size (pixels), context (fraction), occlusion_threshold, source ("truth" |
+    "detections"), match_iou.
+  frame_offset: added to image ids to make frame keys unique over sequences.
+  """
+  root = pathlib.Path(root)
+  truth = json.loads((root / "ground_truth.json").read_text())
+  by_image: dict[int, list[dict]] = {}
+  for ann in truth["annotations"]:
+    by_image.setdefault(ann["image_id"], []).append(ann)
+  if config.source == "detections":
+    detected: dict[int, list[dict]] = {}
+    for det in json.loads((root / "detections.json").read_text()):
+      detected.setdefault(det["image_id"], []).append(det)
+  elif config.source != "truth":
+    raise ValueError(f"config.source must be 'truth' or 'detections', got {config.source!r}")
+
+  rows = []
+  for image in truth["images"]:
+    objects = [a for a in by_image.get(image["id"], []) if a["area"] > 0]
+    if config.source == "truth":
+      entries, match = objects, np.arange(len(objects))
+    else:
+      entries = detected.get(image["id"], [])
+      match = match_detections(entries, objects, config.match_iou)
+    if not entries:
+      continue
+    bgr = cv2.imread(str(root / image["file_name"]), cv2.IMREAD_COLOR)
+    if bgr is None:
+      raise ValueError(f"{root / image['file_name']}: unreadable frame")
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    for entry, m in zip(entries, match):
+      mask = rle.decode_mask(entry["segmentation"])
+      gt = objects[m] if m >= 0 else None
+      occlusion = gt["occlusion"] if gt else 0.0
+      truncated = bool(gt["truncated"]) if gt else False
+      rows.append(dict(
+          crops=crop_object(rgb, mask, entry["bbox"], config.crop_size, config.context),
+          occluded=bool(gt) and (occlusion >= config.occlusion_threshold or truncated),
+          matched=gt is not None, occlusion=occlusion,
+          by_scenery=gt["occluded_by_scenery"] if gt else 0.0, truncated=truncated,
+          boxes=entry["bbox"], area=int(mask.sum()), category=entry["category_id"],
+          frame=frame_offset + image["id"], scene=scene_index,
+      ))
+  size = (int(truth["images"][0]["width"]), int(truth["images"][0]["height"])) if truth["images"] else (0, 0)
+  return _stack(rows, config.crop_size, size)
+
+
+_DTYPES = dict(crops=np.uint8, occluded=bool, matched=bool, occlusion=np.float32,
+               by_scenery=np.float32, truncated=bool, boxes=np.float32, area=np.int32,
+               category=np.int32, frame=np.int64, scene=np.int32)
+
+
+def _stack(rows: list[dict], crop_size: int, image_size: tuple[int, int]) -> OcclusionExamples:
+  if not rows:
+    empty = {k: np.zeros((0,), t) for k, t in _DTYPES.items()}
+    empty["crops"] = np.zeros((0, crop_size, crop_size, NUM_CHANNELS), np.uint8)
+    empty["boxes"] = np.zeros((0, 4), np.float32)
+    return OcclusionExamples(image_size=image_size, **empty)
+  return OcclusionExamples(image_size=image_size,
+                           **{k: np.asarray([r[k] for r in rows], t) for k, t in _DTYPES.items()})
+
+
+def build_examples(sim_config: ml_collections.ConfigDict, scenes: Sequence[SceneSpec],
+                   data_config: ml_collections.ConfigDict, cache_dir: pathlib.Path) -> OcclusionExamples:
+  """Simulates (or reuses) `scenes` and concatenates their examples; scene i's frames get keys
+  i·10⁶ + image id."""
+  roots = simulate_scenes(sim_config, scenes, cache_dir)
+  return OcclusionExamples.concatenate([
+      sequence_examples(root, data_config, index, index * 1_000_000) for index, root in enumerate(roots)
+  ])
+
+
+def usable(examples: OcclusionExamples, min_area: int) -> np.ndarray:
+  """(N,) bool: the rows to train and score on — true objects with at least min_area visible
+  pixels (smaller ones are too small to reconstruct and are never mined)."""
+  return examples.matched & (examples.area >= min_area)
+
+
+def scene_specs(presets: Sequence[str], seeds: Sequence[int]) -> list[SceneSpec]:
+  """Every (preset, seed) pair, presets outermost."""
+  return [SceneSpec(p, int(s)) for p in presets for s in seeds]
