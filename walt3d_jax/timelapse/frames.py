@@ -174,7 +174,7 @@ def timestamp_from_name(name: str) -> float | None:
   m = _UNIX.search(stem)
   if m:
     digits = m.group(1)
-    return int(digits) / 1000.0 if len(digits) == 13 else float(digits)
+    return int(digits) / 1000.0 if "." not in digits and len(digits) == 13 else float(digits)
   return None
 
 
@@ -308,10 +308,14 @@ class SequenceFrames(_FileFrames):
 class VideoFrames:
   """Frames of a video file (cv2.VideoCapture), RGB.
 
-  index: frame number in the file; time: container timestamp in seconds (CAP_PROP_POS_MSEC),
-  or index / fps when the backend reports none. A frame that fails to decode is skipped and the
-  reader seeks past it; after `max_consecutive_failures` failures in a row, or a failure with no
-  known frame count, the rest of the file is reported unreadable.
+  time: container timestamp in seconds (CAP_PROP_POS_MSEC), or index / fps when the backend
+  reports none. index: round(time * fps), so a frame the decoder drops leaves a gap that is
+  reported as skipped (constant frame rate assumed, as stationary cameras record). Containers
+  without per-frame timestamps (MJPG in AVI) make OpenCV count positions itself, so after a
+  decode failure later indices may be early by the frames lost; the counts stay right. A failed
+  grab is retried (no seeking: OpenCV's seeks land on wrong frames in damaged files); after
+  `max_consecutive_failures` in a row the stream ends, and frames the container announced but
+  never delivered are reported.
   """
 
   def __init__(self, path: str | pathlib.Path, sampling: Sampling = Sampling(),
@@ -325,6 +329,7 @@ class VideoFrames:
     self._max_failures = int(max_consecutive_failures)
 
   def __iter__(self) -> Iterator[Frame]:
+    self.report = ReadReport(str(self.path))
     cap = cv2.VideoCapture(str(self.path))
     try:
       if not cap.isOpened():
@@ -337,41 +342,42 @@ class VideoFrames:
     fps = self._fps or cap.get(cv2.CAP_PROP_FPS) or 0.0
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     sampler = FrameSampler(self._sampling)
-    size, index, failures = None, 0, 0
     stem = self.path.name
-    while count <= 0 or index < count:
+    size, next_index, failures = None, 0, 0
+    while failures < self._max_failures:
       if not cap.grab():
-        if count <= 0 or index >= count:
-          break  # the end of a stream of unknown length
-        self.report.skip(f"{stem}#{index}", "frame does not decode")
+        if count <= 0 or next_index >= count:
+          break  # the normal end of the stream
         failures += 1
-        index += 1
-        if failures >= self._max_failures or not cap.set(cv2.CAP_PROP_POS_FRAMES, index):
-          for lost in range(index, count):
-            self.report.skip(f"{stem}#{lost}", "unreadable after earlier decode failures")
-          break
         continue
       failures = 0
       msec = cap.get(cv2.CAP_PROP_POS_MSEC)
-      time = msec / 1000.0 if (msec > 0 or index == 0 or not fps) else index / fps
+      if fps > 0 and (msec > 0 or next_index == 0):
+        index, time = max(int(round(msec * fps / 1000.0)), next_index), msec / 1000.0
+      else:
+        index = next_index
+        time = index / fps if fps > 0 else float(index)
+      for lost in range(next_index, index):
+        self.report.skip(f"{stem}#{lost}", "frame does not decode")
+      next_index = index + 1
       if not sampler.keep(index, time):
         self.report.sampled_out += 1
-        index += 1
         continue
       ok, bgr = cap.retrieve()
       name = f"{stem}#{index}"
       if not ok or bgr is None:
         self.report.skip(name, "frame does not decode")
-      else:
-        image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        reason = _size_mismatch(image, size)
-        if reason:
-          self.report.skip(name, reason)
-        else:
-          size = size or (image.shape[1], image.shape[0])
-          self.report.yielded += 1
-          yield Frame(index, time, image, name)
-      index += 1
+        continue
+      image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+      reason = _size_mismatch(image, size)
+      if reason:
+        self.report.skip(name, reason)
+        continue
+      size = size or (image.shape[1], image.shape[0])
+      self.report.yielded += 1
+      yield Frame(index, time, image, name)
+    for lost in range(next_index, count):
+      self.report.skip(f"{stem}#{lost}", "not delivered by the decoder (stream ended early)")
 
 
 def open_frames(source: str | pathlib.Path, sampling: Sampling = Sampling(), order: str = "name",
