@@ -1,0 +1,105 @@
+"""Background model: median under moving blobs, memory bound, time-of-day buckets, noise."""
+
+import numpy as np
+import pytest
+
+from walt3d_jax.timelapse import background
+from walt3d_jax.timelapse.types import Frame
+
+NOON, MIDNIGHT = 12 * 3600.0, 86400.0
+
+
+def _scene(rng, height=36, width=48):
+  return rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def _with_blobs(bg, rng, t):
+  """bg with two solid blobs sweeping across it (each covers a pixel in few frames)."""
+  image = bg.copy()
+  height, width = bg.shape[:2]
+  for k, colour in enumerate(([255, 0, 0], [0, 0, 255])):
+    x = (5 * t + 17 * k) % width
+    y = (3 * t + 11 * k) % height
+    image[y:y + 8, x:x + 8] = colour
+  return image
+
+
+def test_median_recovers_the_static_scene_under_moving_blobs():
+  rng = np.random.default_rng(0)
+  bg = _scene(rng)
+  model = background.BackgroundModel(background.BackgroundConfig(max_samples=15))
+  for t in range(15):
+    model.update(Frame(t, NOON + t, _with_blobs(bg, rng, t), f"{t}"))
+  np.testing.assert_array_equal(model.median("day"), bg)
+  # The blobs are large outliers in a few samples: the median, not the mean, removes them.
+  frames = np.stack([_with_blobs(bg, rng, t) for t in range(15)]).astype(float)
+  assert np.abs(frames.mean(0) - bg).max() > 20
+
+
+def test_noise_estimate_matches_gaussian_sensor_noise():
+  rng = np.random.default_rng(1)
+  bg = np.full((40, 50, 3), 120, np.uint8)
+  model = background.BackgroundModel(background.BackgroundConfig(max_samples=30))
+  for t in range(30):
+    noisy = np.clip(bg + rng.normal(0, 5.0, bg.shape), 0, 255).round().astype(np.uint8)
+    model.update(Frame(t, NOON + t, noisy, f"{t}"))
+  assert np.median(model.noise("day")) == pytest.approx(5.0, rel=0.15)
+  # Median of 30 samples: std ≈ 1.25 σ / √30 ≈ 1.1 grey levels.
+  error = model.median("day").astype(float) - 120
+  assert error.std() < 1.6 and np.abs(error).max() <= 7
+
+
+def test_memory_bound_and_uniform_reservoir():
+  config = background.BackgroundConfig(max_samples=8, seed=3)
+  model = background.BackgroundModel(config)
+  height, width = 12, 16
+  bound = background.BackgroundModel.max_nbytes(config, width, height)
+  for t in range(300):
+    # The frame's value is its index mod 256, so the median tells which frames were kept.
+    model.update(Frame(t, NOON + t, np.full((height, width, 3), t % 250, np.uint8), f"{t}"))
+    assert model.nbytes <= bound
+  assert model.seen("day") == 300 and model.stored("day") == 8
+  model.median("day"), model.noise("day")
+  assert model.nbytes <= bound
+  # One bucket used: exactly its reservoir plus caches.
+  assert model.nbytes == (8 + 1) * height * width * 3 + height * width * 4
+  # Algorithm R keeps a uniform sample of the whole stream, not the first 8 frames.
+  kept = np.unique(model._samples["day"][:, 0, 0, 0])
+  assert kept.max() > 50 and len(kept) >= 6
+
+
+def test_buckets_are_kept_apart_and_wrap_past_midnight():
+  config = background.BackgroundConfig(start_hour=6.0)
+  model = background.BackgroundModel(config)
+  assert model.bucket_of(0.0) == "dawn"  # 06:00
+  assert model.bucket_of(6 * 3600.0) == "day"  # 12:00
+  assert model.bucket_of(15 * 3600.0) == "night"  # 21:00
+  assert model.bucket_of(20 * 3600.0 + MIDNIGHT) == "night"  # 02:00 next day
+  bright, dark = np.full((6, 8, 3), 200, np.uint8), np.full((6, 8, 3), 20, np.uint8)
+  for t in range(5):
+    assert model.update(Frame(t, 6 * 3600.0 + t, bright, "d")) == "day"
+    assert model.update(Frame(t, 15 * 3600.0 + t, dark, "n")) == "night"
+  assert (model.median("day") == 200).all() and (model.median("night") == 20).all()
+  with pytest.raises(ValueError, match="'dusk' has no frames"):
+    model.median("dusk")
+  with pytest.raises(ValueError, match="unknown bucket"):
+    model.median("noon")
+
+
+def test_bad_inputs_raise_clear_errors():
+  with pytest.raises(ValueError, match="each hour once"):
+    background.BackgroundConfig(buckets=(("a", 0, 12), ("b", 11, 24)))
+  with pytest.raises(ValueError, match="each hour once"):
+    background.BackgroundConfig(buckets=(("a", 0, 12), ("b", 13, 24)))
+  with pytest.raises(ValueError, match="max_samples"):
+    background.BackgroundConfig(max_samples=0)
+  custom = background.BackgroundConfig(buckets=(("light", 7, 19), ("dark", 19, 7)))
+  assert background.BackgroundModel(custom).bucket_of(3 * 3600.0) == "dark"
+  model = background.BackgroundModel()
+  model.update(Frame(0, NOON, np.zeros((6, 8, 3), np.uint8), "a"))
+  with pytest.raises(ValueError, match="'b' is \\(7, 8\\)"):
+    model.update(Frame(1, NOON, np.zeros((7, 8, 3), np.uint8), "b"))
+  with pytest.raises(ValueError, match="uint8"):
+    model.update(Frame(1, NOON, np.zeros((6, 8, 3), np.float32), "c"))
+  with pytest.raises(ValueError, match="finite"):
+    model.bucket_of(np.nan)

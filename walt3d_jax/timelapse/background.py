@@ -1,0 +1,214 @@
+"""Streaming per-pixel median background of a stationary camera, one per time-of-day bucket.
+
+Memory: each bucket keeps a uniform random sample (reservoir sampling, Vitter's algorithm R) of
+at most `max_samples` frames of the bucket's stream, and the median is taken over that sample.
+A reservoir rather than per-pixel histograms because its bound, max_samples × H × W × 3 bytes
+per bucket (2.8 MB per sample at 1280×720), is ~10× below an exact histogram's (e.g. 32 bins ×
+uint16 counts = 177 MB per bucket at 1280×720), and a uniform sample over the whole stream
+(not the first or last frames) is what makes a median over time-lapse bursts robust: a car
+queued through one burst is a small share of any bucket's sample. The per-pixel median of a
+uniform sample of size M estimates the stream's median with a rank error of about 1/(2√M).
+
+Buckets are ranges of the hour of day (day / dusk / night by default; any ranges, wrapping past
+midnight allowed), because shading and lamps change the empty street more than anything else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from walt3d_jax.timelapse.types import Frame
+
+# Median of the colour distance |x - m| (3 channels) of Gaussian noise of per-channel std σ:
+# the chi distribution with 3 degrees of freedom has median 1.5382 σ.
+_CHI3_MEDIAN = 1.5382
+SECONDS_PER_HOUR = 3600.
+# Bound on the temporary float64 copies made while taking medians (bytes).
+_WORK_BYTES = 32 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class BackgroundConfig:
+  """Background model settings.
+
+  buckets: (name, start hour, end hour) in [0, 24]; a bucket with start > end wraps past
+    midnight. Every hour must fall in exactly one bucket.
+  max_samples: frames kept per bucket (the memory bound).
+  start_hour: hour of day at time 0 of the frames' clock (Frame.time seconds): 0 when times
+    count from midnight (the simulator), the recording's start hour for a video.
+  seed: of the reservoir's random replacement choices.
+  """
+
+  # Default ranges follow the sun at mid latitudes (and sim.lighting): twilight and low sun
+  # about an hour around sunrise and sunset.
+  buckets: tuple[tuple[str, float, float], ...] = (("day", 6.6, 17.4), ("dusk", 17.4, 18.3),
+                                                   ("night", 18.3, 5.6), ("dawn", 5.6, 6.6))
+  max_samples: int = 24
+  start_hour: float = 0.0
+  seed: int = 0
+
+  def __post_init__(self):
+    if int(self.max_samples) != self.max_samples or self.max_samples < 1:
+      raise ValueError(f"BackgroundConfig.max_samples must be an int >= 1, got {self.max_samples}")
+    if not np.isfinite(self.start_hour):
+      raise ValueError(f"BackgroundConfig.start_hour must be finite, got {self.start_hour}")
+    names = [b[0] for b in self.buckets]
+    if not names or len(set(names)) != len(names):
+      raise ValueError(f"BackgroundConfig.buckets need distinct names, got {names}")
+    for name, start, end in self.buckets:
+      if not (0 <= start <= 24 and 0 <= end <= 24 and start != end):
+        raise ValueError(f"BackgroundConfig.buckets[{name!r}]: hours must be in [0, 24] and differ, "
+                         f"got {start}, {end}")
+    # Every quarter hour in exactly one bucket (the ranges' ends are on a finer grid in practice,
+    # so check all their ends too).
+    probes = np.unique(np.r_[np.arange(0, 24, 0.25), [b[1] for b in self.buckets]] % 24)
+    for hour in probes:
+      hits = [b[0] for b in self.buckets if _in_range(hour, b[1], b[2])]
+      if len(hits) != 1:
+        raise ValueError(f"BackgroundConfig.buckets must cover each hour once; hour {hour} is in {hits}")
+
+
+def _in_range(hour: float, start: float, end: float) -> bool:
+  if start < end:
+    return start <= hour < end
+  return hour >= start or hour < end
+
+
+def colour_distance(image: np.ndarray, background: np.ndarray) -> np.ndarray:
+  """Euclidean RGB distance (H, W) float32 grey levels of images (H, W, 3) uint8."""
+  diff = image.astype(np.float32) - background.astype(np.float32)
+  return np.sqrt(np.einsum("hwc,hwc->hw", diff, diff))
+
+
+class BackgroundModel:
+  """Per-bucket reservoirs of frames and their per-pixel medians (see module docstring).
+
+  Feed frames with `update`; read `median(bucket)` (H, W, 3) uint8 and `noise(bucket)` (H, W)
+  float32, the robust per-channel noise std per pixel. Results are cached until the next update.
+  """
+
+  def __init__(self, config: BackgroundConfig = BackgroundConfig()):
+    self.config = config
+    self._rng = np.random.default_rng(config.seed)
+    self._shape: tuple[int, int] | None = None
+    self._samples: dict[str, np.ndarray] = {}  # bucket -> (max_samples, H, W, 3) uint8
+    self._seen: dict[str, int] = {}
+    self._median: dict[str, np.ndarray] = {}
+    self._noise: dict[str, np.ndarray] = {}
+
+  @property
+  def bucket_names(self) -> tuple[str, ...]:
+    return tuple(b[0] for b in self.config.buckets)
+
+  def hour_of(self, time: float) -> float:
+    """Hour of day in [0, 24) of a frame time in seconds."""
+    return float((self.config.start_hour + time / SECONDS_PER_HOUR) % 24.0)
+
+  def bucket_of(self, time: float) -> str:
+    """Name of the bucket of a frame time in seconds (Frame.time)."""
+    if not np.isfinite(time):
+      raise ValueError(f"BackgroundModel: frame time must be finite, got {time}")
+    hour = self.hour_of(time)
+    return next(name for name, start, end in self.config.buckets if _in_range(hour, start, end))
+
+  def update(self, frame: Frame) -> str:
+    """Adds a frame (image (H, W, 3) uint8 RGB) to its bucket's reservoir; returns the bucket."""
+    image = np.asarray(frame.image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+      raise ValueError(f"BackgroundModel.update: frame {frame.name!r} image must be (H, W, 3) uint8, "
+                       f"got {image.shape} {image.dtype}")
+    if self._shape is None:
+      self._shape = image.shape[:2]
+    elif image.shape[:2] != self._shape:
+      raise ValueError(f"BackgroundModel.update: frame {frame.name!r} is {image.shape[:2]}, "
+                       f"the model's frames are {self._shape} (H, W)")
+    bucket = self.bucket_of(frame.time)
+    m = self.config.max_samples
+    if bucket not in self._samples:
+      self._samples[bucket] = np.zeros((m, *self._shape, 3), np.uint8)
+      self._seen[bucket] = 0
+    k = self._seen[bucket]
+    slot = k if k < m else int(self._rng.integers(k + 1))
+    if slot < m:
+      self._samples[bucket][slot] = image
+      self._median.pop(bucket, None)
+      self._noise.pop(bucket, None)
+    self._seen[bucket] = k + 1
+    return bucket
+
+  def seen(self, bucket: str) -> int:
+    """Frames fed to `bucket` so far."""
+    return self._seen.get(bucket, 0)
+
+  def stored(self, bucket: str) -> int:
+    """Frames kept in `bucket`'s reservoir (<= max_samples)."""
+    return min(self.seen(bucket), self.config.max_samples)
+
+  def _check_bucket(self, bucket: str) -> None:
+    if bucket not in self.bucket_names:
+      raise ValueError(f"BackgroundModel: unknown bucket {bucket!r}; buckets are {self.bucket_names}")
+    if not self.seen(bucket):
+      raise ValueError(f"BackgroundModel: bucket {bucket!r} has no frames yet; buckets with frames: "
+                       f"{sorted(self._seen)}")
+
+  def median(self, bucket: str) -> np.ndarray:
+    """Per-pixel median (H, W, 3) uint8 of the bucket's sample (even counts: mean of the middle
+    two, rounded)."""
+    self._check_bucket(bucket)
+    if bucket not in self._median:
+      sample = self._samples[bucket][: self.stored(bucket)]
+      out = np.empty((*self._shape, 3), np.uint8)
+      for rows in self._row_blocks(len(sample)):
+        # np.median works in float64: row blocks bound that transient copy.
+        out[rows] = np.rint(np.median(sample[:, rows], axis=0))
+      self._median[bucket] = out
+    return self._median[bucket]
+
+  def noise(self, bucket: str) -> np.ndarray:
+    """Robust per-channel noise std (H, W) float32 grey levels: the median over the sample of
+    the colour distance to the median, / 1.538 (its value for Gaussian noise). Passing objects
+    inflate it only where they cover a pixel in most samples. Zero with fewer than 3 samples."""
+    self._check_bucket(bucket)
+    if bucket not in self._noise:
+      n = self.stored(bucket)
+      if n < 3:
+        self._noise[bucket] = np.zeros(self._shape, np.float32)
+      else:
+        med = self.median(bucket)
+        out = np.empty(self._shape, np.float32)
+        for rows in self._row_blocks(n):
+          dist = np.stack([colour_distance(s[rows], med[rows]) for s in self._samples[bucket][:n]])
+          out[rows] = np.median(dist, axis=0) / _CHI3_MEDIAN
+        self._noise[bucket] = out
+    return self._noise[bucket]
+
+  def _row_blocks(self, num_samples: int):
+    """Row slices whose float64 working copies stay under _WORK_BYTES."""
+    height, width = self._shape
+    step = max(1, _WORK_BYTES // (num_samples * width * 3 * 8))
+    return [slice(r, min(r + step, height)) for r in range(0, height, step)]
+
+  @property
+  def nbytes(self) -> int:
+    """Bytes held in arrays now (reservoirs and caches)."""
+    arrays = [*self._samples.values(), *self._median.values(), *self._noise.values()]
+    return int(sum(a.nbytes for a in arrays))
+
+  @staticmethod
+  def max_nbytes(config: BackgroundConfig, width: int, height: int) -> int:
+    """The bound on `nbytes` for width × height frames: per bucket, the reservoir
+    (max_samples × H × W × 3 uint8), the median (H × W × 3 uint8) and the noise map (float32).
+    Taking a median also needs a transient working copy of at most 32 MB."""
+    per_bucket = (config.max_samples + 1) * height * width * 3 + height * width * 4
+    return len(config.buckets) * per_bucket
+
+
+def fit_background(frames: Sequence[Frame], config: BackgroundConfig = BackgroundConfig()) -> BackgroundModel:
+  """A background model fed with every frame of `frames` (an iterable is streamed once)."""
+  model = BackgroundModel(config)
+  for frame in frames:
+    model.update(frame)
+  return model
