@@ -1,0 +1,141 @@
+"""Built-in detector on a tiny simulated daytime burst, metric size, and bad inputs."""
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from experiments import simulate as simulate_config
+from walt3d_jax.formats import rle
+from walt3d_jax.formats.coco import Category
+from walt3d_jax.geometry import camera as camera_lib
+from walt3d_jax.geometry import plane
+from walt3d_jax.metrics import detection as det_metrics
+from walt3d_jax.sim import render
+from walt3d_jax.sim import simulate
+from walt3d_jax.timelapse import background
+from walt3d_jax.timelapse import detect
+from walt3d_jax.timelapse.types import Frame
+from walt3d_jax.timelapse.types import FrameDetections
+
+MIN_AREA = 30  # visible pixels; smaller objects are not scored (as in the imitated detector)
+
+
+@pytest.fixture(scope="module")
+def burst():
+  """One daytime burst of the crosswalk scene (cars and people), 320×180, its empty-street
+  background model under the burst's light, and per-frame truth."""
+  config = simulate_config.get_config("crosswalk")
+  config.image_size = (320, 180)
+  config.num_bursts, config.frames_per_burst, config.num_days = 1, 4, 1
+  config.num_cars, config.num_people, config.progress = 8, 10, False
+  scene = simulate.prepare_scene(config, "crosswalk")
+  frames = list(simulate.simulate_frames(config, scene, 0))
+  model = background.BackgroundModel(background.BackgroundConfig(max_samples=5))
+  rng = np.random.default_rng(0)
+  for k in range(5):
+    empty = render.render_frame(scene.background, [], scene.camera, frames[0].lighting, rng)
+    model.update(Frame(k, frames[0].time, empty.image, f"empty{k}"))
+  return scene, frames, model
+
+
+def _truth(frame) -> tuple[FrameDetections, np.ndarray]:
+  keep = [t for t in frame.truths if t.visible_mask.sum() >= MIN_AREA]
+  cats = [a.category for a, t in zip(frame.agents, frame.truths) if t.visible_mask.sum() >= MIN_AREA]
+  n = len(keep)
+  boxes = np.array([rle.mask_box(t.visible_mask) for t in keep], np.float32).reshape(-1, 4)
+  truth = FrameDetections(frame.index, boxes, np.ones(n), cats, tuple({"size": [1, 1], "counts": "1"} for _ in keep),
+                          np.zeros((n, 17, 3)), np.arange(n))
+  return truth, np.array([t.occlusion for t in keep])
+
+
+def _run(scene, frames, model, camera):
+  bucket = model.bucket_of(frames[0].time)
+  dets = [detect.detect(f.rendered.image, model.median(bucket), model.noise(bucket), f.index, camera)
+          for f in frames]
+  return dets, [_truth(f) for f in frames]
+
+
+def test_unoccluded_objects_are_found_and_classed(burst):
+  scene, frames, model = burst
+  dets, truths = _run(scene, frames, model, scene.camera)
+  assert all(d.image_id == f.index for d, f in zip(dets, frames))
+  pairs = [(d, t) for d, (t, _) in zip(dets, truths)]
+  occluded = [o >= 0.1 for _, o in truths]
+  unocc = det_metrics.evaluate_detections(pairs, gt_ignore=occluded, class_agnostic=True)[det_metrics.ALL]
+  assert unocc.tp + unocc.fn >= 12  # enough objects for the rates to mean something
+  # Measured 0.83 recall / 0.83 precision (seed 0, true empty background); below this, broken.
+  assert unocc.recall >= 0.7, unocc
+  assert unocc.precision >= 0.65, unocc
+  # Classes of the matched unoccluded objects, by metric size.
+  right = total = 0
+  for d, (t, occ) in zip(dets, truths):
+    match = det_metrics.greedy_match(det_metrics.box_iou(d.boxes, t.boxes), d.scores, 0.5, occ >= 0.1)
+    for i, j in enumerate(match):
+      if j >= 0 and occ[j] < 0.1:
+        total += 1
+        right += int(d.categories[i] == t.categories[j])
+  people = sum(int((t.categories == Category.PERSON).sum()) for t, _ in truths)
+  assert people >= 4 and total >= 10
+  assert right / total >= 0.8, (right, total)
+  # Masks are the components: RLE of the image size, boxes are their tight boxes.
+  d = next(d for d in dets if d.num)
+  mask = rle.decode_mask(d.masks[0])
+  assert mask.shape == (180, 320) and rle.mask_box(mask) == d.boxes[0].tolist()
+  assert ((d.scores > 0.5) & (d.scores <= 1)).all()
+
+
+def test_empty_street_gives_no_detections(burst):
+  scene, frames, model = burst
+  bucket = model.bucket_of(frames[0].time)
+  empty = render.render_frame(scene.background, [], scene.camera, frames[0].lighting, np.random.default_rng(9))
+  out = detect.detect(empty.image, model.median(bucket), model.noise(bucket), 5, scene.camera)
+  assert out.num == 0 and out.image_id == 5
+
+
+def test_without_camera_shape_classes_and_bad_camera_errors(burst):
+  scene, frames, model = burst
+  bucket = model.bucket_of(frames[0].time)
+  image = frames[0].rendered.image
+  with_camera = detect.detect(image, model.median(bucket), model.noise(bucket), 0, scene.camera)
+  shape_only = detect.detect(image, model.median(bucket), model.noise(bucket), 0, None)
+  np.testing.assert_array_equal(shape_only.boxes, with_camera.boxes)
+  aspect = shape_only.boxes[:, 3] / shape_only.boxes[:, 2]
+  np.testing.assert_array_equal(shape_only.categories == Category.PERSON, aspect > 1.3)
+  broken = dataclasses.replace(scene.camera, K=scene.camera.K.at[0, 0].set(jnp.nan))
+  with pytest.raises(ValueError, match=r"camera.K contains NaN"):
+    detect.detect(image, model.median(bucket), model.noise(bucket), 0, broken)
+  small = camera_lib.mounted_camera(6., 0.4, 1.2, (160, 90))
+  with pytest.raises(ValueError, match="image size"):
+    detect.detect(image, model.median(bucket), model.noise(bucket), 0, small)
+  with pytest.raises(ValueError, match="background"):
+    detect.detect(image, model.median(bucket)[:10], 3.0, 0)
+  with pytest.raises(ValueError, match="noise"):
+    detect.detect(image, model.median(bucket), np.nan, 0)
+
+
+@pytest.mark.parametrize("width_m,height_m,distance", [(0.5, 1.7, 12.), (1.8, 1.5, 25.), (4.5, 1.4, 40.)])
+def test_metric_size_of_an_upright_object(width_m, height_m, distance):
+  camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
+  # A flat upright board facing the camera (its bottom edge on the ground at x = distance).
+  corners = np.array([[distance, -width_m / 2, 0.], [distance, width_m / 2, 0.],
+                      [distance, 0., height_m]])
+  uv, ok = plane.ground_to_pixel(camera, jnp.asarray(corners))
+  assert bool(ok.all())
+  uv = np.asarray(uv)
+  x0, x1 = sorted([uv[0, 0], uv[1, 0]])
+  box = np.array([[x0 + 0.5, uv[2, 1] + 0.5, x1 - x0, uv[0, 1] - uv[2, 1]]])
+  width, height, depth, valid = detect.metric_size(camera, box)
+  assert valid[0]
+  assert height[0] == pytest.approx(height_m, rel=1e-3)
+  # Width is measured at the bottom point's depth, the board's own depth.
+  assert width[0] == pytest.approx(width_m, rel=1e-3)
+  expected_class = Category.PERSON if width_m < 1. else Category.CAR
+  assert detect.classify(box, camera)[0] == expected_class
+  # A box whose bottom is above the horizon is not on the ground: shape decides.
+  # (A camera pitched 5° down sees its horizon at v ≈ 131.)
+  level = camera_lib.mounted_camera(8., np.deg2rad(5.), np.deg2rad(60.), (640, 360))
+  sky = np.array([[100., 0., 10., 30.]])
+  assert not detect.metric_size(level, sky)[3][0]
+  assert detect.classify(sky, level)[0] == Category.PERSON

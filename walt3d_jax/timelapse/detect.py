@@ -1,0 +1,233 @@
+"""Built-in detector for a stationary camera (no weights): background difference, shadow removal,
+morphology and connected components -> visible masks, boxes, scores and classes.
+
+Foreground: colour distance to the frame's time-of-day background above a threshold adapted to
+the bucket's noise (`BackgroundModel.noise`), minus cast shadows (pixels darker than the
+background by a similar factor in every channel: Cucchiara et al. 2003's test in RGB), then
+opening (speckle) and closing (holes), then 8-connected components. One component is one
+detection, so objects that touch in the image merge into one (scored as a false positive and
+misses when their union box overlaps neither by IoU 0.5).
+
+Class: with a camera, by metric size on the ground plane: the box's bottom centre is
+back-projected to the ground for its depth, the box width converts to metres at that depth and
+the box height to the height of a vertical segment standing there. People are 0.4–0.8 m wide and
+1.5–2.0 m tall, cars >= 3 m long and 1.4–2 m tall (REFERENCE.md), so a narrow blob is a person.
+Without a camera (or when the bottom lies above the horizon), by shape: upright blobs are people.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from walt3d_jax.formats import rle
+from walt3d_jax.formats.coco import Category
+from walt3d_jax.geometry import camera as camera_lib
+from walt3d_jax.timelapse import background as background_lib
+from walt3d_jax.timelapse.types import FrameDetections
+from walt3d_jax.timelapse.types import NUM_KEYPOINTS
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorConfig:
+  """Built-in detector settings (grey levels are 0..255 per channel; sizes in pixels or metres).
+
+  threshold_sigmas: foreground where the colour distance exceeds this many noise stds: the
+    pixel's noise, clipped to [1, max_noise_ratio] × the bucket's median noise.
+  min_threshold: floor of that threshold (JPEG and quantisation noise the median hides).
+  shadow_ratio: (low, high) range of frame / background brightness of a cast shadow.
+  shadow_chroma: largest spread of the three channel ratios of a shadow pixel (same hue).
+  open_px, close_px: radii of the elliptic opening and closing kernels.
+  min_area: smallest component kept, pixels.
+  person_max_width_m, person_max_height_m: a blob narrower and lower than these, standing on
+    the ground, is a person (REFERENCE.md: people 0.4–0.8 m wide, 1.5–2.0 m tall; a car is
+    >= 1.65 m wide even seen head-on).
+  person_min_aspect: without a camera, blobs with height / width above this are people.
+  match_gain: scale the background by the frame's median per-channel gain first.
+  shadows: remove cast shadows.
+  """
+
+  threshold_sigmas: float = 4.5
+  min_threshold: float = 14.0
+  shadow_ratio: tuple[float, float] = (0.25, 0.92)
+  shadow_chroma: float = 0.08
+  open_px: int = 1
+  close_px: int = 1
+  min_area: int = 20
+  person_max_width_m: float = 1.2
+  person_max_height_m: float = 2.6
+  person_min_aspect: float = 1.3
+  max_noise_ratio: float = 1.5
+  match_gain: bool = True
+  shadows: bool = True
+
+  def __post_init__(self):
+    for name in ("threshold_sigmas", "min_threshold", "shadow_chroma", "person_max_width_m",
+                 "person_max_height_m", "person_min_aspect", "max_noise_ratio"):
+      value = getattr(self, name)
+      if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"DetectorConfig.{name} must be finite and > 0, got {value}")
+    low, high = self.shadow_ratio
+    if not 0 < low < high <= 1:
+      raise ValueError(f"DetectorConfig.shadow_ratio must satisfy 0 < low < high <= 1, got {self.shadow_ratio}")
+    for name in ("open_px", "close_px", "min_area"):
+      if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 0:
+        raise ValueError(f"DetectorConfig.{name} must be an int >= 0, got {getattr(self, name)}")
+
+
+def check_camera(camera: camera_lib.Camera, image_shape: tuple[int, ...]) -> None:
+  """Raises ValueError when the camera has non-finite values or another image size."""
+  for name in ("K", "normal", "offset"):
+    if not np.isfinite(np.asarray(getattr(camera, name))).all():
+      raise ValueError(f"detect: camera.{name} contains NaN or infinity")
+  if (camera.height, camera.width) != tuple(image_shape[:2]):
+    raise ValueError(f"detect: camera image size {camera.width}x{camera.height} != frame "
+                     f"{image_shape[1]}x{image_shape[0]}")
+
+
+def metric_size(camera: camera_lib.Camera, boxes: np.ndarray) -> tuple[np.ndarray, ...]:
+  """Metric size of objects standing on the ground at the bottom centre of their boxes.
+
+  boxes: (N, 4) [x, y, w, h] pixels (edges at integers, rle.mask_box).
+  Returns width (N,) metres (box width at the bottom point's depth), height (N,) metres (the
+  vertical segment from the bottom point whose top projects on the box's top edge), depth (N,)
+  metres (camera z of the bottom point) and valid (N,) bool (bottom below the horizon and the
+  top reachable by a vertical segment; the other entries are 0 where not valid).
+  """
+  boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+  K = np.asarray(camera.K, np.float64)
+  n = np.asarray(camera.normal, np.float64)
+  d = float(camera.offset)
+  # Pixel centres are at integers: the bottom edge of the last row is at y + h - 0.5.
+  u = boxes[:, 0] + boxes[:, 2] / 2 - 0.5
+  v_bottom = boxes[:, 1] + boxes[:, 3] - 0.5
+  v_top = boxes[:, 1] - 0.5
+  rays = np.linalg.solve(K, np.stack([u, v_bottom, np.ones_like(u)]))  # (3, N), z = 1
+  denom = n @ rays
+  depth = np.where(denom < 0, -d / np.where(denom < 0, denom, -1.), 0.)  # paper's z_b
+  ground = depth * rays  # (3, N) camera frame
+  fx, fy, cy = K[0, 0], K[1, 1], K[1, 2]
+  # v(H) of ground + H n: (v - cy)(P_z + H n_z) = fy (P_y + H n_y), solved for H at the top edge.
+  dv = v_top - cy
+  h_denom = dv * n[2] - fy * n[1]
+  safe = np.where(np.abs(h_denom) > 1e-9, h_denom, 1.)
+  height = (fy * ground[1] - dv * ground[2]) / safe
+  valid = (denom < 0) & (np.abs(h_denom) > 1e-9) & (height > 0) & np.isfinite(height)
+  width = boxes[:, 2] * depth / fx
+  zero = np.zeros_like(width)
+  return np.where(valid, width, zero), np.where(valid, height, zero), np.where(valid, depth, zero), valid
+
+
+def classify(boxes: np.ndarray, camera: camera_lib.Camera | None,
+             config: DetectorConfig = DetectorConfig()) -> np.ndarray:
+  """Category (N,) int32 of boxes (N, 4): by metric size when a camera is given, else by shape."""
+  boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+  aspect = boxes[:, 3] / np.maximum(boxes[:, 2], 1.)
+  person = aspect > config.person_min_aspect
+  if camera is not None:
+    width, height, _, valid = metric_size(camera, boxes)
+    metric_person = (width < config.person_max_width_m) & (height < config.person_max_height_m)
+    person = np.where(valid, metric_person, person)
+  return np.where(person, int(Category.PERSON), int(Category.CAR)).astype(np.int32)
+
+
+def foreground(image: np.ndarray, background: np.ndarray, noise: np.ndarray | float,
+               config: DetectorConfig = DetectorConfig()) -> tuple[np.ndarray, np.ndarray]:
+  """Foreground mask (H, W) bool, per-pixel threshold and colour distance (H, W) float32 grey
+  levels.
+
+  image, background: (H, W, 3) uint8 RGB; noise: (H, W) or scalar per-channel std.
+  """
+  if config.match_gain:
+    background = match_gain(image, background)
+  dist = background_lib.colour_distance(image, background)
+  noise = np.broadcast_to(np.asarray(noise, np.float32), dist.shape)
+  bucket_sigma = float(np.median(noise))
+  # Objects that linger in the sample inflate a pixel's noise estimate, so it may raise the
+  # threshold above the bucket's typical noise only up to max_noise_ratio.
+  sigma = np.clip(noise, bucket_sigma, config.max_noise_ratio * bucket_sigma)
+  threshold = np.maximum(config.threshold_sigmas * sigma, config.min_threshold).astype(np.float32)
+  fg = dist > threshold
+  ratio = (image.astype(np.float32) + 1.) / (background.astype(np.float32) + 1.)
+  low, high = config.shadow_ratio
+  shadow = ((ratio.max(axis=2) <= high) & (ratio.min(axis=2) >= low)
+            & (ratio.max(axis=2) - ratio.min(axis=2) <= config.shadow_chroma))
+  if config.shadows:
+    fg &= ~shadow
+  mask = fg.astype(np.uint8)
+  if config.open_px:
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * config.open_px + 1,) * 2)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
+  if config.close_px:
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * config.close_px + 1,) * 2)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+  return mask.astype(bool), threshold, dist
+
+
+def match_gain(image: np.ndarray, background: np.ndarray) -> np.ndarray:
+  """The background (H, W, 3) uint8 scaled per channel by the median frame / background ratio
+  (exposure and ambient light drift within a time-of-day bucket; objects cover a minority of
+  pixels, so the median ratio is the scene's)."""
+  bg = background.astype(np.float32)
+  ratio = (image.astype(np.float32) + 1.) / (bg + 1.)
+  usable = bg.min(axis=2) > 8.  # black pixels carry no gain information
+  if usable.sum() < 100:
+    return background
+  gain = np.median(ratio[usable], axis=0)
+  return np.clip(np.rint(bg * gain), 0, 255).astype(np.uint8)
+
+
+def detect(image: np.ndarray, background: np.ndarray, noise: np.ndarray | float, image_id: int,
+           camera: camera_lib.Camera | None = None,
+           config: DetectorConfig = DetectorConfig()) -> FrameDetections:
+  """Detections in one frame against its background (see module docstring).
+
+  image, background: (H, W, 3) uint8 RGB; noise: (H, W) float32 or scalar grey levels.
+  camera: for classes by metric size; None classifies by shape.
+  Scores: mean over the component of min(distance / (2 threshold), 1), in (0.5, 1].
+  """
+  image = np.asarray(image)
+  background = np.asarray(background)
+  if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+    raise ValueError(f"detect: image must be (H, W, 3) uint8, got {image.shape} {image.dtype}")
+  if background.shape != image.shape or background.dtype != np.uint8:
+    raise ValueError(f"detect: background {background.shape} {background.dtype} must match the image "
+                     f"{image.shape} uint8")
+  if not np.isfinite(np.asarray(noise)).all():
+    raise ValueError("detect: noise contains NaN or infinity")
+  if camera is not None:
+    check_camera(camera, image.shape)
+  mask, threshold, dist = foreground(image, background, noise, config)
+  count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+  keep = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= config.min_area]
+  if not keep:
+    return FrameDetections.empty(image_id)
+  strength = np.minimum(dist / (2 * threshold), 1.)
+  boxes, scores, masks = [], [], []
+  for i in keep:
+    x, y, w, h = (int(v) for v in stats[i, :4])
+    crop = labels[y:y + h, x:x + w] == i
+    full = np.zeros(mask.shape, bool)
+    full[y:y + h, x:x + w] = crop
+    boxes.append([x, y, w, h])
+    scores.append(float(strength[y:y + h, x:x + w][crop].mean()))
+    masks.append(rle.encode_mask(full))
+  boxes = np.asarray(boxes, np.float32)
+  n = len(boxes)
+  return FrameDetections(
+      image_id=int(image_id), boxes=boxes, scores=np.asarray(scores, np.float32),
+      categories=classify(boxes, camera, config), masks=tuple(masks),
+      keypoints=np.zeros((n, NUM_KEYPOINTS, 3), np.float32), track_ids=np.full(n, -1, np.int64))
+
+
+def detect_frames(frames, model: background_lib.BackgroundModel, camera: camera_lib.Camera | None = None,
+                  config: DetectorConfig = DetectorConfig()) -> list[FrameDetections]:
+  """Detections (one FrameDetections per frame, image_id = Frame.index) of frames against the
+  model's background of each frame's bucket (the model must have seen that bucket)."""
+  out = []
+  for frame in frames:
+    bucket = model.bucket_of(frame.time)
+    out.append(detect(frame.image, model.median(bucket), model.noise(bucket), frame.index, camera, config))
+  return out
