@@ -1,0 +1,1 @@
+"""Training jobs (optax + orbax) for the pipeline's networks: the occlusion classifier."""
