@@ -24,7 +24,9 @@ become background (ghosts), and the night bucket mixes early and late night ligh
 -0.69 / -0.39 and IDF1 0.17 / 0.25 on it vs MOTA 0.79 / 0.78 and IDF1 0.88 / 0.85 on the
 imitated detections. With the true empty street as background (tests/timelapse/test_detect.py)
 the same detector reaches precision and recall 0.83 on unoccluded objects. More bursts per
-bucket (`--bursts 10 --frames 10`) give the median more independent samples.
+bucket (`--bursts 10 --frames 10`) remove ghosts (recall 0.26–0.31) but lower precision to
+0.08–0.09: the day bucket then spans hours whose static shadows differ, and their edges become
+foreground; narrower hour buckets (BackgroundConfig.buckets) are the next thing to try.
 """
 
 from __future__ import annotations
