@@ -19,6 +19,7 @@ from ml_collections import config_flags
 JOBS = {
     "simulate": "walt3d_jax.sim.simulate:run",
     "demo": "walt3d_jax.demo:run",
+    "mine": "walt3d_jax.timelapse.mine:run",
 }
 
 _CONFIG = config_flags.DEFINE_config_file(

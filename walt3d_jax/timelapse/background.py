@@ -192,6 +192,11 @@ class BackgroundModel:
     return [slice(r, min(r + step, height)) for r in range(0, height, step)]
 
   @property
+  def image_size(self) -> tuple[int, int] | None:
+    """(width, height) of the frames fed so far; None before the first."""
+    return None if self._shape is None else (self._shape[1], self._shape[0])
+
+  @property
   def nbytes(self) -> int:
     """Bytes held in arrays now (reservoirs and caches)."""
     arrays = [*self._samples.values(), *self._median.values(), *self._noise.values()]

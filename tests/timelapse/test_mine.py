@@ -1,0 +1,107 @@
+"""The `mine` job end to end on a tiny simulated sequence."""
+
+import json
+
+import numpy as np
+import pytest
+
+from experiments import mine as mine_config
+from walt3d_jax.formats.coco import Category
+from walt3d_jax.timelapse import bank as bank_lib
+from walt3d_jax.timelapse import detections as detections_lib
+from walt3d_jax.timelapse import mine
+from walt3d_jax.timelapse.bank import MiningFlag
+from walt3d_jax.timelapse.types import FrameDetections
+
+
+def tiny_config(**overrides):
+  config = mine_config.get_config()
+  sim = config.source.simulate
+  sim.image_size = (320, 180)
+  sim.num_bursts, sim.frames_per_burst, sim.num_days = 2, 6, 1
+  sim.num_cars, sim.num_people = 8, 6
+  sim.progress = False
+  config.progress = False
+  config.mining.min_box_side = 6.0
+  config.update(overrides)
+  return config
+
+
+@pytest.fixture(scope="module")
+def mined(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp("mine")
+  return workdir, mine.run(tiny_config(), workdir)
+
+
+def test_mines_unoccluded_tracked_objects_into_the_bank(mined):
+  workdir, summary = mined
+  assert summary["read"]["frames"] == 12 and summary["read"]["skipped"] == 0
+  assert 0 < summary["mined"] <= summary["detections"]
+  assert sum(summary["outcomes"].values()) == summary["detections"]
+  assert summary["outcomes"]["kept"] == summary["mined"]
+  with bank_lib.ObjectBank.open(workdir / "bank.h5") as bank:
+    assert len(bank) == summary["mined"]
+    rows = bank.read(slice(None), columns=["track_id", "mining_flags", "box", "category", "frame_index"])
+    assert (rows["mining_flags"] == 0).all()
+    assert (rows["track_id"] >= 0).all()
+    assert set(np.unique(rows["category"])) <= {Category.CAR, Category.PERSON}
+    assert bank.crop(0).ndim == 3
+    assert set(bank.background_names()) <= {"day", "dusk", "night", "dawn"}
+  assert (workdir / "report.png").stat().st_size > 10_000
+  assert json.loads((workdir / "summary.json").read_text())["mined"] == summary["mined"]
+  assert 0.0 <= summary["purity_vs_simulator_truth"]["purity"] <= 1.0
+
+
+def test_flags_follow_each_rule():
+  config = tiny_config()
+  boxes = np.array([
+      [100, 50, 40, 30],  # clean
+      [0, 50, 40, 30],  # at the left border
+      [200, 50, 40, 30],  # behind the next box, which is lower in the image
+      [210, 60, 40, 30],
+      [100, 120, 5, 30],  # too thin
+  ], np.float32)
+  n = len(boxes)
+  detections = FrameDetections(
+      0, boxes, np.array([0.9, 0.9, 0.9, 0.9, 0.9]), np.ones(n), [{"size": [180, 320], "counts": "0"}] * n,
+      np.zeros((n, 17, 3)), np.array([1, 2, 3, 4, 5]))
+  lengths = {1: 10, 2: 10, 3: 10, 4: 1, 5: 10}
+  flags = mine.mining_flags(detections, (320, 180), lengths, config)
+  assert flags[0] == 0
+  assert flags[1] & MiningFlag.TRUNCATED
+  assert flags[2] & MiningFlag.OCCLUDED_HEURISTIC and not flags[3] & MiningFlag.OCCLUDED_HEURISTIC
+  assert flags[3] & MiningFlag.SHORT_TRACK
+  assert flags[4] & MiningFlag.TOO_SMALL
+  assert mine.mining_flags(FrameDetections.empty(0), (320, 180), {}, config).shape == (0,)
+
+
+def test_empty_detections_give_an_empty_bank_and_a_report(mined, tmp_path):
+  workdir, _ = mined
+  empty = tmp_path / "empty.json"
+  empty.write_text("[]")
+  config = tiny_config()
+  config.source.frames = str(workdir / "source" / "intersection")
+  config.source.detections = str(empty)
+  summary = mine.run(config, tmp_path / "out")
+  assert summary["detections"] == 0 and summary["mined"] == 0 and summary["tracks"] == 0
+  assert (tmp_path / "out" / "report.png").exists()
+
+
+def test_malformed_detections_name_the_entry_and_field(mined, tmp_path):
+  workdir, _ = mined
+  bad = tmp_path / "bad.json"
+  bad.write_text(json.dumps([{"image_id": 0, "category_id": 1, "bbox": [1, 2, -3, 4], "score": 0.9,
+                              "segmentation": {"size": [180, 320], "counts": "0"}}]))
+  config = tiny_config()
+  config.source.frames = str(workdir / "source" / "intersection")
+  config.source.detections = str(bad)
+  with pytest.raises(detections_lib.DetectionsError, match="entry 0.*bbox"):
+    mine.run(config, tmp_path / "out")
+
+
+def test_missing_detections_file_is_a_clear_error(tmp_path):
+  config = tiny_config()
+  config.source.frames = str(tmp_path)
+  config.source.detections = str(tmp_path / "nope.json")
+  with pytest.raises(FileNotFoundError, match="config.source.detections"):
+    mine.run(config, tmp_path / "out")

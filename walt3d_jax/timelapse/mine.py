@@ -1,0 +1,227 @@
+"""The `mine` job: a time-lapse and its detections in, tracked unoccluded objects out.
+
+Streaming passes over the source, so memory stays bounded however long the footage is:
+  1. background: a per-pixel median per time-of-day bucket (reservoir-sampled);
+  2. detect: read the detections file (COCO results), or run the built-in detector against the
+     background; then SORT links the boxes of all frames into tracks (boxes only: small);
+  3. mine: per frame, drop truncated objects, WALT's δ heuristic, the occlusion classifier
+     (when a trained one is given), low scores, small boxes and short tracks; append the kept
+     objects, with crops, to the object bank, and the medians beside them.
+Writes <workdir>/bank.h5, summary.json and report.png.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import pathlib
+import time
+from typing import Any
+
+from absl import logging
+import ml_collections
+import numpy as np
+import tqdm
+
+from walt3d_jax.formats import coco
+from walt3d_jax.formats import rle
+from walt3d_jax.geometry import camera as camera_lib
+from walt3d_jax.metrics import detection as detection_metrics
+from walt3d_jax.sim import simulate
+from walt3d_jax.timelapse import background as background_lib
+from walt3d_jax.timelapse import bank as bank_lib
+from walt3d_jax.timelapse import detect as detect_lib
+from walt3d_jax.timelapse import detections as detections_lib
+from walt3d_jax.timelapse import frames as frames_lib
+from walt3d_jax.timelapse import mining_report
+from walt3d_jax.timelapse import occlusion
+from walt3d_jax.timelapse import track as track_lib
+from walt3d_jax.timelapse.bank import MiningFlag
+from walt3d_jax.timelapse.types import FrameDetections
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+  """Where the footage comes from: frames (video, image folder or simulated sequence folder),
+  an optional detections file (COCO results) and an optional camera.json."""
+
+  frames: pathlib.Path
+  detections: pathlib.Path | None
+  camera: pathlib.Path | None
+
+
+def resolve_source(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> Source:
+  """The footage named by config.source, or a simulated sequence made in <workdir>/source."""
+  src = config.source
+  path = lambda value: pathlib.Path(value) if value else None
+  given = src.video or src.frames
+  if src.video and src.frames:
+    raise ValueError("config.source: give either video or frames, not both")
+  if given:
+    detections = path(src.detections) if src.detections != "builtin" else None
+    if detections is not None and not detections.is_file():
+      raise FileNotFoundError(f"config.source.detections: no file {detections}")
+    return Source(pathlib.Path(given), detections, path(src.camera))
+  root = workdir / "source" / src.simulate.preset
+  if not (root / "ground_truth.json").is_file():
+    sim_config = ml_collections.ConfigDict(src.simulate.to_dict())
+    sim_config.presets = [src.simulate.preset]
+    simulate.simulate_sequence(sim_config, src.simulate.preset, 0, root)
+  detections = root / "detections.json" if src.detections != "builtin" else None
+  return Source(root, detections, root / "camera.json")
+
+
+def _reader(source: Source, config: ml_collections.ConfigDict):
+  sampling = frames_lib.Sampling(**config.sampling.to_dict())
+  return frames_lib.open_frames(source.frames, sampling, order=config.source.order, fps=config.source.fps)
+
+
+def _progress(iterable, desc: str, config: ml_collections.ConfigDict):
+  return tqdm.tqdm(iterable, desc=desc, unit="frame", disable=not config.progress)
+
+
+def fit_background(source: Source, config: ml_collections.ConfigDict) -> tuple[background_lib.BackgroundModel, Any]:
+  """Pass 1: the per-bucket median model; also returns the reader's report."""
+  model = background_lib.BackgroundModel(background_lib.BackgroundConfig(
+      max_samples=config.background.max_samples, start_hour=config.background.start_hour))
+  reader = _reader(source, config)
+  for frame in _progress(reader, "background", config):
+    model.update(frame)
+  return model, reader.report
+
+
+def detect_and_track(
+    source: Source, model: background_lib.BackgroundModel, camera, config: ml_collections.ConfigDict
+) -> tuple[list[FrameDetections], list[int]]:
+  """Pass 2: detections of every sampled frame (file or built-in), linked by SORT.
+
+  Returns the tracked detections and the frame indices they belong to, in reading order.
+  """
+  loaded = None
+  if source.detections is not None:
+    loaded = detections_lib.load_detections(source.detections, image_size=model.image_size)
+  detector = detect_lib.DetectorConfig()
+  per_frame, times, indices = [], [], []
+  for frame in _progress(_reader(source, config), "detect", config):
+    if loaded is not None:
+      found = loaded.get(frame.index, FrameDetections.empty(frame.index))
+    else:
+      bucket = model.bucket_of(frame.time)
+      found = detect_lib.detect(frame.image, model.median(bucket), model.noise(bucket), frame.index, camera, detector)
+    per_frame.append(found)
+    times.append(frame.time)
+    indices.append(frame.index)
+  sort = track_lib.SortConfig(**config.tracker.to_dict())
+  return track_lib.track(per_frame, times, sort), indices
+
+
+def mining_flags(
+    detections: FrameDetections, image_size: tuple[int, int], track_lengths: dict[int, int],
+    config: ml_collections.ConfigDict,
+) -> np.ndarray:
+  """(N,) uint32 MiningFlag bits of one frame's tracked detections (0 = mined)."""
+  flags = np.zeros(detections.num, np.int64)
+  if not detections.num:
+    return flags.astype(np.uint32)
+  _, reasons = occlusion.heuristic_unoccluded(detections.boxes, image_size, config.mining.delta, config.mining.border_margin)
+  rules = [
+      ((reasons & occlusion.Reason.TRUNCATED) != 0, MiningFlag.TRUNCATED),
+      ((reasons & occlusion.Reason.OCCLUDED) != 0, MiningFlag.OCCLUDED_HEURISTIC),
+      (detections.scores < config.mining.min_score, MiningFlag.LOW_SCORE),
+      (np.minimum(detections.boxes[:, 2], detections.boxes[:, 3]) < config.mining.min_box_side, MiningFlag.TOO_SMALL),
+      (np.array([track_lengths.get(int(t), 0) for t in detections.track_ids]) < config.mining.min_track_length,
+       MiningFlag.SHORT_TRACK),
+  ]
+  for hit, flag in rules:
+    flags[hit] |= int(flag)
+  return flags.astype(np.uint32)
+
+
+def _flag_names(flags: int) -> str:
+  return "+".join(f.name.lower() for f in MiningFlag if flags & f) or "kept"
+
+
+def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float) -> dict[str, float]:
+  """Against the simulator's ground truth: the fraction of mined objects truly unoccluded.
+
+  A mined object is matched to the truth object of its frame with the highest visible-box IoU
+  (≥ 0.5); unmatched ones count as impure. "Truly unoccluded": occlusion < threshold and not
+  truncated.
+  """
+  with open(truth_path) as f:
+    truth = json.load(f)
+  by_image = collections.defaultdict(list)
+  for ann in truth["annotations"]:
+    by_image[ann["image_id"]].append(ann)
+  with bank_lib.ObjectBank.open(bank_path) as bank:
+    rows = bank.read(slice(None), columns=["frame_index", "box"]) if len(bank) else {"frame_index": [], "box": np.zeros((0, 4))}
+  clean = matched = 0
+  for frame_index, box in zip(rows["frame_index"], rows["box"]):
+    anns = by_image.get(int(frame_index), [])
+    if not anns:
+      continue
+    iou = detection_metrics.box_iou(np.asarray(box)[None], np.array([a["bbox"] for a in anns]))[0]
+    best = int(np.argmax(iou))
+    if iou[best] >= 0.5:
+      matched += 1
+      ann = anns[best]
+      clean += ann["occlusion"] < threshold and not ann["truncated"]
+  total = len(rows["frame_index"])
+  return {"mined": total, "matched": matched, "purity": clean / total if total else None}
+
+
+def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
+  """Mines one camera's footage into <workdir>/bank.h5; returns the summary it writes."""
+  tic = time.perf_counter()
+  source = resolve_source(config, workdir)
+  camera = camera_lib.load_camera(source.camera) if source.camera else None
+  model, read_report = fit_background(source, config)
+  if model.image_size is None:
+    raise ValueError(f"{source.frames}: no readable frame ({read_report.summary()})")
+  tracked, indices = detect_and_track(source, model, camera, config)
+  track_lengths = collections.Counter(int(t) for d in tracked for t in d.track_ids if t >= 0)
+
+  bank_path = workdir / "bank.h5"
+  camera_json = camera_lib.camera_to_dict(camera) if camera is not None else {}
+  counts = collections.Counter()
+  examples = mining_report.Examples(config.report.examples, seed=config.seed)
+  by_index = dict(zip(indices, tracked))
+  with bank_lib.ObjectBank.create(bank_path, camera_json, model.image_size, overwrite=True) as bank:
+    for frame in _progress(_reader(source, config), "mine", config):
+      detections = by_index.get(frame.index)
+      if detections is None or not detections.num:
+        continue
+      flags = mining_flags(detections, model.image_size, track_lengths, config)
+      counts.update(_flag_names(int(f)) for f in flags)
+      records = bank_lib.object_records(frame, detections)
+      examples.offer(frame, detections, flags)
+      kept = np.flatnonzero(flags == 0)
+      if kept.size:
+        chosen = {k: (v[kept] if isinstance(v, np.ndarray) else [v[i] for i in kept]) for k, v in records.items()}
+        chosen["mining_flags"] = flags[kept]
+        bank.append(chosen)
+    for bucket in model.bucket_names:
+      if model.seen(bucket):
+        bank.put_background(bucket, model.median(bucket))
+    num_mined = len(bank)
+
+  summary = {
+      "source": {"frames": str(source.frames), "detections": str(source.detections) if source.detections else "built-in",
+                 "camera": str(source.camera) if source.camera else None},
+      "read": {"frames": read_report.yielded, "skipped": read_report.num_skipped,
+               "skipped_examples": read_report.skipped[:10]},
+      "detections": int(sum(d.num for d in tracked)),
+      "tracks": len(track_lengths),
+      "mined": num_mined,
+      "outcomes": dict(sorted(counts.items())),
+      "bank": str(bank_path),
+      "seconds": round(time.perf_counter() - tic, 2),
+  }
+  truth_path = source.frames / "ground_truth.json"
+  if truth_path.is_file():
+    summary["purity_vs_simulator_truth"] = _purity(bank_path, truth_path, config.mining.truth_occlusion)
+  coco.write_json(summary, workdir / "summary.json")
+  mining_report.write_report(workdir / "report.png", bank_path, examples, summary)
+  logging.info("mined %d of %d detections in %d tracks → %s", num_mined, summary["detections"], summary["tracks"], bank_path)
+  return summary
