@@ -13,10 +13,10 @@ from walt3d_jax.train import occlusion as train_lib
 
 
 def toy_set(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-  """(n, 16, 16, 5) uint8 crops; 'occluded' ones have a bright bar across the mask channel."""
+  """(n, 16, 16, 6) uint8 crops; 'occluded' ones have a bright bar across the mask channel."""
   rng = np.random.default_rng(seed)
-  crops = rng.integers(0, 60, (n, 16, 16, 5), dtype=np.uint8)
-  crops[..., 3], crops[..., 4] = 0, 255
+  crops = rng.integers(0, 60, (n, 16, 16, 6), dtype=np.uint8)
+  crops[..., 3], crops[..., 4], crops[..., 5] = 0, 255, 0
   crops[:, 4:12, 4:12, 3] = 255
   labels = rng.uniform(size=n) < 0.3  # imbalanced, like the real data
   crops[labels, :, 7:9, :3] = 250
@@ -30,9 +30,9 @@ def tiny_config() -> ml_collections.ConfigDict:
 
 
 def test_logit_shape_and_bad_input():
-  model = oc.OcclusionClassifier("Ti", 5, rngs=nnx.Rngs(0))
+  model = oc.create("Ti", 6, 0)
   forward = nnx.jit(lambda m, x: m(x))  # one compilation instead of one per eager op
-  assert forward(model, jnp.zeros((3, 16, 16, 5))).shape == (3,)
+  assert forward(model, jnp.zeros((3, 16, 16, 6))).shape == (3,)
   with pytest.raises(ValueError, match="crops must be"):
     model(jnp.zeros((2, 16, 16, 3)))
   with pytest.raises(ValueError, match="unknown variant"):

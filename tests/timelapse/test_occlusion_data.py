@@ -42,7 +42,11 @@ def test_crop_at_unit_scale_is_the_image_window():
   assert crop.shape == (30, 30, occlusion_data.NUM_CHANNELS) and crop.dtype == np.uint8
   np.testing.assert_array_equal(crop[..., :3], image[25:55, 35:65])
   np.testing.assert_array_equal(crop[..., 3] > 127, mask[25:55, 35:65])
-  assert (crop[..., 4] == 255).all()
+  assert (crop[..., 4] == 255).all() and (crop[..., 5] == 0).all()
+  nearer = np.zeros_like(mask)
+  nearer[45:60, 50:70] = True
+  crop = occlusion_data.crop_object(image, mask, box, size=30, context=0.25, nearer=nearer)
+  np.testing.assert_array_equal(crop[..., 5] > 127, nearer[25:55, 35:65])
 
 
 def test_crop_keeps_aspect_and_marks_the_outside_of_the_image():
@@ -50,7 +54,7 @@ def test_crop_keeps_aspect_and_marks_the_outside_of_the_image():
   mask = np.zeros((60, 80), bool)
   mask[0:40, 0:10] = True  # a tall object in the top-left corner
   crop = occlusion_data.crop_object(image, mask, rle.mask_box(mask), size=48, context=0.25)
-  assert crop.shape == (48, 48, 5)
+  assert crop.shape == (48, 48, occlusion_data.NUM_CHANNELS)
   inside = crop[..., 4] > 127
   assert not inside[0, 0] and inside[-1, -1]
   assert (crop[..., :3][~inside] <= 100).all()  # zero padding (blended at the edge)
@@ -74,8 +78,12 @@ def test_truth_examples_carry_ground_truth_labels(sequence):
   np.testing.assert_array_equal(examples.frame, [a["image_id"] for a in objects])
   assert examples.occluded.any() and not examples.occluded.all()
   assert examples.image_size == (320, 180)
-  # The mask channel holds the object: most of its pixels are inside the mask of the crop.
+  # The mask channel holds the object; the nearer-objects channel is empty for the lowest box.
   assert all(c[..., 3].max() == 255 for c in examples.crops)
+  for frame in np.unique(examples.frame):
+    rows = np.flatnonzero(examples.frame == frame)
+    bottoms = examples.boxes[rows, 1] + examples.boxes[rows, 3]
+    assert examples.crops[rows[np.argmax(bottoms)], ..., 5].max() == 0
 
 
 def test_detection_examples_match_ground_truth(sequence):

@@ -1,6 +1,6 @@
 """Occlusion classifier (the paper's "OC"): a small CNN on an object's crop + masks → P(occluded).
 
-Input: (B, S, S, C) float32 crops (RGB, visible mask, inside-image plane; see
+Input: (B, S, S, C) float32 crops (RGB, visible mask, inside-image plane, nearer objects; see
 timelapse/occlusion_data.py), scaled to [0, 1]. Output: (B,) logits of "occluded or truncated".
 Conv blocks (two 3×3 convs + ReLU, then 2×2 max-pool), global average and max pooling (max keeps
 small evidence such as a pole crossing the mask), a linear head.
@@ -36,9 +36,9 @@ class ConvBlock(nnx.Module):
 
 
 class OcclusionClassifier(nnx.Module):
-  """OcclusionClassifier(variant="S", in_channels=5, rngs=nnx.Rngs(0))(crops) -> (B,) logits."""
+  """OcclusionClassifier(variant="S", in_channels=6, rngs=nnx.Rngs(0))(crops) -> (B,) logits."""
 
-  def __init__(self, variant: str = "S", in_channels: int = 5, *, rngs: nnx.Rngs):
+  def __init__(self, variant: str = "S", in_channels: int = 6, *, rngs: nnx.Rngs):
     if variant not in VARIANTS:
       raise ValueError(f"unknown variant {variant!r}; known: {sorted(VARIANTS)}")
     self.variant, self.in_channels = variant, in_channels
@@ -63,7 +63,7 @@ def _build(key: jax.Array, variant: str, in_channels: int) -> OcclusionClassifie
   return OcclusionClassifier(variant, in_channels, rngs=nnx.Rngs(params=key))
 
 
-def create(variant: str = "S", in_channels: int = 5, seed: int = 0) -> OcclusionClassifier:
+def create(variant: str = "S", in_channels: int = 6, seed: int = 0) -> OcclusionClassifier:
   """A freshly initialised classifier, built under jit: one compilation per (variant, channels)
   of all initialisers instead of one eager compilation per parameter (~20 s on 2 cores)."""
   return _build(jax.random.key(seed), variant, in_channels)

@@ -1,8 +1,9 @@
 """The occlusion classifier's dataset: object crops + masks with occlusion labels from the simulator.
 
 Every object in a simulated frame becomes one example: a fixed-size square crop of the frame
-around its box (with context), its visible mask and an "inside the image" plane as extra
-channels, and the label occluded = (ground-truth occlusion ≥ threshold, counting other agents
+around its box (with context), its visible mask, an "inside the image" plane and the masks of
+the other objects that stand nearer the camera (box bottom as low or lower: the δ heuristic's
+evidence, so the network can learn when an overlap really hides something) as extra channels, and the label occluded = (ground-truth occlusion ≥ threshold, counting other agents
 AND static scenery) or truncated. With source "detections" the examples are the imitated
 detector's outputs (docs/formats.md `detections.json`), matched to ground truth by mask IoU, so
 the classifier sees detector-like masks and boxes and the benchmark sees what mining would.
@@ -27,8 +28,9 @@ from pycocotools import mask as mask_utils
 from walt3d_jax.formats import rle
 from walt3d_jax.sim import simulate
 
-# Channels of a crop: RGB, the object's visible mask, the part of the window inside the image.
-NUM_CHANNELS = 5
+# Channels of a crop: RGB, the object's visible mask, the part of the window inside the image,
+# the visible masks of the frame's other objects nearer the camera.
+NUM_CHANNELS = 6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +49,7 @@ class SceneSpec:
 class OcclusionExamples:
   """Columnar examples (N rows).
 
-  crops: (N, S, S, 5) uint8 — RGB, visible mask ×255, inside-image ×255.
+  crops: (N, S, S, 6) uint8 — RGB, visible mask, inside-image, nearer objects' masks (×255).
   occluded: (N,) bool label (occlusion ≥ threshold or truncated); False for unmatched detections.
   matched: (N,) bool — a true object stands behind the example (always True for source "truth").
   occlusion: (N,) float32 ground-truth hidden fraction of the amodal area (0 if unmatched).
@@ -96,10 +98,11 @@ class OcclusionExamples:
 
 
 def crop_object(image: np.ndarray, mask: np.ndarray, box: Sequence[float], size: int,
-                context: float) -> np.ndarray:
-  """(size, size, 5) uint8 crop of one object, aspect kept, zero-padded outside the image.
+                context: float, nearer: np.ndarray | None = None) -> np.ndarray:
+  """(size, size, 6) uint8 crop of one object, aspect kept, zero-padded outside the image.
 
-  image: (H, W, 3) uint8 RGB; mask: (H, W) bool visible mask; box: xywh pixels (edges at integer
+  image: (H, W, 3) uint8 RGB; mask: (H, W) bool visible mask; nearer: (H, W) bool union of the
+  visible masks of other objects nearer the camera (None: none); box: xywh pixels (edges at integer
   coordinates, pixel i spans [i, i + 1)); context: extra margin per side, as a fraction of the
   box's longer side. The window is the square of side max(w, h)·(1 + 2·context) centred on the
   box, so thin people and long buses keep their shape.
@@ -112,7 +115,9 @@ def crop_object(image: np.ndarray, mask: np.ndarray, box: Sequence[float], size:
   # pixel centres at integers: edge coordinate e is cv2 coordinate e - 0.5.
   inverse = np.array([[1 / scale, 0, x0 + 0.5 / scale - 0.5], [0, 1 / scale, y0 + 0.5 / scale - 0.5]])
   height, width = mask.shape
-  planes = np.dstack([image, mask.astype(np.uint8) * 255, np.full((height, width), 255, np.uint8)])
+  nearer = np.zeros((height, width), bool) if nearer is None else nearer
+  planes = np.dstack([image, mask.astype(np.uint8) * 255, np.full((height, width), 255, np.uint8),
+                      nearer.astype(np.uint8) * 255])
   flags = (cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
   # warpAffine handles at most 4 channels in one call.
   rgb = cv2.warpAffine(planes[..., :3], inverse, (size, size), flags=flags,
@@ -201,13 +206,19 @@ def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, sce
     if bgr is None:
       raise ValueError(f"{root / image['file_name']}: unreadable frame")
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    for entry, m in zip(entries, match):
-      mask = rle.decode_mask(entry["segmentation"])
+    masks = [rle.decode_mask(entry["segmentation"]) for entry in entries]
+    bottoms = np.array([e["bbox"][1] + e["bbox"][3] for e in entries])
+    for i, (entry, m) in enumerate(zip(entries, match)):
+      mask = masks[i]
+      nearer = np.zeros_like(mask)
+      for j in np.flatnonzero(bottoms >= bottoms[i]):
+        if j != i:
+          nearer |= masks[j]
       gt = objects[m] if m >= 0 else None
       occlusion = gt["occlusion"] if gt else 0.0
       truncated = bool(gt["truncated"]) if gt else False
       rows.append(dict(
-          crops=crop_object(rgb, mask, entry["bbox"], config.crop_size, config.context),
+          crops=crop_object(rgb, mask, entry["bbox"], config.crop_size, config.context, nearer),
           occluded=bool(gt) and (occlusion >= config.occlusion_threshold or truncated),
           matched=gt is not None, occlusion=occlusion,
           by_scenery=gt["occluded_by_scenery"] if gt else 0.0, truncated=truncated,
