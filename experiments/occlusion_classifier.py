@@ -8,9 +8,11 @@ it is truncated, and scores "unoccluded" precision/recall on scenes never seen i
   python launch.py --config experiments/occlusion_classifier.py --workdir /tmp/oc
   python benchmarks/mining.py            # the Table-5 analogue (δ heuristic vs this classifier)
 
-Time on 2 CPU cores: simulating the 36 scenes takes about 10 min once (cached in workdir/sim),
-training about 2–3 min. Expected on the held-out scenes: recall ≥ 0.8 and precision ≥ 0.95 of
-unoccluded objects (the paper: 0.81 / 0.70), an F1 above the best δ's.
+Time on 2 (shared) CPU cores: simulating the 36 scenes at 480×270 takes about 10 min once
+(cached in workdir/sim), crops ~1.5 min, training (2573 examples, 20 epochs) about 5.5 min.
+Measured on the held-out scenes (378 objects, 242 truly unoccluded), threshold 0.194 from the
+validation scenes: recall 0.926, precision (purity) 0.970, F1 0.947 for unoccluded objects
+(the paper: 0.81 / 0.70); the best δ (0.1) reaches F1 0.876 (recall 0.963, precision 0.803).
 The argument "tiny" gives a seconds-long smoke run.
 """
 
