@@ -20,6 +20,7 @@ JOBS = {
     "simulate": "walt3d_jax.sim.simulate:run",
     "demo": "walt3d_jax.demo:run",
     "mine": "walt3d_jax.timelapse.mine:run",
+    "occlusion_classifier": "walt3d_jax.train.occlusion:run",
 }
 
 _CONFIG = config_flags.DEFINE_config_file(

@@ -50,6 +50,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       min_box_side=12.0,  # pixels
       min_track_length=3,  # frames
       truth_occlusion=0.05,  # simulator only: "truly unoccluded" below this occlusion ratio
+      # The occlusion classifier trained by experiments/occlusion_classifier.py; with it the δ
+      # heuristic is usually switched off (--config.mining.delta=1.0, Table 5).
+      classifier=dict(workdir="", config_arg=""),
   ))
   config.report = ml_collections.ConfigDict(dict(examples=16))
   return config

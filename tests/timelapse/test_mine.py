@@ -105,3 +105,31 @@ def test_missing_detections_file_is_a_clear_error(tmp_path):
   config.source.detections = str(tmp_path / "nope.json")
   with pytest.raises(FileNotFoundError, match="config.source.detections"):
     mine.run(config, tmp_path / "out")
+
+
+def test_classifier_scores_and_rejects(mined, tmp_path):
+  """With a classifier whose threshold is 0 every object is rejected; with 1.01 none is,
+  and its probabilities land in the bank's occlusion_score column."""
+  from experiments import occlusion_classifier
+  from walt3d_jax.train import occlusion as occlusion_training
+
+  workdir, first = mined
+  train_config = occlusion_classifier.get_config("tiny")
+  model = occlusion_training.make_model(train_config, train_config.seed)
+  summaries = {}
+  for threshold in (0.0, 1.01):
+    classifier_dir = tmp_path / f"oc{threshold}"
+    manager = occlusion_training.checkpoint_manager(classifier_dir)
+    occlusion_training.save_checkpoint(manager, 1, model, None, {"threshold": threshold})
+    config = tiny_config()
+    config.source.frames = str(workdir / "source" / "intersection")
+    config.source.detections = str(workdir / "source" / "intersection" / "detections.json")
+    config.source.camera = str(workdir / "source" / "intersection" / "camera.json")
+    config.mining.classifier.workdir = str(classifier_dir)
+    config.mining.classifier.config_arg = "tiny"
+    summaries[threshold] = mine.run(config, tmp_path / f"out{threshold}")
+  assert summaries[0.0]["mined"] == 0
+  assert summaries[1.01]["mined"] == first["mined"]
+  with bank_lib.ObjectBank.open(tmp_path / "out1.01" / "bank.h5") as bank:
+    scores = bank.column("occlusion_score")
+  assert ((scores >= 0) & (scores <= 1)).all()

@@ -36,8 +36,10 @@ from walt3d_jax.timelapse import detections as detections_lib
 from walt3d_jax.timelapse import frames as frames_lib
 from walt3d_jax.timelapse import mining_report
 from walt3d_jax.timelapse import occlusion
+from walt3d_jax.timelapse import occlusion_data
 from walt3d_jax.timelapse import track as track_lib
 from walt3d_jax.timelapse.bank import MiningFlag
+from walt3d_jax.train import occlusion as occlusion_training
 from walt3d_jax.timelapse.types import FrameDetections
 
 
@@ -138,6 +140,35 @@ def mining_flags(
   return flags.astype(np.uint32)
 
 
+@dataclasses.dataclass(frozen=True)
+class Classifier:
+  """A trained occlusion classifier and how to feed it."""
+
+  model: Any
+  threshold: float  # P(occluded) at and above which an object is rejected
+  crop_size: int
+  context: float
+
+  @classmethod
+  def load(cls, config: ml_collections.ConfigDict) -> "Classifier | None":
+    """The classifier trained in config.mining.classifier.workdir by the occlusion_classifier
+    job (experiments/occlusion_classifier.py), or None when no workdir is set."""
+    c = config.mining.classifier
+    if not c.workdir:
+      return None
+    from experiments import occlusion_classifier  # the training record's own config
+
+    train_config = occlusion_classifier.get_config(c.config_arg or None)
+    model, threshold = occlusion_training.load(train_config, pathlib.Path(c.workdir))
+    return cls(model, threshold, train_config.data.crop_size, train_config.data.context)
+
+  def prob_occluded(self, image: np.ndarray, detections: FrameDetections) -> np.ndarray:
+    """(N,) P(occluded or truncated) of one frame's detections."""
+    masks = [rle.decode_mask(m) for m in detections.masks]
+    crops = occlusion_data.frame_crops(image, masks, detections.boxes.astype(np.float64), self.crop_size, self.context)
+    return occlusion_training.predict(self.model, crops)
+
+
 def _flag_names(flags: int) -> str:
   return "+".join(f.name.lower() for f in MiningFlag if flags & f) or "kept"
 
@@ -182,6 +213,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   tracked, indices = detect_and_track(source, model, camera, config)
   track_lengths = collections.Counter(int(t) for d in tracked for t in d.track_ids if t >= 0)
 
+  classifier = Classifier.load(config)
   bank_path = workdir / "bank.h5"
   camera_json = camera_lib.camera_to_dict(camera) if camera is not None else {}
   counts = collections.Counter()
@@ -193,8 +225,12 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
       if detections is None or not detections.num:
         continue
       flags = mining_flags(detections, model.image_size, track_lengths, config)
-      counts.update(_flag_names(int(f)) for f in flags)
       records = bank_lib.object_records(frame, detections)
+      if classifier is not None:
+        prob = classifier.prob_occluded(frame.image, detections)
+        flags[prob >= classifier.threshold] |= np.uint32(MiningFlag.OCCLUDED_CLASSIFIER)
+        records["occlusion_score"] = prob.astype(np.float32)
+      counts.update(_flag_names(int(f)) for f in flags)
       examples.offer(frame, detections, flags)
       kept = np.flatnonzero(flags == 0)
       if kept.size:

@@ -127,6 +127,25 @@ def crop_object(image: np.ndarray, mask: np.ndarray, box: Sequence[float], size:
   return np.dstack([rgb, extra]).astype(np.uint8)
 
 
+def frame_crops(image: np.ndarray, masks: Sequence[np.ndarray], boxes: np.ndarray, size: int,
+                context: float) -> np.ndarray:
+  """(N, size, size, 6) uint8 classifier crops of the N objects of one frame.
+
+  masks: N (H, W) bool visible masks; boxes: (N, 4) xywh pixels. Each crop's sixth channel is
+  the union of the masks of the other objects whose box bottom is as low or lower in the image,
+  i.e. that stand nearer the camera on the ground plane and may hide it.
+  """
+  bottoms = boxes[:, 1] + boxes[:, 3]
+  crops = np.zeros((len(masks), size, size, NUM_CHANNELS), np.uint8)
+  for i, mask in enumerate(masks):
+    nearer = np.zeros_like(mask)
+    for j in np.flatnonzero(bottoms >= bottoms[i]):
+      if j != i:
+        nearer |= masks[j]
+    crops[i] = crop_object(image, mask, boxes[i], size, context, nearer)
+  return crops
+
+
 def simulate_scenes(sim_config: ml_collections.ConfigDict, scenes: Sequence[SceneSpec],
                     cache_dir: pathlib.Path) -> list[pathlib.Path]:
   """Simulates each scene into cache_dir/<preset>_seed<seed> unless already there.
@@ -207,18 +226,15 @@ def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, sce
       raise ValueError(f"{root / image['file_name']}: unreadable frame")
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     masks = [rle.decode_mask(entry["segmentation"]) for entry in entries]
-    bottoms = np.array([e["bbox"][1] + e["bbox"][3] for e in entries])
+    crops = frame_crops(rgb, masks, np.array([e["bbox"] for e in entries], np.float64),
+                        config.crop_size, config.context)
     for i, (entry, m) in enumerate(zip(entries, match)):
       mask = masks[i]
-      nearer = np.zeros_like(mask)
-      for j in np.flatnonzero(bottoms >= bottoms[i]):
-        if j != i:
-          nearer |= masks[j]
       gt = objects[m] if m >= 0 else None
       occlusion = gt["occlusion"] if gt else 0.0
       truncated = bool(gt["truncated"]) if gt else False
       rows.append(dict(
-          crops=crop_object(rgb, mask, entry["bbox"], config.crop_size, config.context, nearer),
+          crops=crops[i],
           occluded=bool(gt) and (occlusion >= config.occlusion_threshold or truncated),
           matched=gt is not None, occlusion=occlusion,
           by_scenery=gt["occluded_by_scenery"] if gt else 0.0, truncated=truncated,
