@@ -19,6 +19,7 @@ BLUR_SIGMA = 0.6
 
 
 @functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=8)
 def vignetting_map(height: int, width: int) -> np.ndarray:
   """(H, W, 1) float32 gain: 1 at the centre, 1 - VIGNETTING in the corners."""
   v, u = np.mgrid[0:height, 0:width].astype(np.float32)

@@ -347,12 +347,16 @@ class _World:
     # Discs standing for the other agents: three along each car, one per person.
     discs, radii, speeds = [], [], []
     heading = np.array([math.cos(car.yaw), math.sin(car.yaw)])
+    cx, cy = float(car.position[0]), float(car.position[1])
+    hx, hy = float(heading[0]), float(heading[1])
     for i, a in self.agents.items():
       if i == slot:
         continue
-      if np.dot(a.position - car.position, heading) <= 0:
+      # Scalar maths: this filter runs for every pair of agents every step.
+      dx, dy = float(a.position[0]) - cx, float(a.position[1]) - cy
+      if dx * hx + dy * hy <= 0:
         continue  # behind: its business to keep off me
-      if np.linalg.norm(a.position - car.position) > LOOKAHEAD + 5:
+      if math.hypot(dx, dy) > LOOKAHEAD + 5:
         continue
       if isinstance(a, Car):
         u = np.array([math.cos(a.yaw), math.sin(a.yaw)])
