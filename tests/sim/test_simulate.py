@@ -157,3 +157,10 @@ def test_written_files_load_with_pycocotools_and_camera_json_recovers_poses(writ
   images = json.loads(text)["images"]
   assert [im["id"] for im in images] == list(range(len(images)))
   assert all((root / im["file_name"]).exists() for im in images)
+
+
+def test_culling_agents_out_of_view_changes_nothing(written, tmp_path, monkeypatch):
+  monkeypatch.setattr(simulate, "_may_be_in_view", lambda *args: True)
+  simulate.simulate_sequence(tiny_config("intersection"), "intersection", 0, tmp_path)
+  for name in ("ground_truth.json", "detections.json", "frames/000004.jpg"):
+    assert (tmp_path / name).read_bytes() == (written / "a" / name).read_bytes(), name

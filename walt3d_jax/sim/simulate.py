@@ -125,10 +125,44 @@ def track_looks(state, shape_model, rng: np.random.Generator) -> TrackLooks:
   )
 
 
+def _bounds(state, look: TrackLooks) -> np.ndarray:
+  """(8, 3) corners, object frame, of a box that surely contains the agent's mesh."""
+  if state.kind == "car":
+    length, width, height = look.car_dimensions
+  else:
+    # Hands and feet swing up to ~0.45 m ahead of or behind the body (shapes.person).
+    length, width = 1.0, 2 * person.PERSON_FOOTPRINT_RADIUS
+    height = float(state.params[person.PERSON_PARAM_NAMES.index("height")]) + 0.15
+  corners = np.array([[sx, sy, sz] for sx in (-0.5, 0.5) for sy in (-0.5, 0.5) for sz in (0.0, 1.0)])
+  return corners * [length, width, height]
+
+
+def _may_be_in_view(corners_cam: np.ndarray, K: np.ndarray, image_size: tuple[int, int]) -> bool:
+  """False only when a box (corners (8, 3), camera frame) certainly projects outside the image.
+
+  A box in front of the camera projects inside the convex hull of its projected corners, so
+  all corners beyond one image border means nothing of it can show. The borders are widened by
+  a fifth of the image so that agents just outside still cast their shadows in. Boxes reaching
+  behind the camera are kept (the renderer clips them).
+  """
+  if (corners_cam[:, 2] <= 1e-3).any():
+    return True
+  uv = corners_cam @ K.T
+  uv = uv[:, :2] / uv[:, 2:]
+  width, height = image_size
+  mx, my = 0.2 * width, 0.2 * height
+  return not ((uv[:, 0] < -mx).all() or (uv[:, 0] > width + mx).all()
+              or (uv[:, 1] < -my).all() or (uv[:, 1] > height + my).all())
+
+
 def pose_agents(
-    states: list, R_cg: np.ndarray, t_cg: np.ndarray, looks: dict[int, TrackLooks], night: bool
+    states: list, R_cg: np.ndarray, t_cg: np.ndarray, looks: dict[int, TrackLooks], night: bool,
+    K: np.ndarray, image_size: tuple[int, int],
 ) -> list[Agent]:
-  """Meshes, keypoints and poses in the camera frame of one frame's agent states."""
+  """Meshes, keypoints and poses in the camera frame of the agents that may show in the image.
+
+  Agents wholly outside the view are left out: they would have no pixel and no annotation.
+  """
   if not states:
     return []
   # float32 like the rest of the jnp geometry: 40 m away that is a few micrometres.
@@ -141,6 +175,8 @@ def pose_agents(
   agents = []
   for state, R, t in zip(states, rotations, translations):
     look = looks[state.track_id]
+    if not _may_be_in_view(_bounds(state, look) @ R.T + t, K, image_size):
+      continue
     if state.kind == "car":
       mesh, dims = look.car_mesh, look.car_dimensions
       tolerance = np.full(len(mesh.keypoint_vertices), CAR_KEYPOINT_TOLERANCE)
@@ -305,7 +341,7 @@ def simulate_frames(
         if s.track_id not in looks:
           looks[s.track_id] = track_looks(s, shape_model, _stream(seed, sequence_index, _LOOKS, s.track_id))
         next_track_id = max(next_track_id, s.track_id + 1)
-      agents = pose_agents(states, scene.R_cg, scene.t_cg, looks, light.night)
+      agents = pose_agents(states, scene.R_cg, scene.t_cg, looks, light.night, scene.K, scene.image_size)
       items = [
           render.RenderItem(a.mesh_vertices, a.mesh_faces, a.albedo, a.emission, i)
           for i, a in enumerate(agents)
