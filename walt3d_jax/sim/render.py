@@ -16,6 +16,7 @@ over it and adds sensor noise.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import NamedTuple, Sequence
 
 import cv2
@@ -72,8 +73,20 @@ def camera_arrays(camera) -> tuple[np.ndarray, np.ndarray, float, int, int]:
 
 def ground_frame(camera) -> tuple[np.ndarray, np.ndarray]:
   """(R_cg (3,3), t_cg (3,)) float64 numpy: X_cam = R_cg @ X_ground + t_cg (DESIGN.md)."""
-  R_cg, t_cg = plane_lib.ground_frame(jnp.asarray(camera.normal), jnp.asarray(camera.offset))
-  return np.asarray(R_cg, np.float64), np.asarray(t_cg, np.float64)
+  normal = np.asarray(camera.normal)
+  return _ground_frame(normal.tobytes(), str(normal.dtype), np.asarray(camera.offset).item())
+
+
+@functools.lru_cache(maxsize=16)
+def _ground_frame(normal: bytes, dtype: str, offset) -> tuple[np.ndarray, np.ndarray]:
+  """`ground_frame` keyed by the camera's plane. Cached: every frame of a sequence asks for the
+  same one, and the op-by-op JAX calls cost ~10 ms each time."""
+  R_cg, t_cg = plane_lib.ground_frame(jnp.asarray(np.frombuffer(normal, dtype)),
+                                      jnp.asarray(offset))
+  R_cg, t_cg = np.asarray(R_cg, np.float64), np.asarray(t_cg, np.float64)
+  R_cg.flags.writeable = False
+  t_cg.flags.writeable = False
+  return R_cg, t_cg
 
 
 def _clip_near(tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
