@@ -347,48 +347,61 @@ class _World:
     g = self.lanes[car.lane]
     front = car.s + car.length / 2
     best_gap, best_v = math.inf, 0.0
-    # Path points ahead of the car's centre along this lane and its chosen successor.
-    ahead = g.s > car.s
-    pts, s_path = g.points[ahead], g.s[ahead]
+    # Path points ahead of the car's centre along this lane and its chosen successor (arc
+    # lengths are sorted, so the points ahead are a suffix and those within LOOKAHEAD a prefix).
+    first = np.searchsorted(g.s, car.s, side="right")
+    pts, s_path = g.points[first:], g.s[first:]
     remaining = g.length - car.s
     if car.next_lane >= 0:
       n = self.lanes[car.next_lane]
-      keep = n.s < LOOKAHEAD
-      pts = np.concatenate([pts, n.points[keep]])
-      s_path = np.concatenate([s_path, g.length + n.s[keep]])
+      keep = np.searchsorted(n.s, LOOKAHEAD, side="left")
+      pts = np.concatenate([pts, n.points[:keep]])
+      s_path = np.concatenate([s_path, g.length + n.s[:keep]])
     # Discs standing for the other agents: three along each car, one per person.
     discs, radii, speeds = [], [], []
     heading = np.array([math.cos(car.yaw), math.sin(car.yaw)])
     cx, cy = float(car.position[0]), float(car.position[1])
     hx, hy = float(heading[0]), float(heading[1])
+    # Every agent's position is its occupancy centre: one array pass keeps those ahead and
+    # roughly within reach (squared distance, with slack for rounding); the exact scalar test
+    # below then decides as before.
+    d = self.occupancy.centre[:self.capacity] - car.position
+    candidate = ((d[:, 0] * hx + d[:, 1] * hy > 0)
+                 & (d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] <= (LOOKAHEAD + 5) ** 2 + 1e-6))
+    candidate[slot] = False
     for i, a in self.agents.items():
-      if i == slot:
+      if not candidate[i]:
         continue
-      # Scalar maths: this filter runs for every pair of agents every step.
       dx, dy = float(a.position[0]) - cx, float(a.position[1]) - cy
       if dx * hx + dy * hy <= 0:
         continue  # behind: its business to keep off me
       if math.hypot(dx, dy) > LOOKAHEAD + 5:
         continue
+      px, py = float(a.position[0]), float(a.position[1])
       if isinstance(a, Car):
         u = np.array([math.cos(a.yaw), math.sin(a.yaw)])
         off = max(0.0, a.length / 2 - a.width / 2)
-        for k in (-1.0, 0.0, 1.0):
-          discs.append(a.position + k * off * u)
-          radii.append(a.width / 2)
-          speeds.append(a.v * float(u @ heading))
+        wx, wy = off * float(u[0]), off * float(u[1])
+        speed = a.v * float(u @ heading)
+        discs += [(px - wx, py - wy), (px, py), (px + wx, py + wy)]  # rear, centre, front
+        radii += [a.width / 2] * 3
+        speeds += [speed] * 3
       else:
-        discs.append(a.position)
+        discs.append((px, py))
         radii.append(a.radius)
         speeds.append(0.0)
     if discs and len(pts):
-      d = np.linalg.norm(pts[:, None] - np.array(discs)[None], axis=-1)
-      hit = d < car.width / 2 + np.array(radii)[None] + LANE_CLEARANCE
+      diff = pts[:, None] - np.array(discs)[None]  # (P, D, 2)
+      d = np.sqrt(diff[..., 0] * diff[..., 0] + diff[..., 1] * diff[..., 1])
+      radii = np.array(radii)
+      hit = d < car.width / 2 + radii[None] + LANE_CLEARANCE
       cols = np.nonzero(hit.any(axis=0))[0]
-      for m in cols:
-        gap = float(s_path[np.argmax(hit[:, m])]) - front - radii[m]
-        if gap < best_gap:
-          best_gap, best_v = gap, max(0.0, speeds[m])
+      if len(cols):
+        # The first path point each disc touches; the nearest such disc (the first of equals).
+        gaps = s_path[np.argmax(hit[:, cols], axis=0)] - front - radii[cols]
+        m = int(np.argmin(gaps))
+        if gaps[m] < best_gap:
+          best_gap, best_v = float(gaps[m]), max(0.0, speeds[cols[m]])
     # Lane end: stop unless the next lane may be entered (or this lane is an exit).
     if car.next_lane >= 0 and not self._may_enter(slot, car.next_lane):
       gap = remaining - car.length / 2 + 1.0
