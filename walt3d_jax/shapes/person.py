@@ -234,15 +234,26 @@ _SIDES = 6  # limb tube cross-section
 _RING = 8  # torso and head cross-section
 
 
+_TUBE_ANGLES = 2.0 * np.pi * np.arange(_SIDES) / _SIDES
+_TUBE_COS, _TUBE_SIN = np.cos(_TUBE_ANGLES)[:, None], np.sin(_TUBE_ANGLES)[:, None]
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """a x b of two (3,) vectors: the products and differences np.cross makes, without its
+  generic-shape overhead (this runs for every limb of every person in every frame)."""
+  return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
+                   a[0] * b[1] - a[1] * b[0]])
+
+
 def _tube_rings(a: np.ndarray, b: np.ndarray, ra: float, rb: float) -> np.ndarray:
   """Two hexagonal rings (2, 6, 3) around the segment a -> b, radii ra and rb."""
-  d = (b - a) / max(np.linalg.norm(b - a), 1e-9)
+  ab = b - a
+  d = ab / max(np.sqrt(ab.dot(ab)), 1e-9)  # np.linalg.norm of a vector is sqrt(x . x)
   ref = np.array([0.0, 1.0, 0.0]) if abs(d[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
-  u = np.cross(d, ref)
-  u /= np.linalg.norm(u)
-  v = np.cross(d, u)
-  t = 2.0 * np.pi * np.arange(_SIDES) / _SIDES
-  circle = np.cos(t)[:, None] * u + np.sin(t)[:, None] * v
+  u = _cross(d, ref)
+  u /= np.sqrt(u.dot(u))
+  v = _cross(d, u)
+  circle = _TUBE_COS * u + _TUBE_SIN * v
   return np.stack([a + ra * circle, b + rb * circle])
 
 

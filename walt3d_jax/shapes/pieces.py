@@ -35,6 +35,21 @@ def _loft_faces(s: int, m: int, first_apex: bool, last_apex: bool) -> tuple[np.n
   return faces, len(first)
 
 
+@functools.lru_cache(maxsize=1024)
+def _loft_parts(s: int, m: int, first_apex: bool, last_apex: bool, side: bytes,
+                side_shape: tuple[int, ...], first_cap: int, last_cap: int) -> np.ndarray:
+  """(F,) int8 parts of the faces of `_loft_faces(s, m, first_apex, last_apex)`: side (an int8
+  array's bytes and shape, broadcast to (S-1, M)) on both triangles of each quad, then the caps'.
+  Cached: people re-loft the same pieces every frame."""
+  faces, num_first = _loft_faces(s, m, first_apex, last_apex)
+  side = np.broadcast_to(np.frombuffer(side, np.int8).reshape(side_shape), (s - 1, m)).reshape(-1)
+  num_last = len(faces) - 2 * len(side) - num_first
+  parts = np.concatenate([side, side, np.full(num_first, first_cap, np.int8),
+                          np.full(num_last, last_cap, np.int8)])
+  parts.setflags(write=False)
+  return parts
+
+
 class MeshBuilder:
   """Accumulates closed pieces into one mesh, each piece made outward-facing."""
 
@@ -50,7 +65,8 @@ class MeshBuilder:
     The piece must be closed with consistently wound faces; it is flipped if it came out
     inside-out. Returns the index of its first vertex in the final mesh.
     """
-    a, b, c = (vertices[faces[:, i]] for i in range(3))
+    tri = vertices[faces]
+    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
     # Six times the enclosed volume: negative means inside-out, which is simpler to detect
     # here than to get right for every ring ordering and direction the callers use.
     volume = (a[:, 0] * (b[:, 1] * c[:, 2] - b[:, 2] * c[:, 1])
@@ -78,10 +94,9 @@ class MeshBuilder:
     s, m = rings.shape[:2]
     first_apex, last_apex = apexes[0] is not None, apexes[1] is not None
     faces, num_first = _loft_faces(s, m, first_apex, last_apex)
-    side = np.broadcast_to(np.asarray(side_parts, np.int8), (s - 1, m)).reshape(-1)
-    num_last = len(faces) - 2 * len(side) - num_first
-    parts = np.concatenate([side, side, np.full(num_first, cap_parts[0], np.int8),
-                            np.full(num_last, cap_parts[1], np.int8)])
+    side = np.asarray(side_parts, np.int8)
+    parts = _loft_parts(s, m, first_apex, last_apex, side.tobytes(), side.shape,
+                        int(cap_parts[0]), int(cap_parts[1]))
     extra = [np.asarray(p, np.float64)[None] for p in apexes if p is not None]
     vertices = np.concatenate([rings.reshape(-1, 3)] + extra)
     return self.add(vertices, faces, parts)
