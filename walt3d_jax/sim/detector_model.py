@@ -112,7 +112,7 @@ def imitate_detections(
   """COCO results entries for one frame (image_id = frame index), as a detector would give."""
   results = []
   for obj in objects:
-    area = int(obj.visible_mask.sum())
+    area = int(np.count_nonzero(obj.visible_mask))
     p_miss = noise.miss_rate + noise.occlusion_miss_rate * obj.occlusion
     if area < noise.min_visible_area or rng.uniform() < p_miss:
       continue

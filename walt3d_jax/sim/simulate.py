@@ -205,7 +205,7 @@ def pose_agents(
 
 def _annotation(agent: Agent, truth: truth_lib.ObjectTruth, ann_id: int, image_id: int) -> dict:
   """COCO ground-truth entry with the amodal, visibility and 3D fields of docs/formats.md."""
-  visible_area = int(truth.visible_mask.sum())
+  visible_area = int(np.count_nonzero(truth.visible_mask))
   flags = [coco.coco_visibility_flag(s) for s in truth.keypoint_states]
   keypoints = np.column_stack([truth.keypoints_uv, flags]).reshape(-1)
   entry = {
@@ -218,7 +218,7 @@ def _annotation(agent: Agent, truth: truth_lib.ObjectTruth, ann_id: int, image_i
       "area": visible_area,
       "segmentation": rle.encode_mask(truth.visible_mask),
       "amodal_bbox": truth.amodal_box,
-      "amodal_area": int(truth.amodal_mask.sum()),
+      "amodal_area": int(np.count_nonzero(truth.amodal_mask)),
       "amodal_segmentation": rle.encode_mask(truth.amodal_mask),
       "occlusion": round(truth.occlusion, 5),
       "occluded_by_objects": round(truth.occluded_by_objects, 5),

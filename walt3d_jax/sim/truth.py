@@ -109,10 +109,10 @@ def object_truth(
   """
   height, width = ids.shape
   visible = ids == index
-  amodal_area = int(amodal_mask.sum())
+  amodal_area = int(np.count_nonzero(amodal_mask))
   hidden = amodal_mask & ~visible
-  by_scenery = int((hidden & (ids >= static_id_base)).sum())
-  by_objects = int(hidden.sum()) - by_scenery
+  by_scenery = int(np.count_nonzero(hidden & (ids >= static_id_base)))
+  by_objects = int(np.count_nonzero(hidden)) - by_scenery
   uv, states = keypoint_states(keypoints_cam, keypoint_tolerance, K, depth, self_depth)
   in_front = vertices_cam[:, 2] > 1e-6
   truncated = bool((~inside_image(project(K, vertices_cam[in_front]), (width, height))).any())
@@ -122,7 +122,7 @@ def object_truth(
       visible_mask=visible,
       keypoints_uv=uv,
       keypoint_states=states,
-      occlusion=1.0 - int(visible.sum()) / denom if amodal_area else 1.0,
+      occlusion=1.0 - int(np.count_nonzero(visible)) / denom if amodal_area else 1.0,
       occluded_by_objects=by_objects / denom,
       occluded_by_scenery=by_scenery / denom,
       truncated=truncated or not in_front.all(),
