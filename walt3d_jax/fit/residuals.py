@@ -56,6 +56,47 @@ def usable_keypoints(uv: jax.Array, weight: jax.Array,
   return jnp.where(finite[..., None], uv, 0.), w
 
 
+def keypoint_residuals(x: jax.Array, y: jax.Array, yaw: jax.Array, beta: jax.Array,
+                       uv: jax.Array, weight: jax.Array, K: jax.Array, R_cg: jax.Array,
+                       t_cg: jax.Array, model: car_model.CarShapeModel,
+                       config: FitConfig) -> jax.Array:
+  """Robust reprojection residuals (T, 12, 2), units of config.keypoint_sigma_px.
+
+  x, y, yaw (T,); beta (K,); uv (T, 12, 2) pixels and weight (T, 12) ≥ 0, cleaned by
+  `usable_keypoints`. Each keypoint's 2-D error is robustified, then scaled by sqrt(weight).
+  """
+  proj, _ = project_track(x, y, yaw, beta * model.stddev, K, R_cg, t_cg, model,
+                          config.min_depth_m)
+  err = (proj - uv) / config.keypoint_sigma_px
+  return robust.robustify(err, config.loss, config.loss_scale) * jnp.sqrt(weight)[..., None]
+
+
+def anchor_residuals(pose: jax.Array, anchor: jax.Array, frame_valid: jax.Array,
+                     config: FitConfig) -> jax.Array:
+  """(T, 3) pull of poses (T, 3) towards anchor (T, 3): weak on real frames, unit on padding."""
+  scale = jnp.where(frame_valid, 1. / config.anchor_sigma_m, 1.)
+  return (pose - anchor) * scale[:, None]
+
+
+def motion_residuals(pose_a: jax.Array, pose_b: jax.Array, config: FitConfig) -> jax.Array:
+  """Heading change (2) and sideways slip (2) (..., 4) from poses pose_a to pose_b (..., 3)."""
+  # Chord between unit headings: smooth and 2π-periodic, ≈ the angle change when small.
+  turn = jnp.stack([jnp.cos(pose_b[..., 2]) - jnp.cos(pose_a[..., 2]),
+                    jnp.sin(pose_b[..., 2]) - jnp.sin(pose_a[..., 2])], -1)
+  step = pose_b[..., :2] - pose_a[..., :2]
+  # Sideways component of the step, against the heading at both ends of it.
+  slip = jnp.stack([
+      -jnp.sin(pose_a[..., 2]) * step[..., 0] + jnp.cos(pose_a[..., 2]) * step[..., 1],
+      -jnp.sin(pose_b[..., 2]) * step[..., 0] + jnp.cos(pose_b[..., 2]) * step[..., 1]], -1)
+  return jnp.concatenate([turn / config.yaw_rate_sigma, slip / config.lateral_sigma_m], -1)
+
+
+def accel_residuals(xy_a: jax.Array, xy_b: jax.Array, xy_c: jax.Array,
+                    config: FitConfig) -> jax.Array:
+  """Second difference (..., 2) of three consecutive ground positions (..., 2) metres."""
+  return ((xy_c - xy_b) - (xy_b - xy_a)) / config.accel_sigma_m
+
+
 def track_residuals(params: jax.Array, uv: jax.Array, weight: jax.Array,
                     frame_valid: jax.Array, anchor: jax.Array, K: jax.Array, R_cg: jax.Array,
                     t_cg: jax.Array, model: car_model.CarShapeModel,
@@ -71,31 +112,18 @@ def track_residuals(params: jax.Array, uv: jax.Array, weight: jax.Array,
   """
   num_frames = uv.shape[0]
   x, y, yaw, beta = unpack(params, num_frames)
-  alpha = beta * model.stddev
-  proj, _ = project_track(x, y, yaw, alpha, K, R_cg, t_cg, model, config.min_depth_m)
-  err = (proj - uv) / config.keypoint_sigma_px
-  err = robust.robustify(err, config.loss, config.loss_scale) * jnp.sqrt(weight)[..., None]
-
+  err = keypoint_residuals(x, y, yaw, beta, uv, weight, K, R_cg, t_cg, model, config)
   pose = jnp.stack([x, y, yaw], axis=-1)
-  anchor_scale = jnp.where(frame_valid, 1. / config.anchor_sigma_m, 1.)
-  anchor_res = (pose - anchor) * anchor_scale[:, None]
-
+  anchor_res = anchor_residuals(pose, anchor, frame_valid, config)
   parts = [err.reshape(-1), anchor_res.reshape(-1), config.shape_prior_weight * beta]
   if config.smooth and num_frames > 1:
     pair = (frame_valid[:-1] & frame_valid[1:]).astype(params.dtype)[:, None]
-    # Chord between unit headings: smooth and 2π-periodic, ≈ the angle change when small.
-    turn = jnp.stack([jnp.cos(yaw[1:]) - jnp.cos(yaw[:-1]),
-                      jnp.sin(yaw[1:]) - jnp.sin(yaw[:-1])], -1) / config.yaw_rate_sigma
-    step = jnp.stack([x[1:] - x[:-1], y[1:] - y[:-1]], -1)
-    # Sideways component of the step, against the heading at both ends of it.
-    slip = jnp.stack([-jnp.sin(yaw[:-1]) * step[:, 0] + jnp.cos(yaw[:-1]) * step[:, 1],
-                      -jnp.sin(yaw[1:]) * step[:, 0] + jnp.cos(yaw[1:]) * step[:, 1]],
-                     -1) / config.lateral_sigma_m
-    parts += [(turn * pair).reshape(-1), (slip * pair).reshape(-1)]
+    motion = motion_residuals(pose[:-1], pose[1:], config) * pair
+    parts += [motion[:, :2].reshape(-1), motion[:, 2:].reshape(-1)]
     if num_frames > 2:
       triple = (frame_valid[:-2] & frame_valid[1:-1]
                 & frame_valid[2:]).astype(params.dtype)[:, None]
-      accel = (step[1:] - step[:-1]) / config.accel_sigma_m
+      accel = accel_residuals(pose[:-2, :2], pose[1:-1, :2], pose[2:, :2], config)
       parts.append((accel * triple).reshape(-1))
   return jnp.concatenate(parts)
 
