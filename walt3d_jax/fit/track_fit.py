@@ -21,6 +21,7 @@ import numpy as np
 from walt3d_jax.fit import init as init_lib
 from walt3d_jax.fit import quality
 from walt3d_jax.fit import residuals
+from walt3d_jax.fit import schur
 from walt3d_jax.fit.config import FitConfig
 from walt3d_jax.shapes import car_model
 
@@ -64,7 +65,7 @@ def make_solver(config: FitConfig, maxiter: int) -> jaxopt.LevenbergMarquardt:
   return jaxopt.LevenbergMarquardt(
       residual_fun=functools.partial(residuals.track_residuals, config=config),
       maxiter=maxiter, tol=config.tol, damping_parameter=config.damping,
-      solver=config.solver, materialize_jac=True,
+      solver=config.dense_linear_solver, materialize_jac=True,
       # Exact backward solve: the default CG is off by 1e-3-1e-2 (SOLVERS.md).
       implicit_diff_solve=jaxopt.linear_solve.solve_lu)
 
@@ -72,16 +73,22 @@ def make_solver(config: FitConfig, maxiter: int) -> jaxopt.LevenbergMarquardt:
 def solve_track(params0: jax.Array, anchor: jax.Array, uv: jax.Array, weight: jax.Array,
                 frame_valid: jax.Array, K: jax.Array, R_cg: jax.Array, t_cg: jax.Array,
                 model: car_model.CarShapeModel, config: FitConfig,
-                maxiter: int) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-  """One LM run of at most maxiter steps: (params (3T + K,), cost (), iterations (), error ()).
+                maxiter: int) -> tuple[jax.Array, ...]:
+  """One LM run of at most maxiter steps: params (3T + K,), cost (), iterations (), converged ().
 
   params0 (3T + K,): the start (`residuals.pack`); anchor (T, 3): the anchor residual's
   target (x, y, yaw) per frame; uv, weight: cleaned (`residuals.usable_keypoints`).
-  error is the final gradient norm.
+  config.solver picks the structured or the dense LM; 'dense' counts as converged when its
+  final gradient norm is ≤ tol · (1 + ‖r‖) (float32 gradients bottom out near eps·|J|·|r|,
+  so the test is relative), 'schur' when one of its tolerances stopped it.
   """
-  params, state = make_solver(config, maxiter).run(params0, uv, weight, frame_valid, anchor, K,
-                                                   R_cg, t_cg, model)
-  return params, state.value, state.iter_num, state.error
+  args = (uv, weight, frame_valid, anchor, K, R_cg, t_cg, model)
+  if config.solver == 'schur':
+    params, state = schur.SchurLevenbergMarquardt(config, maxiter).run(params0, *args)
+    return params, state.value, state.iter_num, state.converged
+  params, state = make_solver(config, maxiter).run(params0, *args)
+  converged = state.error <= config.tol * (1. + jnp.sqrt(2. * state.value))
+  return params, state.value, state.iter_num, converged
 
 
 def _wrap(angle: jax.Array) -> jax.Array:
@@ -107,15 +114,21 @@ def fit_track(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.A
   beta0 = jnp.zeros(model.num_components, dtype)
   args = (uv, weight, frame_valid, K, R_cg, t_cg, model, config)
   params0 = jax.vmap(lambda a: residuals.pack(a[:, 0], a[:, 1], a[:, 2], beta0))(starts)
-  # Every start gets a few probe steps; only the cheapest goes on (most of the time is the
-  # one full run, not the H probes).
-  probe = jax.vmap(solve_track, in_axes=(0, 0) + (None,) * 9)
-  params, cost, _, _ = probe(params0, starts, *args, min(config.probe_iters, config.maxiter))
+  # Every start gets a few probe steps (or, with probe_iters = 0, just its cost); only the
+  # cheapest goes on (most of the time is the one full run, not the H probes).
+  probe_iters = min(config.probe_iters, config.maxiter)
+  if probe_iters:
+    probe = jax.vmap(solve_track, in_axes=(0, 0) + (None,) * 9)
+    params, cost, _, _ = probe(params0, starts, *args, probe_iters)
+  else:
+    params = params0
+    cost = jax.vmap(lambda p, a: residuals.track_cost(
+        p, uv, weight, frame_valid, a, K, R_cg, t_cg, model, config=config))(params0, starts)
   cost = jnp.where(jnp.isfinite(cost), cost, jnp.inf)
   best = jnp.argmin(cost)
   anchor = starts[best]
-  p, final_cost, iters, error = solve_track(params[best], anchor, *args,
-                                            max(config.maxiter - config.probe_iters, 1))
+  p, final_cost, iters, converged = solve_track(params[best], anchor, *args,
+                                                max(config.maxiter - probe_iters, 1))
   cost = jnp.where(jnp.isfinite(final_cost), final_cost, jnp.inf)
   finite = jnp.all(jnp.isfinite(p))
   num_frames = uv.shape[0]
@@ -136,8 +149,6 @@ def fit_track(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.A
   observed = frame_valid & (frame_code & (quality.FEW_KEYPOINTS | quality.DEGENERATE) == 0)
   num_observed = jnp.sum(observed)
   dims = quality.shape_dimensions(model, alpha)
-  # float32 gradients bottom out near eps·|J|·|r|, so the test is relative to |r|.
-  converged = error <= config.tol * (1. + jnp.sqrt(2. * cost))
   # The ground plane is usable if some keypoint ray meets it in front of the camera.
   _, hit = init_lib.keypoints_on_ground(uv, weight, K, R_cg, t_cg, model.mean[:, 2])
   plane_ok = jnp.any(hit) & (-jnp.dot(R_cg[:, 2], t_cg) > 0.)
@@ -156,7 +167,8 @@ def fit_track(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.A
   safe_cost = jnp.where(jnp.isfinite(cost), cost, jnp.finfo(dtype).max)
   return FitResult(
       x=x, y=y, yaw=yaw, alpha=alpha, dimensions=dims, uv_fit=proj, cost=safe_cost,
-      rmse_px=rmse, frame_rmse_px=frame_rmse, iterations=iters + jnp.minimum(config.probe_iters, config.maxiter), converged=converged,
+      rmse_px=rmse, frame_rmse_px=frame_rmse,
+      iterations=iters + probe_iters, converged=converged,
       hypothesis=best.astype(jnp.int32), reason=reason, frame_reason=frame_code,
       derived=jnp.zeros((), bool))
 
