@@ -450,6 +450,9 @@ class _World:
         next_lane = self._choose_next(lane)
     if prev_lane >= 0 and s > car.length / 2 + 0.5:
       prev_lane = -1
+    if v == 0.0 and car.v == 0.0 and (s, lane, next_lane, prev_lane) == (
+        car.s, car.lane, car.next_lane, car.prev_lane):
+      return  # standing still: moving or being blocked would both leave the car as it is
     position, yaw = self.lanes[lane].at(s)
     half = np.array([car.length / 2, car.width / 2])
     if self.occupancy.rect_free(slot, position, yaw, half):
