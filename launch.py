@@ -21,6 +21,7 @@ JOBS = {
     "demo": "walt3d_jax.demo:run",
     "mine": "walt3d_jax.timelapse.mine:run",
     "occlusion_classifier": "walt3d_jax.train.occlusion:run",
+    "fit": "walt3d_jax.fit.bank_fit:run",
 }
 
 _CONFIG = config_flags.DEFINE_config_file(
