@@ -1,13 +1,16 @@
-r"""Vehicle track fitting: jit(vmap(jaxopt LM)) vs a scipy least_squares loop and cv2.solvePnP.
+r"""Vehicle track fitting: jit(vmap(structured LM)) vs a scipy least_squares loop and cv2.solvePnP.
 
   .venv/bin/python benchmarks/fit_tracks.py [--tracks 4096] [--frames 32] [--scipy-tracks 64]
+      [--dense-tracks 64]
 
 Synthetic tracks (`walt3d_jax.fit.synthetic`): each its own camera (6-12 m, pitch 20-40°),
 a car from the parametric family 10-40 m away, σ = 2 px keypoint noise, 20 % of keypoints
 missing. Same residual (`fit.residuals.track_residuals`), same starts (`fit.init`), same
 process (probe every start, finish the cheapest) for both solvers:
-- JAX: `track_fit.fit_track_batch` (jit of vmap of jaxopt LevenbergMarquardt), float32, on
-  the default device; compile time printed apart (first call), then a timed second call.
+- JAX: `track_fit.fit_track_batch` (jit of vmap of `fit.schur`'s structured LM, the default
+  FitConfig), float32, on the default device; compile time printed apart (first call), then
+  a timed second call. The dense jaxopt LevenbergMarquardt path (FitConfig(solver='dense'))
+  runs on a subset for reference (its own compile, time and cost agreement).
 - scipy: `scipy.optimize.least_squares(method='trf')` one track at a time on a subset (run
   first, one BLAS thread), with
   the same residual and its Jacobian (jax.jacfwd) jitted in float64; per-track time
@@ -30,6 +33,7 @@ for _var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
   os.environ.setdefault(_var, '1')
 
 import argparse
+import dataclasses
 import pathlib
 import sys
 import time
@@ -60,7 +64,7 @@ def _yaw_error(a, b):
 
 
 def run_jax(tr, model, config, batch):
-  """(FitResult as numpy, compile+first-call seconds, timed seconds) over all tracks."""
+  """(FitResult as numpy, compile+first-call seconds, timed seconds) over the tracks of tr."""
   f32 = lambda a: jnp.asarray(a, jnp.float32)
 
   def call(sl):
@@ -105,14 +109,18 @@ def run_scipy(tr, config, count):
         args = (uv, w, valid, jnp.asarray(start), a(tr.K), a(tr.R_cg), a(tr.t_cg), model64)
         x0 = np.concatenate([start[:, 0], start[:, 1], start[:, 2],
                              np.zeros(model64.num_components)])
-        f = lambda p: np.asarray(fun(p, *args))
-        jf = lambda p: np.asarray(jac(p, *args))
-        sol = scipy.optimize.least_squares(f, x0, jf, method='trf',
-                                           max_nfev=config.probe_iters)
-        evals = sol.nfev
-        if best is None or sol.cost < best[0].cost:
-          best = (sol, f, jf)
-      sol = scipy.optimize.least_squares(best[1], best[0].x, best[2], method='trf')
+        f = lambda p, args=args: np.asarray(fun(p, *args))
+        jf = lambda p, args=args: np.asarray(jac(p, *args))
+        if config.probe_iters:
+          sol = scipy.optimize.least_squares(f, x0, jf, method='trf',
+                                             max_nfev=config.probe_iters)
+          x, cost, evals = sol.x, sol.cost, sol.nfev
+        else:  # probe by the start's cost, as fit_track does
+          r0 = f(x0)
+          x, cost, evals = x0, 0.5 * float(r0 @ r0), 1
+        if best is None or cost < best[0]:
+          best = (cost, x, f, jf)
+      sol = scipy.optimize.least_squares(best[2], best[1], best[3], method='trf')
       if i > 0:
         seconds.append(time.perf_counter() - t0)
         costs.append(sol.cost)
@@ -149,12 +157,15 @@ def main() -> None:
   parser.add_argument('--frames', type=int, default=32)
   parser.add_argument('--scipy-tracks', type=int, default=64)
   parser.add_argument('--pnp-tracks', type=int, default=256)
+  parser.add_argument('--dense-tracks', type=int, default=64,
+                      help='tracks for the dense jaxopt reference (0: skip)')
   parser.add_argument('--batch', type=int, default=4096)
   parser.add_argument('--seed', type=int, default=0)
   args = parser.parse_args()
   config = FitConfig()
   model = car_model.load_car_model(5)
-  print(f'device: {jax.devices()[0].device_kind} ({jax.default_backend()}); config: {config}')
+  print(f'device: {jax.devices()[0].device_kind} ({jax.default_backend()}), {os.cpu_count()} '
+        f'CPUs, load average {os.getloadavg()[0]:.2f}; config: {config}')
 
   t0 = time.perf_counter()
   tr = synthetic.synthetic_tracks(np.random.default_rng(args.seed), args.tracks, args.frames,
@@ -166,16 +177,29 @@ def main() -> None:
   sp_costs, sp_per_track, sp_nfev = run_scipy(tr, config, n_sp)
   res, compile_s, run_s = run_jax(tr, model, config, min(args.batch, args.tracks))
   jax_per_track = run_s / args.tracks
-  print(f'\nJAX jit(vmap(jaxopt LM)): compile + first batch {compile_s:.1f} s; '
+  print(f'\nJAX jit(vmap(structured LM)): compile + first batch {compile_s:.1f} s; '
         f'{args.tracks} tracks in {run_s:.2f} s = {1 / jax_per_track:.0f} tracks/s, '
-        f'{args.frames / jax_per_track:.0f} frames/s')
+        f'{args.frames / jax_per_track:.0f} frames/s; LM steps mean {res.iterations.mean():.1f}'
+        f', max {res.iterations.max()}')
+
+  n_dense = min(args.dense_tracks, args.tracks)
+  if n_dense:
+    sub = synthetic.SyntheticTracks(*(v[:n_dense] for v in tr))
+    dense_config = dataclasses.replace(config, solver='dense')
+    dres, d_compile, d_run = run_jax(sub, model, dense_config, n_dense)
+    drel = (res.cost[:n_dense] - dres.cost) / dres.cost
+    print(f'dense jaxopt LM reference on {n_dense} tracks: compile + first batch '
+          f'{d_compile:.1f} s; {n_dense / d_run:.1f} tracks/s '
+          f'({d_run / n_dense / jax_per_track:.0f}× slower per track than structured); '
+          f'structured cost within 1 % of dense on {100 * np.mean(np.abs(drel) <= COST_RTOL):.1f} %'
+          f', median (structured − dense)/dense = {np.median(drel):+.2e}')
 
   ratio = sp_per_track / jax_per_track
   rel = (res.cost[:n_sp] - sp_costs) / sp_costs
   within = np.mean(rel <= COST_RTOL)
-  print(f'scipy least_squares(trf) loop: {sp_per_track * 1e3:.1f} ms/track on {n_sp} tracks '
-        f'({sp_nfev:.0f} residual evaluations per track), '
-        f'extrapolated to {args.tracks}: {sp_per_track * args.tracks:.0f} s')
+  print(f'scipy least_squares(trf) loop (run first, alone): {sp_per_track * 1e3:.1f} ms/track '
+        f'on {n_sp} tracks ({sp_nfev:.0f} residual evaluations per track), '
+        f'extrapolated per track to {args.tracks}: {sp_per_track * args.tracks:.0f} s')
   print(f'  throughput ratio JAX/scipy: {ratio:.1f}× (goal ≥ {GOAL_RATIO_SCIPY:.0f}×)')
   print(f'  final cost ≤ scipy·(1 + {COST_RTOL}) on {100 * within:.1f} % of {n_sp} tracks '
         f'(goal ≥ 99 %); median (JAX − scipy)/scipy = {np.median(rel):+.2e}, '
@@ -209,6 +233,8 @@ def main() -> None:
   names, counts = np.unique(np.concatenate([quality.reason_names(c) for c in res.reason]
                                            or [[]]), return_counts=True)
   print('  reasons: ' + (', '.join(f'{n} {c}' for n, c in zip(names, counts)) or 'none'))
+  print(f'  load average at the end: {os.getloadavg()[0]:.2f} (1 min), '
+        f'{os.getloadavg()[1]:.2f} (5 min)')
   ok = np.isfinite(px[:n_pnp])
   p_pos = np.hypot(px - tr.x[:n_pnp], py - tr.y[:n_pnp])[ok]
   p_yaw = _yaw_error(pyaw, tr.yaw[:n_pnp])[ok]

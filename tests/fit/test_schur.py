@@ -1,4 +1,4 @@
-"""Structured (Schur-complement) LM: exact steps, same optimum as jaxopt and scipy, padding, vmap."""
+"""Structured (Schur) LM: exact steps, the jaxopt and scipy optimum, padding, vmap."""
 
 import functools
 
@@ -63,7 +63,7 @@ def _flat_step(lin, mu):
   return np.asarray(_step(lin, jnp.asarray(mu)))
 
 
-@pytest.mark.parametrize('num_frames', [1, 2, 5])
+@pytest.mark.parametrize('num_frames', [2, 5])
 def test_schur_step_equals_dense_damped_normal_equations(model64, num_frames):
   with jax.enable_x64(True):
     config = FitConfig(loss='cauchy', robust_model='chain')
@@ -102,7 +102,7 @@ def test_irls_step_equals_dense_step_with_frozen_robust_weights(model64):
       rest = residuals.track_residuals(p, *args, config=config)[24 * num_frames:]
       return jnp.concatenate([(errors(p) * q).reshape(-1), rest])
 
-    r, jac = model_residuals(params), jax.jacfwd(model_residuals)(params)
+    r, jac = jax.jit(lambda p: (model_residuals(p), jax.jacfwd(model_residuals)(p)))(params)
     # Same gradient as the true robust cost: only the Gauss-Newton matrix differs.
     np.testing.assert_allclose(
         jac.T @ r, jax.grad(residuals.track_cost)(params, *args, config=config), rtol=1e-9,
@@ -138,13 +138,10 @@ def test_structured_lm_reaches_the_dense_jaxopt_and_scipy_optimum(model64):
   with jax.enable_x64(True):
     config = FitConfig(tol=1e-6)
     params, args = _problem(model64, 21, 8, perturb=False)
-    costs = {}
-    for robust_model in ('chain', 'irls'):
-      solver = schur.SchurLevenbergMarquardt(FitConfig(tol=1e-6, robust_model=robust_model),
-                                             60)
-      _, state = jax.jit(solver.run)(params, *args)
-      assert bool(state.converged)
-      costs[robust_model] = float(state.value)
+    # The default IRLS model ('chain' steps equal the dense ones, tested above).
+    _, state = jax.jit(schur.SchurLevenbergMarquardt(config, 60).run)(params, *args)
+    assert bool(state.converged)
+    costs = {'schur': float(state.value)}
     _, dense = jax.jit(track_fit.make_solver(config, 60).run)(params, *args)
     costs['dense'] = float(dense.value)
     fun = jax.jit(functools.partial(residuals.track_residuals, config=config))

@@ -14,7 +14,7 @@ from walt3d_jax.fit.config import FitConfig
 from walt3d_jax.shapes import car_model
 
 # Few iterations and small batches keep every test on one compiled shape (B=4, T=8).
-_CONFIG = FitConfig(maxiter=20, probe_iters=4)
+_CONFIG = FitConfig(maxiter=20)
 _B, _T = 4, 8
 
 
