@@ -44,14 +44,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.background = ml_collections.ConfigDict(dict(max_samples=24, start_hour=0.0))
   config.tracker = ml_collections.ConfigDict(dict(iou_threshold=0.3, min_hits=3, max_age=2, max_gap_seconds=2.0, per_class=True))
   config.mining = ml_collections.ConfigDict(dict(
-      delta=0.1,  # WALT's overlap threshold (issue 3, Table 5)
+      delta=0.1,  # WALT's overlap threshold (issue 3, Table 5); >= 1 switches it off
       border_margin=2.0,  # pixels: boxes this close to the border are truncated
       min_score=0.5,
       min_box_side=12.0,  # pixels
       min_track_length=3,  # frames
       truth_occlusion=0.05,  # simulator only: "truly unoccluded" below this occlusion ratio
       # The occlusion classifier trained by experiments/occlusion_classifier.py; with it the δ
-      # heuristic is usually switched off (--config.mining.delta=1.0, Table 5).
+      # heuristic is usually switched off (--config.mining.delta=1, Table 5).
       classifier=dict(workdir="", config_arg=""),
   ))
   config.report = ml_collections.ConfigDict(dict(examples=16))

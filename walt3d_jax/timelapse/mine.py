@@ -126,10 +126,13 @@ def mining_flags(
   flags = np.zeros(detections.num, np.int64)
   if not detections.num:
     return flags.astype(np.uint32)
-  _, reasons = occlusion.heuristic_unoccluded(detections.boxes, image_size, config.mining.delta, config.mining.border_margin)
+  truncated = occlusion.truncated_at_border(detections.boxes, image_size, config.mining.border_margin)
+  # δ ≥ 1 switches WALT's heuristic off (no box can cover more than all of another).
+  occluded = (occlusion.occluded_by_nearer(detections.boxes, config.mining.delta)
+              if config.mining.delta < 1 else np.zeros(detections.num, bool))
   rules = [
-      ((reasons & occlusion.Reason.TRUNCATED) != 0, MiningFlag.TRUNCATED),
-      ((reasons & occlusion.Reason.OCCLUDED) != 0, MiningFlag.OCCLUDED_HEURISTIC),
+      (truncated, MiningFlag.TRUNCATED),
+      (occluded, MiningFlag.OCCLUDED_HEURISTIC),
       (detections.scores < config.mining.min_score, MiningFlag.LOW_SCORE),
       (np.minimum(detections.boxes[:, 2], detections.boxes[:, 3]) < config.mining.min_box_side, MiningFlag.TOO_SMALL),
       (np.array([track_lengths.get(int(t), 0) for t in detections.track_ids]) < config.mining.min_track_length,
