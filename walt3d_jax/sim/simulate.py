@@ -16,6 +16,7 @@ from typing import Any
 
 from absl import logging
 import cv2
+import jax
 import ml_collections
 import numpy as np
 import tqdm
@@ -24,6 +25,7 @@ from walt3d_jax.formats import coco
 from walt3d_jax.formats import rle
 from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.geometry import plane
+from walt3d_jax.geometry import pose as pose_lib
 from walt3d_jax.shapes import car_model
 from walt3d_jax.shapes import person
 from walt3d_jax.shapes import vehicle
@@ -154,24 +156,23 @@ def _may_be_in_view(corners_cam: np.ndarray, K: np.ndarray, image_size: tuple[in
               or (uv[:, 1] < -my).all() or (uv[:, 1] > height + my).all())
 
 
+_ground_pose_to_camera = jax.jit(pose_lib.ground_pose_to_camera)
+
+
 def _ground_poses_to_camera(
     R_cg: np.ndarray, t_cg: np.ndarray, xy: np.ndarray, yaw: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-  """`pose.ground_pose_to_camera` in numpy: (R (N, 3, 3), t (N, 3)) float64 of ground poses
-  xy (N, 2) metres, yaw (N,) radians.
+  """(R (N, 3, 3), t (N, 3)) float64 camera poses of ground poses xy (N, 2) metres, yaw (N,).
 
-  Computed in float32 like the jnp geometry (40 m away that is a few micrometres), but in numpy:
-  op-by-op JAX cost ~5 ms of dispatch per frame plus a compilation for every new agent count.
-  Agrees with the JAX version to a float32 rounding (about 1e-7 in R, 1e-6 m in t).
+  float32 like the rest of the jnp geometry (40 m away that is a few micrometres). Jitted on
+  agent counts padded to a power of two: op-by-op dispatch cost ~5 ms a frame, and a shape per
+  agent count would compile again and again.
   """
-  R_cg, t_cg = R_cg.astype(np.float32), t_cg.astype(np.float32)
-  xy, yaw = xy.astype(np.float32), yaw.astype(np.float32)
-  c, s = np.cos(yaw), np.sin(yaw)
-  o, z = np.ones_like(yaw), np.zeros_like(yaw)
-  rot_z = np.stack([np.stack(row, axis=-1) for row in ((c, -s, z), (s, c, z), (z, z, o))], axis=-2)
-  t_go = np.stack([xy[:, 0], xy[:, 1], z], axis=-1)
-  return (np.asarray(R_cg @ rot_z, np.float64),
-          np.asarray(np.einsum("ij,nj->ni", R_cg, t_go) + t_cg, np.float64))
+  n = len(yaw)
+  slots = max(8, 1 << (n - 1).bit_length())
+  pad = lambda a: np.pad(np.asarray(a, np.float32), [(0, slots - n)] + [(0, 0)] * (np.ndim(a) - 1))
+  R, t = _ground_pose_to_camera(R_cg.astype(np.float32), t_cg.astype(np.float32), pad(xy[:, 0]), pad(xy[:, 1]), pad(yaw))
+  return np.asarray(R, np.float64)[:n], np.asarray(t, np.float64)[:n]
 
 
 def pose_agents(
