@@ -254,18 +254,22 @@ def fit_cars_with_keypoints(tracks: list[Track], rows: dict[str, np.ndarray], ca
       u[b], w[b], valid[b] = u[0], w[0], valid[0]
     res = track_fit.fit_track_batch(jnp.asarray(u), jnp.asarray(w), jnp.asarray(valid),
                                     *cam.tile(size), model, fit_cfg)
-    res = jax.tree.map(np.asarray, res)
-    for b, i in enumerate(idx):
-      track, seg = parts[i]
-      n = len(seg)
-      one = track_fit.FitResult(*(v[b, :n] if name in _CAR_PER_FRAME else v[b]
-                                  for name, v in zip(track_fit.FitResult._fields, res)))
+    for (track, seg), one in _unbatch(res, [parts[i] for i in idx]):
       out.append(_car_result_to_fitted(one, track.rows[seg], cam, model, reject, False))
     progress.update(len(idx))
   return out
 
 
 _CAR_PER_FRAME = frozenset({'x', 'y', 'yaw', 'uv_fit', 'frame_rmse_px', 'frame_reason'})
+
+
+def _unbatch(res: track_fit.FitResult, parts: list):
+  """Yields (part, that part's FitResult unpadded) for the leading `len(parts)` batch rows."""
+  res = jax.tree.map(np.asarray, res)
+  for b, (track, seg) in enumerate(parts):
+    n = len(seg)
+    yield (track, seg), track_fit.FitResult(*(v[b, :n] if name in _CAR_PER_FRAME else v[b]
+                                              for name, v in zip(track_fit.FitResult._fields, res)))
 
 
 def fit_cars_from_motion(tracks: list[Track], rows: dict[str, np.ndarray], cam: _Camera,
@@ -286,13 +290,8 @@ def fit_cars_from_motion(tracks: list[Track], rows: dict[str, np.ndarray], cam: 
       valid[b, :len(seg)] = True
     for b in range(len(idx), size):
       bottom[b], valid[b] = bottom[0], valid[0]
-    res = jax.tree.map(np.asarray, _motion_batch(jnp.asarray(bottom), jnp.asarray(valid),
-                                                 *cam.tile(size), model, fit_cfg))
-    for b, i in enumerate(idx):
-      track, seg = parts[i]
-      n = len(seg)
-      one = track_fit.FitResult(*(v[b, :n] if name in _CAR_PER_FRAME else v[b]
-                                  for name, v in zip(track_fit.FitResult._fields, res)))
+    res = _motion_batch(jnp.asarray(bottom), jnp.asarray(valid), *cam.tile(size), model, fit_cfg)
+    for (track, seg), one in _unbatch(res, [parts[i] for i in idx]):
       out.append(_car_result_to_fitted(one, track.rows[seg], cam, model, reject, True))
     progress.update(len(idx))
   return out

@@ -180,7 +180,7 @@ class Occupancy:
       if is_disc:
         hit = np.linalg.norm(c[disc] - centre, axis=1) < h[disc, 0] + half[0] + CLEARANCE
       else:
-        hit = _disc_rect_overlap_many(c[disc], h[disc, 0], centre, yaw, half)
+        hit = _disc_rect_overlap(c[disc], h[disc, 0], centre, yaw, half)
       if hit.any():
         return False
     if rect.any():
@@ -193,21 +193,14 @@ class Occupancy:
     return True
 
 
-def _disc_rect_overlap(p: np.ndarray, r: float, c: np.ndarray, yaw: np.ndarray,
-                       half: np.ndarray) -> np.ndarray:
-  """(M,) bool: disc (p, r) within CLEARANCE of rectangles (M,)."""
+def _disc_rect_overlap(p: np.ndarray, r, c: np.ndarray, yaw, half: np.ndarray) -> np.ndarray:
+  """(M,) bool: discs (p, r) within CLEARANCE of rectangles (c, yaw, half).
+
+  One side is a batch of M, the other a single shape (or both M): p, c (2,) or (M, 2); r, yaw
+  scalars or (M,); half (2,) or (M, 2).
+  """
   d = p - c
   cos, sin = np.cos(yaw), np.sin(yaw)
-  local = np.stack([cos * d[:, 0] + sin * d[:, 1], -sin * d[:, 0] + cos * d[:, 1]], axis=1)
-  outside = np.maximum(np.abs(local) - half, 0.0)
-  return np.linalg.norm(outside, axis=1) < r + CLEARANCE
-
-
-def _disc_rect_overlap_many(p: np.ndarray, r: np.ndarray, c: np.ndarray, yaw: float,
-                            half: np.ndarray) -> np.ndarray:
-  """(M,) bool: discs (M,) within CLEARANCE of one rectangle."""
-  d = p - c
-  cos, sin = math.cos(yaw), math.sin(yaw)
   local = np.stack([cos * d[:, 0] + sin * d[:, 1], -sin * d[:, 0] + cos * d[:, 1]], axis=1)
   outside = np.maximum(np.abs(local) - half, 0.0)
   return np.linalg.norm(outside, axis=1) < r + CLEARANCE
