@@ -40,6 +40,7 @@ import tqdm  # noqa: E402
 from walt3d_jax.fit import motion_fit  # noqa: E402
 from walt3d_jax.fit import people as people_lib  # noqa: E402
 from walt3d_jax.fit import quality  # noqa: E402
+from walt3d_jax.fit import batching  # noqa: E402
 from walt3d_jax.fit import track_fit  # noqa: E402
 from walt3d_jax.fit.config import FitConfig  # noqa: E402
 from walt3d_jax.formats import coco  # noqa: E402
@@ -138,20 +139,14 @@ def segments(track: Track, max_frames: int) -> list[np.ndarray]:
 
 def pad_length(num_frames: int, config: ml_collections.ConfigDict) -> int:
   """Padded length: the next power of two, at least config.min_bucket (fewer compiles)."""
-  return min(track_fit.bucket_length(num_frames, config.min_bucket),
+  return min(batching.bucket_length(num_frames, config.min_bucket),
              max(config.max_track_frames, num_frames))
 
 
 def _batches(items: list[Any], lengths: list[int], config: ml_collections.ConfigDict):
   """(padded length, batch size, members) per batch: items bucketed by padded length, batches
   of at most config.batch_size, the batch size padded to a power of two."""
-  buckets: dict[int, list[int]] = collections.defaultdict(list)
-  for i, n in enumerate(lengths):
-    buckets[pad_length(n, config)].append(i)
-  for length, members in sorted(buckets.items()):
-    for start in range(0, len(members), config.batch_size):
-      idx = members[start:start + config.batch_size]
-      yield length, min(config.batch_size, track_fit.bucket_length(len(idx))), idx
+  return batching.length_batches(lengths, config.batch_size, lambda n: pad_length(n, config))
 
 
 def keypoint_arrays(keypoints: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from walt3d_jax.fit import quality
+from walt3d_jax.fit import batching
 from walt3d_jax.fit import track_fit
 from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.geometry import plane
@@ -268,32 +269,22 @@ def place_people(box: Sequence[np.ndarray], time: Sequence[np.ndarray], K: np.nd
   """
   template = jnp.asarray(skeleton_template(config.phase), jnp.float32)
   lengths = [len(b) for b in box]
-  buckets: dict[int, list[int]] = {}
-  for i, n in enumerate(lengths):
-    buckets.setdefault(track_fit.bucket_length(n, min_bucket), []).append(i)
   results: list[PersonFit | None] = [None] * len(box)
-  for length, members in sorted(buckets.items()):
-    for start in range(0, len(members), batch_size):
-      idx = members[start:start + batch_size]
-      size = min(batch_size, track_fit.bucket_length(len(idx)))
-      b = np.zeros((size, length, 4))
-      tm = np.zeros((size, length))
-      valid = np.zeros((size, length), bool)
-      for row, i in enumerate(idx):
-        b[row, :lengths[i]] = box[i]
-        tm[row, :lengths[i]] = time[i]
-        valid[row, :lengths[i]] = True
-      # Padding rows copy the first track's camera, so they stay well posed.
-      take = np.array(idx + [idx[0]] * (size - len(idx)))
-      # Times relative to each track's first frame keep float32 exact (absolute ones are 1e5 s).
-      tm = tm - tm[:, :1]
-      f32 = lambda a: jnp.asarray(a, jnp.float32)
-      out = place_person_batch(f32(b), f32(tm), jnp.asarray(valid), f32(np.asarray(K)[take]),
-                               f32(np.asarray(R_cg)[take]), f32(np.asarray(t_cg)[take]),
-                               f32(np.asarray(image_size)[take]), template, config)
-      out = jax.tree.map(np.asarray, out)
-      for row, i in enumerate(idx):
-        n = lengths[i]
-        results[i] = PersonFit(*(v[row, :n] if name in _PER_FRAME else v[row]
-                                 for name, v in zip(PersonFit._fields, out)))
+  pad_length = lambda n: batching.bucket_length(n, min_bucket)
+  for length, size, idx in batching.length_batches(lengths, batch_size, pad_length):
+    b = batching.pad_tracks(box, idx, size, length)
+    tm = batching.pad_tracks(time, idx, size, length)
+    valid = batching.frame_mask(lengths, idx, size, length)
+    take = batching.padded_rows(idx, size)
+    # Times relative to each track's first frame keep float32 exact (absolute ones are 1e5 s).
+    tm = tm - tm[:, :1]
+    f32 = lambda a: jnp.asarray(a, jnp.float32)
+    out = place_person_batch(f32(b), f32(tm), jnp.asarray(valid), f32(np.asarray(K)[take]),
+                             f32(np.asarray(R_cg)[take]), f32(np.asarray(t_cg)[take]),
+                             f32(np.asarray(image_size)[take]), template, config)
+    out = jax.tree.map(np.asarray, out)
+    for row, i in enumerate(idx):
+      n = lengths[i]
+      results[i] = PersonFit(*(v[row, :n] if name in _PER_FRAME else v[row]
+                               for name, v in zip(PersonFit._fields, out)))
   return results

@@ -18,12 +18,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from walt3d_jax.fit import batching
 from walt3d_jax.fit import init as init_lib
 from walt3d_jax.fit import quality
 from walt3d_jax.fit import residuals
 from walt3d_jax.fit import schur
 from walt3d_jax.fit.config import FitConfig
 from walt3d_jax.shapes import car_model
+
+bucket_length = batching.bucket_length  # callers know it from here
 
 with warnings.catch_warnings():
   # jaxopt 0.8.5 announces it is unmaintained; it works on this jax (shared SOLVERS.md).
@@ -187,13 +190,6 @@ def fit_track_batch(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K:
       uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, config)
 
 
-def bucket_length(num_frames: int, min_bucket: int = 1) -> int:
-  """The padded length of a track of num_frames ≥ 1 frames: the next power of two."""
-  if num_frames < 1:
-    raise ValueError(f'a track needs at least one frame, got {num_frames}')
-  return max(min_bucket, 1 << (num_frames - 1).bit_length())
-
-
 def fit_tracks(uv: Sequence[np.ndarray], weight: Sequence[np.ndarray], K: np.ndarray,
                R_cg: np.ndarray, t_cg: np.ndarray, image_size: np.ndarray,
                model: car_model.CarShapeModel, config: FitConfig,
@@ -207,34 +203,23 @@ def fit_tracks(uv: Sequence[np.ndarray], weight: Sequence[np.ndarray], K: np.nda
   """
   dtype = model.mean.dtype
   lengths = [len(u) for u in uv]
-  buckets: dict[int, list[int]] = {}
-  for i, n in enumerate(lengths):
-    buckets.setdefault(bucket_length(n), []).append(i)
   results: list[FitResult | None] = [None] * len(uv)
-  for length, members in sorted(buckets.items()):
-    for start in range(0, len(members), batch_size):
-      idx = members[start:start + batch_size]
-      size = min(batch_size, bucket_length(len(idx)))
-      u = np.zeros((size, length, 12, 2))
-      w = np.zeros((size, length, 12))
-      valid = np.zeros((size, length), bool)
-      for row, i in enumerate(idx):
-        u[row, :lengths[i]] = uv[i]
-        w[row, :lengths[i]] = weight[i]
-        valid[row, :lengths[i]] = True
-      # Padding rows copy the first track's camera, so they stay well posed.
-      take = np.array(idx + [idx[0]] * (size - len(idx)))
-      out = fit_track_batch(
-          jnp.asarray(u, dtype), jnp.asarray(w, dtype), jnp.asarray(valid),
-          jnp.asarray(np.asarray(K)[take], dtype), jnp.asarray(np.asarray(R_cg)[take], dtype),
-          jnp.asarray(np.asarray(t_cg)[take], dtype),
-          jnp.asarray(np.asarray(image_size)[take], dtype), model, config)
-      out = jax.tree.map(np.asarray, out)
-      for row, i in enumerate(idx):
-        n = lengths[i]
-        results[i] = FitResult(*(
-            v[row, :n] if v.ndim >= 2 and v.shape[1] == length and name in _PER_FRAME
-            else v[row] for name, v in zip(FitResult._fields, out)))
+  for length, size, idx in batching.length_batches(lengths, batch_size):
+    u = batching.pad_tracks(uv, idx, size, length)
+    w = batching.pad_tracks(weight, idx, size, length)
+    valid = batching.frame_mask(lengths, idx, size, length)
+    take = batching.padded_rows(idx, size)
+    out = fit_track_batch(
+        jnp.asarray(u, dtype), jnp.asarray(w, dtype), jnp.asarray(valid),
+        jnp.asarray(np.asarray(K)[take], dtype), jnp.asarray(np.asarray(R_cg)[take], dtype),
+        jnp.asarray(np.asarray(t_cg)[take], dtype),
+        jnp.asarray(np.asarray(image_size)[take], dtype), model, config)
+    out = jax.tree.map(np.asarray, out)
+    for row, i in enumerate(idx):
+      n = lengths[i]
+      results[i] = FitResult(*(
+          v[row, :n] if v.ndim >= 2 and v.shape[1] == length and name in _PER_FRAME
+          else v[row] for name, v in zip(FitResult._fields, out)))
   return results
 
 
