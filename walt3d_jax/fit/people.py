@@ -26,7 +26,6 @@ import numpy as np
 
 from walt3d_jax.fit import quality
 from walt3d_jax.fit import batching
-from walt3d_jax.fit import track_fit
 from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.geometry import plane
 from walt3d_jax.geometry import pose as pose_lib
