@@ -32,6 +32,7 @@ import jax.numpy as jnp
 
 from walt3d_jax.fit import residuals
 from walt3d_jax.fit import robust
+from walt3d_jax.fit import small_linalg
 from walt3d_jax.fit.config import FitConfig
 from walt3d_jax.shapes import car_model
 
@@ -223,8 +224,12 @@ def linearise(pose: jax.Array, beta: jax.Array, uv: jax.Array, weight: jax.Array
 
   if config.smooth and num_frames > 1:
     rw, jw = motion_jacobian(pose, frame_valid, config)
-    hw = jnp.einsum('nrai,nrbj->nabij', jw, jw)  # (T-1, a, b, i, j): frames a, b of window
-    gw = jnp.sum(jw * rw[..., None, None], 1)  # (T-1, 3, 3)
+    # Sums over the 6 residuals written out: XLA's CPU reduction and dot fusions for so short
+    # an axis cost ~100 ms a step at 4096 tracks, the unrolled form a few (small_linalg).
+    num_res = jw.shape[1]
+    hw = sum(jw[:, r, :, None, :, None] * jw[:, r, None, :, None, :]
+             for r in range(num_res))  # (T-1, a, b, i, j): frames a, b of the window
+    gw = sum(jw[:, r] * rw[:, r, None, None] for r in range(num_res))  # (T-1, 3, 3)
     cost = cost + 0.5 * jnp.sum(rw * rw)
     # Window n covers frames n, n+1, n+2; frame n+2 = T is the dummy (zero Jacobian).
     diag = diag + (_pad_frames(hw[:, 0, 0], 0, 2) + _pad_frames(hw[:, 1, 1], 1, 1)
@@ -240,12 +245,6 @@ def linearise(pose: jax.Array, beta: jax.Array, uv: jax.Array, weight: jax.Array
       shape=jnp.sum(hess[:, POSE_DIM:, POSE_DIM:], 0) + prior * jnp.eye(num_shape,
                                                                         dtype=beta.dtype),
       grad_pose=grad_pose, grad_shape=jnp.sum(grad[:, POSE_DIM:], 0) + prior * beta)
-
-
-def _cholesky_solve(a: jax.Array, b: jax.Array) -> jax.Array:
-  """a⁻¹ b for a (n, n) symmetric positive definite, b (n, m); NaN where a is not."""
-  chol = jnp.linalg.cholesky(0.5 * (a + a.T))  # symmetric only to rounding otherwise
-  return jax.scipy.linalg.cho_solve((chol, True), b)
 
 
 def solve_pose_band(diag: jax.Array, upper1: jax.Array, upper2: jax.Array,
@@ -279,9 +278,10 @@ def solve_pose_band(diag: jax.Array, upper1: jax.Array, upper2: jax.Array,
   def forward(carry, inputs):
     prev_off, prev_g, prev_y = carry  # O_{k-1}, S_{k-1}⁻¹ O_{k-1}, S_{k-1}⁻¹ y_{k-1}
     block_k, off_k, b_k = inputs
-    s = block_k - prev_off.T @ prev_g
-    y = b_k - prev_off.T @ prev_y
-    sol = _cholesky_solve(s, jnp.concatenate([off_k, y], -1))
+    off_t = prev_off.T
+    s = block_k - small_linalg.matmul(off_t, prev_g)
+    y = b_k - small_linalg.matmul(off_t, prev_y)
+    sol = small_linalg.cholesky_solve(s, jnp.concatenate([off_k, y], -1))
     g_k, y_k = sol[:, :6], sol[:, 6:]
     return (off_k, g_k, y_k), (g_k, y_k)
 
@@ -290,7 +290,7 @@ def solve_pose_band(diag: jax.Array, upper1: jax.Array, upper2: jax.Array,
 
   def backward(x_next, inputs):
     g_k, y_k = inputs
-    x = y_k - g_k @ x_next
+    x = y_k - small_linalg.matmul(g_k, x_next)
     return x, x
 
   _, x = jax.lax.scan(backward, jnp.zeros((6, cols), dtype), (g, y), reverse=True)
@@ -311,7 +311,7 @@ def damped_step(lin: Linearisation, damping: jax.Array) -> tuple[jax.Array, jax.
   schur = (lin.shape + damping * jnp.eye(num_shape, dtype=lin.shape.dtype)
            - jnp.einsum('tik,til->kl', lin.cross, z_cross))
   reduced = lin.grad_shape - jnp.einsum('tik,ti->k', lin.cross, z_grad)
-  d_beta = -_cholesky_solve(schur, reduced[:, None])[:, 0]
+  d_beta = -small_linalg.cholesky_solve(schur, reduced[:, None])[:, 0]
   d_pose = -z_grad - jnp.einsum('tik,k->ti', z_cross, d_beta)
   return d_pose, d_beta
 
@@ -326,14 +326,33 @@ def _max_diag(lin: Linearisation) -> jax.Array:
                      jnp.max(jnp.diagonal(lin.shape)))
 
 
+class SchurCarry(NamedTuple):
+  """The LM's loop state for one track (`SchurLevenbergMarquardt.init` / `advance`).
+
+  pose (T, 3), beta (K,): the current point; lin: its `Linearisation`; mu () the damping,
+  nu () Nielsen's growth factor; it () steps tried; done () a tolerance stopped it.
+  """
+
+  pose: jax.Array
+  beta: jax.Array
+  lin: Linearisation
+  mu: jax.Array
+  nu: jax.Array
+  it: jax.Array
+  done: jax.Array
+
+
 @dataclasses.dataclass(frozen=True)
 class SchurLevenbergMarquardt:
   """Structured LM on `residuals.track_residuals`, in jaxopt's pure `run(init, *args)` style.
 
   config: the residual's settings and tol (relative gradient tolerance), damping (μ₀ relative
   to max diag JᵀJ), xtol (relative step), ftol (relative cost decrease); maxiter: steps
-  tried at most. Frozen and
-  hashable: jit it with the solver as a static argument, or close over it.
+  tried at most. Frozen and hashable: jit it with the solver as a static argument, or close
+  over it. `run` = `init`, `advance` to the end, `result`; the three pieces let a batched
+  driver (`fit.compaction`) step tracks in chunks and drop the finished ones in between.
+  Arguments after params0 / carry are `residuals.track_residuals`'s (uv, weight,
+  frame_valid, anchor, K, R_cg, t_cg, model).
   """
 
   config: FitConfig
@@ -348,35 +367,43 @@ class SchurLevenbergMarquardt:
     residuals if larger."""
     return max(self.config.ftol, 32. * float(jnp.finfo(dtype).eps))
 
-  def run(self, params0: jax.Array, uv: jax.Array, weight: jax.Array,
-          frame_valid: jax.Array, anchor: jax.Array, K: jax.Array, R_cg: jax.Array,
-          t_cg: jax.Array, model: car_model.CarShapeModel) -> tuple[jax.Array, SchurState]:
-    """(params (3T + K,), SchurState) from params0 (3T + K,) (`residuals.pack` layout).
+  def _stationary(self, lin: Linearisation) -> jax.Array:
+    return gradient_norm(lin) <= self.config.tol * (1. + jnp.sqrt(2. * lin.cost))
 
-    Arguments after params0 as `residuals.track_residuals`'s. Pure; jit- and vmap-able
-    (under vmap the loop runs until every track has stopped, finished tracks frozen).
-    """
-    config = self.config
-    num_frames = uv.shape[0]
-    args = (uv, weight, frame_valid, anchor, K, R_cg, t_cg, model, config)
-    lin_at = lambda p, b: linearise(p, b, *args)
+  def init(self, params0: jax.Array, *args) -> SchurCarry:
+    """The carry at params0 (3T + K,) (`residuals.pack` layout), before any step."""
+    num_frames = args[0].shape[0]
     x, y, yaw, beta = residuals.unpack(params0, num_frames)
     pose = jnp.stack([x, y, yaw], -1)
-    lin = lin_at(pose, beta)
+    lin = linearise(pose, beta, *args, self.config)
     dtype = params0.dtype
+    return SchurCarry(pose=pose, beta=beta, lin=lin,
+                      mu=self.config.damping * _max_diag(lin), nu=jnp.asarray(2., dtype),
+                      it=jnp.asarray(0), done=self._stationary(lin))
+
+  def active(self, carry: SchurCarry) -> jax.Array:
+    """() bool: the track would take another step (not stopped, steps left)."""
+    return ~carry.done & (carry.it < self.maxiter)
+
+  def advance(self, carry: SchurCarry, *args, max_steps: int | None = None) -> SchurCarry:
+    """Up to max_steps more steps (all that are left when None), stopping early as `run`.
+
+    A stopped track's carry comes back unchanged. Pure; jit- and vmap-able (under vmap the
+    loop runs until every track has stopped or used its max_steps, stopped ones frozen).
+    """
+    config = self.config
+    dtype = carry.pose.dtype
     xtol = self.xtol(dtype)
     ftol = self.ftol(dtype)
-    mu = config.damping * _max_diag(lin)
+    lin_at = lambda p, b: linearise(p, b, *args, config)
+    limit = self.maxiter if max_steps is None else jnp.minimum(self.maxiter,
+                                                               carry.it + max_steps)
 
-    def stationary(lin):
-      return gradient_norm(lin) <= config.tol * (1. + jnp.sqrt(2. * lin.cost))
+    def cond(c: SchurCarry):
+      return (c.it < limit) & ~c.done
 
-    def cond(carry):
-      it, done = carry[-2], carry[-1]
-      return (it < self.maxiter) & ~done
-
-    def body(carry):
-      pose, beta, lin, mu, nu, it, _ = carry
+    def body(c: SchurCarry) -> SchurCarry:
+      pose, beta, lin, mu, nu = c.pose, c.beta, c.lin, c.mu, c.nu
       d_pose, d_beta = damped_step(lin, mu)
       finite = jnp.all(jnp.isfinite(d_pose)) & jnp.all(jnp.isfinite(d_beta))
       d_pose = jnp.where(finite, d_pose, 0.)
@@ -402,13 +429,28 @@ class SchurLevenbergMarquardt:
       # rejected step, tiny against the cost (rounding noise then decides acceptance).
       tiny_step = finite & (jnp.sqrt(step_sq) <= xtol * (norm + xtol))
       tiny_gain = jnp.where(accept, actual, predicted) <= ftol * lin.cost
-      return pose, beta, lin, mu, nu, it + 1, stationary(lin) | tiny_step | tiny_gain
+      return SchurCarry(pose, beta, lin, mu, nu, c.it + 1,
+                        self._stationary(lin) | tiny_step | tiny_gain)
 
-    carry = (pose, beta, lin, mu, jnp.asarray(2., dtype), jnp.asarray(0), stationary(lin))
-    pose, beta, lin, mu, _, it, done = jax.lax.while_loop(cond, body, carry)
-    params = residuals.pack(pose[:, 0], pose[:, 1], pose[:, 2], beta)
-    return params, SchurState(value=lin.cost, iter_num=it, error=gradient_norm(lin),
-                              damping=mu, converged=done)
+    return jax.lax.while_loop(cond, body, carry)
+
+  def result(self, carry: SchurCarry) -> tuple[jax.Array, SchurState]:
+    """(params (3T + K,), SchurState) of a carry."""
+    pose, lin = carry.pose, carry.lin
+    params = residuals.pack(pose[:, 0], pose[:, 1], pose[:, 2], carry.beta)
+    return params, SchurState(value=lin.cost, iter_num=carry.it, error=gradient_norm(lin),
+                              damping=carry.mu, converged=carry.done)
+
+  def run(self, params0: jax.Array, uv: jax.Array, weight: jax.Array,
+          frame_valid: jax.Array, anchor: jax.Array, K: jax.Array, R_cg: jax.Array,
+          t_cg: jax.Array, model: car_model.CarShapeModel) -> tuple[jax.Array, SchurState]:
+    """(params (3T + K,), SchurState) from params0 (3T + K,) (`residuals.pack` layout).
+
+    Arguments after params0 as `residuals.track_residuals`'s. Pure; jit- and vmap-able
+    (under vmap the loop runs until every track has stopped, finished tracks frozen).
+    """
+    args = (uv, weight, frame_valid, anchor, K, R_cg, t_cg, model)
+    return self.result(self.advance(self.init(params0, *args), *args))
 
 
 def dense_damped_step(params: jax.Array, damping: jax.Array, *args,

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from walt3d_jax.fit import batching
+from walt3d_jax.fit import compaction
 from walt3d_jax.fit import init as init_lib
 from walt3d_jax.fit import quality
 from walt3d_jax.fit import residuals
@@ -98,18 +99,33 @@ def _wrap(angle: jax.Array) -> jax.Array:
   return jnp.arctan2(jnp.sin(angle), jnp.cos(angle))
 
 
-def fit_track(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.Array,
-              R_cg: jax.Array, t_cg: jax.Array, image_size: jax.Array,
-              model: car_model.CarShapeModel, config: FitConfig) -> FitResult:
-  """Fits one padded track: shape α shared, ground pose (x, y, yaw) per frame.
+class _Start(NamedTuple):
+  """A track's inputs cleaned and its chosen start (`_start`): uv (T, 12, 2) and weight
+  (T, 12) as `residuals.usable_keypoints` leaves them; raw_finite (T,): the raw frame had no
+  NaN/inf; params0 (3T + K,) the start the fit goes on from; anchor (T, 3) its poses, the
+  anchor residual's target; best () which start won; probe_iters: steps already taken."""
 
-  uv (T, 12, 2) pixels; weight (T, 12) ≥ 0 visibility × detector confidence (0 = missing;
-  NaN/inf anywhere are treated as missing and flagged); frame_valid (T,) bool (False =
-  padding); K (3, 3); R_cg (3, 3), t_cg (3,): the ground frame of camera.json's plane
-  (`geometry.plane.ground_frame`); image_size (2,) (w, h) pixels. Runs config.probe_iters
-  LM steps from each of config.num_yaw_hypotheses starts and finishes the cheapest one.
-  Pure, jit/vmap-able.
-  """
+  uv: jax.Array
+  weight: jax.Array
+  raw_finite: jax.Array
+  params0: jax.Array
+  anchor: jax.Array
+  best: jax.Array
+
+
+def _probe_iters(config: FitConfig) -> int:
+  return min(config.probe_iters, config.maxiter)
+
+
+def _remaining_iters(config: FitConfig) -> int:
+  """LM steps left for the chosen start after the probe."""
+  return max(config.maxiter - _probe_iters(config), 1)
+
+
+def _start(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.Array,
+           R_cg: jax.Array, t_cg: jax.Array, model: car_model.CarShapeModel,
+           config: FitConfig) -> _Start:
+  """Cleans the keypoints and picks the start the fit goes on from (`fit_track`'s args)."""
   dtype = K.dtype
   raw_finite = jnp.all(jnp.isfinite(uv), (-1, -2)) & jnp.all(jnp.isfinite(weight), -1)
   uv, weight = residuals.usable_keypoints(uv, weight, frame_valid)
@@ -119,7 +135,7 @@ def fit_track(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.A
   params0 = jax.vmap(lambda a: residuals.pack(a[:, 0], a[:, 1], a[:, 2], beta0))(starts)
   # Every start gets a few probe steps (or, with probe_iters = 0, just its cost); only the
   # cheapest goes on (most of the time is the one full run, not the H probes).
-  probe_iters = min(config.probe_iters, config.maxiter)
+  probe_iters = _probe_iters(config)
   if probe_iters:
     probe = jax.vmap(solve_track, in_axes=(0, 0) + (None,) * 9)
     params, cost, _, _ = probe(params0, starts, *args, probe_iters)
@@ -129,12 +145,21 @@ def fit_track(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.A
         p, uv, weight, frame_valid, a, K, R_cg, t_cg, model, config=config))(params0, starts)
   cost = jnp.where(jnp.isfinite(cost), cost, jnp.inf)
   best = jnp.argmin(cost)
-  anchor = starts[best]
-  p, final_cost, iters, converged = solve_track(params[best], anchor, *args,
-                                                max(config.maxiter - probe_iters, 1))
+  return _Start(uv=uv, weight=weight, raw_finite=raw_finite, params0=params[best],
+                anchor=starts[best], best=best.astype(jnp.int32))
+
+
+def _finish(start: _Start, p: jax.Array, final_cost: jax.Array, iters: jax.Array,
+            converged: jax.Array, frame_valid: jax.Array, K: jax.Array, R_cg: jax.Array,
+            t_cg: jax.Array, image_size: jax.Array, model: car_model.CarShapeModel,
+            config: FitConfig) -> FitResult:
+  """The FitResult of the solver's params p (3T + K,), cost, iterations and convergence."""
+  dtype = K.dtype
+  uv, weight, anchor = start.uv, start.weight, start.anchor
   cost = jnp.where(jnp.isfinite(final_cost), final_cost, jnp.inf)
   finite = jnp.all(jnp.isfinite(p))
   num_frames = uv.shape[0]
+  beta0 = jnp.zeros(model.num_components, dtype)
   fallback = residuals.pack(anchor[:, 0], anchor[:, 1], anchor[:, 2], beta0)
   p = jnp.where(finite, p, fallback)
   x, y, yaw, beta = residuals.unpack(p, num_frames)
@@ -142,8 +167,8 @@ def fit_track(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.A
   alpha = beta * model.stddev
   proj, depth = residuals.project_track(x, y, yaw, alpha, K, R_cg, t_cg, model,
                                         config.min_depth_m)
-  frame_code, frame_rmse = quality.frame_reasons(uv, weight, raw_finite, frame_valid, proj,
-                                                 depth, image_size, config)
+  frame_code, frame_rmse = quality.frame_reasons(uv, weight, start.raw_finite, frame_valid,
+                                                 proj, depth, image_size, config)
 
   mask = weight > 0.
   count = jnp.sum(mask)
@@ -171,23 +196,88 @@ def fit_track(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.A
   return FitResult(
       x=x, y=y, yaw=yaw, alpha=alpha, dimensions=dims, uv_fit=proj, cost=safe_cost,
       rmse_px=rmse, frame_rmse_px=frame_rmse,
-      iterations=iters + probe_iters, converged=converged,
-      hypothesis=best.astype(jnp.int32), reason=reason, frame_reason=frame_code,
+      iterations=iters + _probe_iters(config), converged=converged,
+      hypothesis=start.best, reason=reason, frame_reason=frame_code,
       derived=jnp.zeros((), bool))
 
 
-@functools.partial(jax.jit, static_argnames=('config',))
-def fit_track_batch(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.Array,
-                    R_cg: jax.Array, t_cg: jax.Array, image_size: jax.Array,
-                    model: car_model.CarShapeModel, config: FitConfig) -> FitResult:
-  """`fit_track` over a batch of B tracks padded to one length T (jit of vmap).
+def fit_track(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.Array,
+              R_cg: jax.Array, t_cg: jax.Array, image_size: jax.Array,
+              model: car_model.CarShapeModel, config: FitConfig) -> FitResult:
+  """Fits one padded track: shape α shared, ground pose (x, y, yaw) per frame.
 
-  uv (B, T, 12, 2); weight (B, T, 12); frame_valid (B, T); K (B, 3, 3); R_cg (B, 3, 3);
-  t_cg (B, 3); image_size (B, 2): every track may have its own camera. Compiles once per
-  (B, T, K, config).
+  uv (T, 12, 2) pixels; weight (T, 12) ≥ 0 visibility × detector confidence (0 = missing;
+  NaN/inf anywhere are treated as missing and flagged); frame_valid (T,) bool (False =
+  padding); K (3, 3); R_cg (3, 3), t_cg (3,): the ground frame of camera.json's plane
+  (`geometry.plane.ground_frame`); image_size (2,) (w, h) pixels. Runs config.probe_iters
+  LM steps from each of config.num_yaw_hypotheses starts and finishes the cheapest one.
+  Pure, jit/vmap-able.
   """
+  start = _start(uv, weight, frame_valid, K, R_cg, t_cg, model, config)
+  p, cost, iters, converged = solve_track(start.params0, start.anchor, start.uv, start.weight,
+                                          frame_valid, K, R_cg, t_cg, model, config,
+                                          _remaining_iters(config))
+  return _finish(start, p, cost, iters, converged, frame_valid, K, R_cg, t_cg, image_size,
+                 model, config)
+
+
+@functools.partial(jax.jit, static_argnames=('config',))
+def _fit_track_vmap(uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, config):
   return jax.vmap(fit_track, in_axes=(0,) * 7 + (None, None))(
       uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, config)
+
+
+@functools.partial(jax.jit, static_argnames=('solver',))
+def _start_batch(uv, weight, frame_valid, K, R_cg, t_cg, model, solver):
+  start = jax.vmap(_start, in_axes=(0,) * 6 + (None, None))(
+      uv, weight, frame_valid, K, R_cg, t_cg, model, solver.config)
+  args = (start.uv, start.weight, frame_valid, start.anchor, K, R_cg, t_cg)
+  carry = jax.vmap(solver.init, in_axes=(0,) * 8 + (None,))(start.params0, *args, model)
+  return start, args, carry
+
+
+@functools.partial(jax.jit, static_argnames=('solver',))
+def _step_batch(carry, args, model, solver):
+  return jax.vmap(functools.partial(solver.advance, max_steps=1),
+                  in_axes=(0,) * 8 + (None,))(carry, *args, model)
+
+
+@functools.partial(jax.jit, static_argnames=('solver',))
+def _active_batch(carry, solver):
+  return jax.vmap(solver.active)(carry)
+
+
+@functools.partial(jax.jit, static_argnames=('solver',))
+def _finish_batch(start, carry, frame_valid, K, R_cg, t_cg, image_size, model, solver):
+  def one(start, carry, frame_valid, K, R_cg, t_cg, image_size):
+    p, state = solver.result(carry)
+    return _finish(start, p, state.value, state.iter_num, state.converged, frame_valid, K,
+                   R_cg, t_cg, image_size, model, solver.config)
+  return jax.vmap(one)(start, carry, frame_valid, K, R_cg, t_cg, image_size)
+
+
+def fit_track_batch(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.Array,
+                    R_cg: jax.Array, t_cg: jax.Array, image_size: jax.Array,
+                    model: car_model.CarShapeModel, config: FitConfig, *,
+                    min_batch: int = 8) -> FitResult:
+  """`fit_track` over a batch of B tracks padded to one length T.
+
+  uv (B, T, 12, 2); weight (B, T, 12); frame_valid (B, T); K (B, 3, 3); R_cg (B, 3, 3);
+  t_cg (B, 3); image_size (B, 2): every track may have its own camera. With the structured
+  solver the starts, the LM steps and the results are each jit of vmap over the batch, and
+  the LM steps go through `compaction.solve_compacted`, so tracks that have converged stop
+  costing time (the same numbers as jit(vmap(fit_track)) up to float rounding). The dense
+  reference solver runs as one jit(vmap(fit_track)). Compiles once per (B, T, K, config),
+  and the LM step once per smaller power-of-two batch (≥ min_batch) it regroups into.
+  """
+  if config.solver != 'schur':
+    return _fit_track_vmap(uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, config)
+  solver = schur.SchurLevenbergMarquardt(config, _remaining_iters(config))
+  start, args, carry = _start_batch(uv, weight, frame_valid, K, R_cg, t_cg, model, solver)
+  carry = compaction.solve_compacted(
+      functools.partial(_step_batch, model=model, solver=solver),
+      functools.partial(_active_batch, solver=solver), carry, args, min_batch=min_batch)
+  return _finish_batch(start, carry, frame_valid, K, R_cg, t_cg, image_size, model, solver)
 
 
 def fit_tracks(uv: Sequence[np.ndarray], weight: Sequence[np.ndarray], K: np.ndarray,

@@ -1,0 +1,69 @@
+"""Batched iterative solves that stop paying for the problems already finished.
+
+Under `jax.vmap`, a `lax.while_loop` runs until its slowest problem stops: every step costs
+the whole batch, finished rows included (frozen by a select). Track fits converge in 4-9 LM
+steps, so a batch of 4096 pays for ~8 steps × 4096 where the tracks need ~5 on average.
+`solve_compacted` instead drives the batched step from the host: after each step it counts
+the rows still active and, once they fit in a power-of-two batch at most half the current
+one, gathers them (carry and arguments) into that smaller batch. Results are scattered back
+in place. The per-row arithmetic is unchanged; only the batch a row is computed in changes.
+
+The step function compiles once per batch size it meets: powers of two from min_batch up to
+the full batch, at most log2(B / min_batch) + 1 of them, cached by jit across calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+Carry = Any  # a pytree of arrays, leading axis = batch
+Args = Any
+
+
+@jax.jit
+def _take(tree: Any, rows: jax.Array) -> Any:
+  return jax.tree.map(lambda a: a[rows], tree)
+
+
+@jax.jit
+def _put(tree: Any, rows: jax.Array, values: Any) -> Any:
+  # Duplicate rows only ever carry identical values (copies of one stopped row).
+  return jax.tree.map(lambda a, v: a.at[rows].set(v), tree, values)
+
+
+def batch_size_for(active: int, min_batch: int) -> int:
+  """The batch that holds `active` rows: the next power of two, at least min_batch."""
+  return max(min_batch, 1 << max(active - 1, 0).bit_length())
+
+
+def solve_compacted(step: Callable[[Carry, Args], Carry], active: Callable[[Carry], jax.Array],
+                    carry: Carry, args: Args, *, min_batch: int = 8) -> Carry:
+  """Steps every row of a batch until none is active; regroups the active rows as they thin.
+
+  step(carry, args) -> carry: one (or a few) iterations of every row, batched (jit of vmap);
+    rows that are not active must come back unchanged. args: the rows' fixed inputs.
+  active(carry) -> (B,) bool: rows that would still change.
+  carry, args: pytrees with a leading batch axis B. Returns the final carry (B, ...), each row
+  as `step` would have left it in the full batch.
+  """
+  full = carry
+  rows: np.ndarray | None = None  # rows of `full` held by `current`; None: all, in order
+  current, current_args = carry, args
+  while True:
+    is_active = np.asarray(active(current))
+    count = int(is_active.sum())
+    if count == 0:
+      break
+    size = batch_size_for(count, min_batch)
+    if 2 * size <= is_active.size:
+      held = np.arange(is_active.size) if rows is None else rows
+      full = current if rows is None else _put(full, rows, current)
+      # Padding repeats one stopped row: `step` leaves it as it is.
+      idle = held[~is_active][0]
+      rows = np.concatenate([held[is_active], np.full(size - count, idle, held.dtype)])
+      current, current_args = _take(full, rows), _take(args, rows)
+    current = step(current, current_args)
+  return current if rows is None else _put(full, rows, current)
