@@ -63,8 +63,3 @@ def test_nothing_active_returns_the_carry_unchanged():
   got = compaction.solve_compacted(lambda *a: calls.append(1), jax.vmap(_active), carry, c)
   assert not calls
   np.testing.assert_array_equal(got['x'], carry['x'])
-
-
-def test_batch_size_for():
-  assert [compaction.batch_size_for(n, 8) for n in (0, 1, 8, 9, 100, 4096)] == [
-      8, 8, 8, 16, 128, 4096]

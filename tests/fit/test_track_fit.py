@@ -27,13 +27,13 @@ def _tracks(model, seed, noise_px=2., drop=0.2):
   return synthetic.synthetic_tracks(np.random.default_rng(seed), _B, _T, model, noise_px, drop)
 
 
-def _fit(tr, model, uv=None, weight=None, valid=None, r_cg=None, t_cg=None, min_batch=8):
+def _fit(tr, model, uv=None, weight=None, valid=None, r_cg=None, t_cg=None, **kwargs):
   f32 = lambda a: jnp.asarray(a, jnp.float32)
   return jax.tree.map(np.asarray, track_fit.fit_track_batch(
       f32(tr.uv if uv is None else uv), f32(tr.weight if weight is None else weight),
       jnp.asarray(tr.frame_valid if valid is None else valid), f32(tr.K),
       f32(tr.R_cg if r_cg is None else r_cg), f32(tr.t_cg if t_cg is None else t_cg),
-      f32(tr.image_size), model, _CONFIG, min_batch=min_batch))
+      f32(tr.image_size), model, _CONFIG, **kwargs))
 
 
 def _yaw_error(a, b):
@@ -134,8 +134,9 @@ def test_one_frame_and_padded_tracks(model):
 
 def test_vmap_equals_loop_and_buckets(model):
   tr = _tracks(model, 7)
-  # min_batch=1: the LM steps regroup the unfinished tracks into batches of 2 and 1.
-  batched = _fit(tr, model, min_batch=1)
+  # min_batch=1: the LM steps regroup the unfinished tracks into smaller batches; chunk=2:
+  # the batch of 4 goes as two chunks of 2 (`batching.map_rows`).
+  batched = _fit(tr, model, min_batch=1, chunk=2)
   lengths = [8, 5, 8, 3]  # buckets 8 and 4
   out = track_fit.fit_tracks([tr.uv[i, :n] for i, n in enumerate(lengths)],
                              [tr.weight[i, :n] for i, n in enumerate(lengths)], tr.K, tr.R_cg,
@@ -150,10 +151,13 @@ def test_vmap_equals_loop_and_buckets(model):
                                                                tr.image_size)),
                    model, _CONFIG)
       for name, a, b in zip(track_fit.FitResult._fields, one, out[i]):
+        # float32 rounds differently per batch layout: a track that ends on its step or
+        # cost tolerance may take one step more or less, to the same optimum.
+        atol = 1 if name == 'iterations' else 1e-3
         np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64),
-                                   rtol=1e-4, atol=1e-3, err_msg=name)
+                                   rtol=1e-4, atol=atol, err_msg=name)
         np.testing.assert_allclose(np.asarray(getattr(batched, name)[i], np.float64),
-                                   np.asarray(b, np.float64), rtol=1e-4, atol=1e-3,
+                                   np.asarray(b, np.float64), rtol=1e-4, atol=atol,
                                    err_msg=name)
 
 

@@ -1,14 +1,36 @@
-"""Variable-length tracks into fixed-shape batches: length buckets, padding and masks.
+"""Variable-length tracks into fixed-shape batches: length buckets, padding, masks, chunks.
 
 Jitted fits compile once per (batch size, padded length); rounding both up to powers of two
-keeps that to a handful of shapes while padding wastes at most half.
+keeps that to a handful of shapes while padding wastes at most half. `map_rows` runs a
+per-track function over a batch in cache-sized chunks where that is faster (CPU).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
+import jax
 import numpy as np
+
+CPU_CHUNK = 256
+"""Tracks per chunk on CPU: a step's intermediates for 256 tracks × 32 frames stay in cache;
+measured on 2 cores, 4096 × 32 fit: 1.90 s as one vmap, 1.46 s at 128, 1.40 s at 256,
+1.66 s at 512."""
+
+
+def default_chunk() -> int:
+  """`map_rows`'s chunk for the default backend: CPU_CHUNK on CPU, 0 (one vmap) on
+  accelerators, whose parallelism wants the whole batch at once."""
+  return CPU_CHUNK if jax.default_backend() == 'cpu' else 0
+
+
+def map_rows(fn: Callable[[Any], Any], rows: Any, chunk: int) -> Any:
+  """fn over the leading axis of the pytree `rows`: one vmap, or (0 < chunk < batch)
+  `lax.map` over chunks of `chunk` rows, each vmapped. Same results either way."""
+  size = jax.tree.leaves(rows)[0].shape[0]
+  if chunk and size > chunk:
+    return jax.lax.map(fn, rows, batch_size=chunk)
+  return jax.vmap(fn)(rows)
 
 
 def bucket_length(num_frames: int, min_bucket: int = 1) -> int:

@@ -19,6 +19,8 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
+from walt3d_jax.fit import batching
+
 Carry = Any  # a pytree of arrays, leading axis = batch
 Args = Any
 
@@ -32,11 +34,6 @@ def _take(tree: Any, rows: jax.Array) -> Any:
 def _put(tree: Any, rows: jax.Array, values: Any) -> Any:
   # Duplicate rows only ever carry identical values (copies of one stopped row).
   return jax.tree.map(lambda a, v: a.at[rows].set(v), tree, values)
-
-
-def batch_size_for(active: int, min_batch: int) -> int:
-  """The batch that holds `active` rows: the next power of two, at least min_batch."""
-  return max(min_batch, 1 << max(active - 1, 0).bit_length())
 
 
 def solve_compacted(step: Callable[[Carry, Args], Carry], active: Callable[[Carry], jax.Array],
@@ -57,7 +54,7 @@ def solve_compacted(step: Callable[[Carry, Args], Carry], active: Callable[[Carr
     count = int(is_active.sum())
     if count == 0:
       break
-    size = batch_size_for(count, min_batch)
+    size = batching.bucket_length(count, min_batch)
     if 2 * size <= is_active.size:
       held = np.arange(is_active.size) if rows is None else rows
       full = current if rows is None else _put(full, rows, current)

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 
 from walt3d_jax.fit import residuals
 from walt3d_jax.fit import robust
-from walt3d_jax.fit import small_linalg
+from walt3d_jax.geometry import small_linalg
 from walt3d_jax.fit.config import FitConfig
 from walt3d_jax.shapes import car_model
 

@@ -227,19 +227,20 @@ def _fit_track_vmap(uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, c
       uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, config)
 
 
-@functools.partial(jax.jit, static_argnames=('solver',))
-def _start_batch(uv, weight, frame_valid, K, R_cg, t_cg, model, solver):
-  start = jax.vmap(_start, in_axes=(0,) * 6 + (None, None))(
-      uv, weight, frame_valid, K, R_cg, t_cg, model, solver.config)
-  args = (start.uv, start.weight, frame_valid, start.anchor, K, R_cg, t_cg)
-  carry = jax.vmap(solver.init, in_axes=(0,) * 8 + (None,))(start.params0, *args, model)
-  return start, args, carry
+@functools.partial(jax.jit, static_argnames=('solver', 'chunk'))
+def _start_batch(uv, weight, frame_valid, K, R_cg, t_cg, model, solver, chunk):
+  def one(row):
+    uv, weight, frame_valid, K, R_cg, t_cg = row
+    start = _start(uv, weight, frame_valid, K, R_cg, t_cg, model, solver.config)
+    args = (start.uv, start.weight, frame_valid, start.anchor, K, R_cg, t_cg)
+    return start, args, solver.init(start.params0, *args, model)
+  return batching.map_rows(one, (uv, weight, frame_valid, K, R_cg, t_cg), chunk)
 
 
-@functools.partial(jax.jit, static_argnames=('solver',))
-def _step_batch(carry, args, model, solver):
-  return jax.vmap(functools.partial(solver.advance, max_steps=1),
-                  in_axes=(0,) * 8 + (None,))(carry, *args, model)
+@functools.partial(jax.jit, static_argnames=('solver', 'chunk'))
+def _step_batch(carry, args, model, solver, chunk):
+  return batching.map_rows(lambda row: solver.advance(row[0], *row[1], model, max_steps=1),
+                           (carry, args), chunk)
 
 
 @functools.partial(jax.jit, static_argnames=('solver',))
@@ -247,37 +248,43 @@ def _active_batch(carry, solver):
   return jax.vmap(solver.active)(carry)
 
 
-@functools.partial(jax.jit, static_argnames=('solver',))
-def _finish_batch(start, carry, frame_valid, K, R_cg, t_cg, image_size, model, solver):
-  def one(start, carry, frame_valid, K, R_cg, t_cg, image_size):
+@functools.partial(jax.jit, static_argnames=('solver', 'chunk'))
+def _finish_batch(start, carry, frame_valid, K, R_cg, t_cg, image_size, model, solver, chunk):
+  def one(row):
+    start, carry, frame_valid, K, R_cg, t_cg, image_size = row
     p, state = solver.result(carry)
     return _finish(start, p, state.value, state.iter_num, state.converged, frame_valid, K,
                    R_cg, t_cg, image_size, model, solver.config)
-  return jax.vmap(one)(start, carry, frame_valid, K, R_cg, t_cg, image_size)
+  return batching.map_rows(one, (start, carry, frame_valid, K, R_cg, t_cg, image_size), chunk)
 
 
 def fit_track_batch(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.Array,
                     R_cg: jax.Array, t_cg: jax.Array, image_size: jax.Array,
                     model: car_model.CarShapeModel, config: FitConfig, *,
-                    min_batch: int = 8) -> FitResult:
+                    min_batch: int = 8, chunk: int | None = None) -> FitResult:
   """`fit_track` over a batch of B tracks padded to one length T.
 
   uv (B, T, 12, 2); weight (B, T, 12); frame_valid (B, T); K (B, 3, 3); R_cg (B, 3, 3);
   t_cg (B, 3); image_size (B, 2): every track may have its own camera. With the structured
-  solver the starts, the LM steps and the results are each jit of vmap over the batch, and
+  solver the starts, the LM steps and the results are each one jitted batched function, and
   the LM steps go through `compaction.solve_compacted`, so tracks that have converged stop
-  costing time (the same numbers as jit(vmap(fit_track)) up to float rounding). The dense
+  costing time (the same numbers as jit(vmap(fit_track)) up to float rounding); each batched
+  function maps over tracks with `batching.map_rows` in chunks of `chunk` tracks (None:
+  `batching.default_chunk()`, 256 on CPU, one vmap elsewhere; 0: one vmap). The dense
   reference solver runs as one jit(vmap(fit_track)). Compiles once per (B, T, K, config),
   and the LM step once per smaller power-of-two batch (≥ min_batch) it regroups into.
   """
   if config.solver != 'schur':
     return _fit_track_vmap(uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, config)
+  chunk = batching.default_chunk() if chunk is None else chunk
   solver = schur.SchurLevenbergMarquardt(config, _remaining_iters(config))
-  start, args, carry = _start_batch(uv, weight, frame_valid, K, R_cg, t_cg, model, solver)
+  start, args, carry = _start_batch(uv, weight, frame_valid, K, R_cg, t_cg, model, solver,
+                                    chunk)
   carry = compaction.solve_compacted(
-      functools.partial(_step_batch, model=model, solver=solver),
+      functools.partial(_step_batch, model=model, solver=solver, chunk=chunk),
       functools.partial(_active_batch, solver=solver), carry, args, min_batch=min_batch)
-  return _finish_batch(start, carry, frame_valid, K, R_cg, t_cg, image_size, model, solver)
+  return _finish_batch(start, carry, frame_valid, K, R_cg, t_cg, image_size, model, solver,
+                       chunk)
 
 
 def fit_tracks(uv: Sequence[np.ndarray], weight: Sequence[np.ndarray], K: np.ndarray,

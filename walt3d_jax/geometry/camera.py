@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from walt3d_jax.geometry import small_linalg
 from walt3d_jax.geometry import so3
 
 # Lengths OpenCV accepts for distortion coefficients.
@@ -61,7 +62,7 @@ def project(K: jax.Array, points: jax.Array) -> jax.Array:
 
   Points at z <= 0 give meaningless pixels: check depth before trusting them.
   """
-  p = jnp.einsum('...ij,...j->...i', K, points)
+  p = small_linalg.matvec(K, points)
   return p[..., :2] / p[..., 2:3]
 
 
@@ -69,7 +70,7 @@ def pixel_rays(K: jax.Array, uv: jax.Array) -> jax.Array:
   """Rays K⁻¹ [u, v, 1] (..., 3) through pixels uv (..., 2); z = 1, so depth scales them."""
   ones = jnp.ones_like(uv[..., :1])
   p = jnp.concatenate([uv, ones], axis=-1)
-  return jnp.einsum('...ij,...j->...i', jnp.linalg.inv(K), p)
+  return small_linalg.matvec(jnp.linalg.inv(K), p)
 
 
 def back_project(K: jax.Array, uv: jax.Array, depth: jax.Array) -> jax.Array:

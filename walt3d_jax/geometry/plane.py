@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from walt3d_jax.geometry import camera as camera_lib
+from walt3d_jax.geometry import small_linalg
 
 # Below this |projected optical axis| the camera looks (nearly) straight down and the image's
 # up direction (-y_cam) defines x_g instead, which is the limit of the same frame.
@@ -70,12 +71,12 @@ def ground_frame(n: jax.Array, d: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 def ground_to_camera(R_cg: jax.Array, t_cg: jax.Array, points: jax.Array) -> jax.Array:
   """Camera-frame points (..., 3) of ground-frame points (..., 3); R_cg (..., 3, 3)."""
-  return jnp.einsum('...ij,...j->...i', R_cg, points) + t_cg
+  return small_linalg.matvec(R_cg, points) + t_cg
 
 
 def camera_to_ground(R_cg: jax.Array, t_cg: jax.Array, points: jax.Array) -> jax.Array:
   """Ground-frame points (..., 3) of camera-frame points (..., 3); inverse of the above."""
-  return jnp.einsum('...ji,...j->...i', R_cg, points - t_cg)
+  return small_linalg.matvec(jnp.swapaxes(R_cg, -1, -2), points - t_cg)
 
 
 def pixel_to_ground(camera: camera_lib.Camera, uv: jax.Array) -> tuple[jax.Array, jax.Array]:

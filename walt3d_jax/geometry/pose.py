@@ -11,11 +11,12 @@ import jax
 import jax.numpy as jnp
 
 from walt3d_jax.geometry import so3
+from walt3d_jax.geometry import small_linalg
 
 
 def transform_points(R: jax.Array, t: jax.Array, points: jax.Array) -> jax.Array:
   """R @ X + t for points (..., P, 3) under poses R (..., 3, 3), t (..., 3) -> (..., P, 3)."""
-  return jnp.einsum('...ij,...pj->...pi', R, points) + t[..., None, :]
+  return small_linalg.matvec(R[..., None, :, :], points) + t[..., None, :]
 
 
 def ground_pose_to_camera(R_cg: jax.Array, t_cg: jax.Array, x: jax.Array, y: jax.Array,
@@ -28,7 +29,7 @@ def ground_pose_to_camera(R_cg: jax.Array, t_cg: jax.Array, x: jax.Array, y: jax
   x, y, yaw = jnp.broadcast_arrays(*(jnp.asarray(v, R_cg.dtype) for v in (x, y, yaw)))
   r = R_cg @ so3.rot_z(yaw)
   t_go = jnp.stack([x, y, jnp.zeros_like(x)], axis=-1)
-  return r, jnp.einsum('...ij,...j->...i', R_cg, t_go) + t_cg
+  return r, small_linalg.matvec(R_cg, t_go) + t_cg
 
 
 def camera_pose_to_ground(R_cg: jax.Array, t_cg: jax.Array, R: jax.Array,
@@ -39,5 +40,5 @@ def camera_pose_to_ground(R_cg: jax.Array, t_cg: jax.Array, R: jax.Array,
   (x, y) is its origin's position on the plane, yaw the heading of its x axis.
   """
   r_go = jnp.swapaxes(R_cg, -1, -2) @ R
-  t_go = jnp.einsum('...ji,...j->...i', R_cg, t - t_cg)
+  t_go = small_linalg.matvec(jnp.swapaxes(R_cg, -1, -2), t - t_cg)
   return t_go[..., 0], t_go[..., 1], so3.yaw_of(r_go)

@@ -1,11 +1,12 @@
 """Products and Cholesky solves of small matrices, unrolled into elementwise ops.
 
-The structured LM multiplies and solves thousands of 3×3 to 6×6 systems per step, vmapped
-over tracks. On XLA's CPU backend a batched `dot_general` of 6×6 matrices or a batched
+Geometry transforms millions of points by 3×3 matrices, and the structured LM multiplies and
+solves thousands of 3×3 to 6×6 systems per step, vmapped over tracks. On XLA's CPU backend a batched `dot_general` of 6×6 matrices or a batched
 `cholesky` + `triangular_solve` runs one small kernel per matrix, and a small reduction
 becomes a library fusion with its own overheads; written out entry by entry, the same
-arithmetic is a few hundred scalar ops that XLA fuses into loops over the batch (one LM step
-of 4096 tracks × 32 frames: 10 ms → 2.6 ms per 6×6 elimination, measured with jax 0.10.2).
+arithmetic is a few hundred scalar ops that XLA fuses into loops over the batch (jax 0.10.2,
+2 CPU cores: one 6×6 elimination step of 4096 tracks 10 → 2.6 ms; K @ X for 6.3 M points
+115 ms → a few ms). Elementwise products fuse as well on GPU and TPU.
 Same arithmetic as the textbook algorithms (no pivoting, no regularisation): results agree
 with `a @ b` and `jnp.linalg.cholesky` + `cho_solve` to rounding. Meant for n ≤ ~8: the op
 count grows as n³.
@@ -15,6 +16,14 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+
+
+def matvec(m: jax.Array, v: jax.Array) -> jax.Array:
+  """m @ v (..., n) for m (..., n, k), v (..., k); leading axes broadcast as in einsum."""
+  if m.shape[-1] != v.shape[-1]:
+    raise ValueError(f'matvec needs m (..., n, k) and v (..., k); got {m.shape} and {v.shape}')
+  return sum((m[..., :, j] * v[..., None, j] for j in range(1, m.shape[-1])),
+             m[..., :, 0] * v[..., None, 0])
 
 
 def matmul(a: jax.Array, b: jax.Array) -> jax.Array:

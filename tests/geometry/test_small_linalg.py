@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from walt3d_jax.fit import small_linalg
+from walt3d_jax.geometry import small_linalg
 
 
 @hypothesis.settings(max_examples=25, deadline=None)
