@@ -2,10 +2,12 @@
 
 WALT3D section 3 ("Reconstructing Unoccluded Objects", after Li et al.): keypoints
 X = Q̄ + Σ α_k Q_k, poses on the constant ground plane, the shape shared by a track's frames,
-reprojection error minimised. Here: one pure function per problem (`fit_track`), solved with
-jaxopt's Levenberg-Marquardt from several yaw starts (`init.initial_poses`), batched over
-tracks with `jax.jit(jax.vmap(...))` (`fit_track_batch`), and tracks bucketed by padded length
-(`fit_tracks`) so padding wastes little and each bucket compiles once.
+reprojection error minimised. Here: one pure function per problem (`fit_track`), solved by
+Levenberg-Marquardt (`schur`'s structured solver, or jaxopt's dense one as the reference)
+from several yaw starts (`init.initial_poses`); batched over tracks (`fit_track_batch`: jitted
+batched starts, LM steps regrouped as tracks converge by `compaction`, results), and tracks
+bucketed by padded length (`fit_tracks`) so padding wastes little and each bucket compiles
+once.
 """
 
 from __future__ import annotations
