@@ -13,8 +13,8 @@ fit then writes the 3D columns back into that bank:
 `builtin` mines with the built-in detector (no keypoints: cars are fitted from their motion,
 their keypoints derived). Writes summary.json (fitted and rejected rows per class and reason,
 tracks/s, accuracy vs the simulator's truth) and report.png (wireframes over crops, bird's-eye
-view). On 2 CPU cores: about 30 s of mining, then about 75 s of fitting, mostly the one-off
-compile of each padded track length (≈ 25 s each). Measured on the default sequence (647 rows,
+view). On 2 CPU cores: about 20 s of mining, then about 40 s of fitting, mostly the one-off
+compiles of each padded track length's batched functions. Measured on the default sequence (647 rows,
 59 tracks, imitated detector): cars 486 of 504 rows fitted, median position 0.08 m, median
 yaw 0.7°, Acc(π/6) = Acc(π/18) = 1.0; people 143 of 143, median position 0.29 m, median yaw
 2.8°, Acc(π/6) 0.89, Acc(π/18) 0.74 (a mid-stance skeleton and the nearer foot's box bottom).
