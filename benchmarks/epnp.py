@@ -8,7 +8,8 @@ initialisation would run without a batched solver. Problems: 12 car keypoints of
 10–40 m away, Gaussian pixel noise, up to 4 of 12 keypoints masked. Both solve the same
 inputs (OpenCV gets the valid points only). Compile time is printed apart; the batched figure
 is the best of a few timed calls after it. Also prints the median rotation difference to
-OpenCV and each method's median rotation error to the truth.
+OpenCV and each method's median rotation error to the truth; the difference is the choice of
+principal-axis signs for the control points, not an error (`fit.epnp`'s docstring).
 """
 
 from __future__ import annotations

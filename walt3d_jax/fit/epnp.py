@@ -13,6 +13,13 @@ exact data: the object points are centred and scaled to unit spread before the s
 image points enter as normalised rays K⁻¹ [u, v, 1] (so the systems are O(1) whatever the focal
 length and the object size). Least squares go through normal equations with a tiny ridge, not
 `jnp.linalg.lstsq` (which was seen to hang in a large vmapped batch, see SOLVERS.md).
+
+With noisy points the estimate depends on which side of the centroid each control point sits,
+i.e. on the signs of the principal axes, which any eigensolver picks at will. Here the axes
+are made right-handed; the result then equals a float64 transcription of the published
+algorithm with the same axes (tests/fit/test_epnp.py). OpenCV's SVD picks other signs, so
+cv2.solvePnP(SOLVEPNP_EPNP) differs by ~0.4° median at 2 px noise (equally accurate); with
+its signs the transcription reproduces OpenCV exactly.
 """
 
 from __future__ import annotations
