@@ -119,3 +119,18 @@ def test_missing_bank_is_a_clear_error(tmp_path):
   config = _fit_config(tmp_path / "nope.h5")
   with pytest.raises(FileNotFoundError, match="config.bank"):
     bank_fit.run(config, tmp_path / "out")
+
+
+def test_report_headline_reads_counts_reasons_and_accuracy():
+  summary = {'tracks': 59, 'fitted': {'car': {'rows': 504, 'fitted': 486},
+                                      'person': {'rows': 143, 'fitted': 143}},
+             'rejected': {'car': {'degenerate': 7, 'few_keypoints': 10}, 'person': {}},
+             'accuracy_vs_simulator_truth': {
+                 'car': {'median_position_m': 0.076, 'median_yaw_deg': 0.74, 'acc_pi_6': 1.0},
+                 'person': {'matched': 0}}}
+  lines = bank_fit.report_headline(summary).split('\n')
+  assert lines[0] == '59 tracks: car 486 of 504 rows fitted, person 143 of 143 rows fitted'
+  assert lines[1] == 'rejected (car: degenerate 7, few_keypoints 10)'
+  assert lines[2] == ('vs simulator truth: car median position 0.08 m, yaw 0.7°, '
+                      'Acc(π/6) 1.00')
+  assert bank_fit.report_headline({'tracks': 0}) == '0 tracks: \nnothing rejected'

@@ -525,6 +525,25 @@ def _tile(path: pathlib.Path, row: int, cam: _Camera, size: int) -> np.ndarray:
   return canvas
 
 
+def report_headline(summary: dict) -> str:
+  """Two or three lines for the report: rows fitted per class, rejections by reason, and the
+  accuracy against the simulator's truth when there is one."""
+  fitted = ', '.join(f'{name} {c.get("fitted", 0)} of {c.get("rows", 0)} rows fitted'
+                     for name, c in summary.get('fitted', {}).items())
+  rejected = '; '.join(
+      f'{name}: ' + ', '.join(f'{reason} {n}' for reason, n in sorted(reasons.items()))
+      for name, reasons in summary.get('rejected', {}).items() if reasons)
+  lines = [f'{summary.get("tracks", 0)} tracks: {fitted}',
+           f'rejected ({rejected})' if rejected else 'nothing rejected']
+  accuracy = summary.get('accuracy_vs_simulator_truth') or {}
+  if accuracy:
+    lines.append('vs simulator truth: ' + '; '.join(
+        f'{name} median position {a["median_position_m"]:.2f} m, yaw {a["median_yaw_deg"]:.1f}°, '
+        f'Acc(π/6) {a["acc_pi_6"]:.2f}' for name, a in accuracy.items()
+        if 'median_position_m' in a))
+  return '\n'.join(lines)
+
+
 def write_report(out: pathlib.Path, banks: list[tuple[pathlib.Path, list[Fitted], dict, _Camera]],
                  config: ml_collections.ConfigDict, summary: dict) -> None:
   """Fitted wireframes over the crops of a few tracks per class, and a bird's-eye view of all
@@ -566,9 +585,7 @@ def write_report(out: pathlib.Path, banks: list[tuple[pathlib.Path, list[Fitted]
     ax.set_aspect('equal', adjustable='datalim')
     ax.set_title(f'{path.parent.name}/{path.name}: bird\'s-eye view (● car, ▲ person; '
                  f'★ camera foot)', fontsize=9)
-  text = json.dumps({k: v for k, v in summary.items() if k in ('rows', 'fitted', 'rejected',
-                                                              'accuracy_vs_simulator_truth')})
-  fig.suptitle(text[:300], fontsize=7)
+  fig.suptitle(report_headline(summary), fontsize=8)
   fig.tight_layout()
   out.parent.mkdir(parents=True, exist_ok=True)
   fig.savefig(out, dpi=80)
