@@ -35,6 +35,20 @@ def test_cholesky_solve_equals_numpy(n, m, seed, conditioning):
                              atol=1e-8 * np.abs(np.linalg.solve(a, b)).max())
 
 
+@hypothesis.settings(max_examples=25, deadline=None)
+@hypothesis.given(seed=st.integers(0, 2 ** 16))
+def test_inverse_3x3_equals_numpy(seed):
+  m = np.random.default_rng(seed).normal(size=(5, 3, 3)) + 2 * np.eye(3)
+  with jax.enable_x64(True):
+    got = small_linalg.inverse_3x3(jnp.asarray(m))
+  np.testing.assert_allclose(got, np.linalg.inv(m), rtol=1e-9, atol=1e-9)
+
+
+def test_inverse_3x3_of_a_singular_matrix_is_not_finite():
+  got = small_linalg.inverse_3x3(jnp.asarray([[1., 2., 3.], [2., 4., 6.], [0., 1., 1.]]))
+  assert not np.all(np.isfinite(got))
+
+
 def test_cholesky_solve_reads_the_lower_triangle_and_vmaps():
   rng = np.random.default_rng(0)
   root = rng.normal(size=(6, 6))

@@ -70,7 +70,7 @@ def pixel_rays(K: jax.Array, uv: jax.Array) -> jax.Array:
   """Rays K⁻¹ [u, v, 1] (..., 3) through pixels uv (..., 2); z = 1, so depth scales them."""
   ones = jnp.ones_like(uv[..., :1])
   p = jnp.concatenate([uv, ones], axis=-1)
-  return small_linalg.matvec(jnp.linalg.inv(K), p)
+  return small_linalg.matvec(small_linalg.inverse_3x3(K), p)
 
 
 def back_project(K: jax.Array, uv: jax.Array, depth: jax.Array) -> jax.Array:

@@ -35,6 +35,21 @@ def matmul(a: jax.Array, b: jax.Array) -> jax.Array:
              a[..., :, 0, None] * b[..., None, 0, :])
 
 
+def inverse_3x3(m: jax.Array) -> jax.Array:
+  """m⁻¹ (..., 3, 3) by the adjugate over the determinant: no LAPACK call (which XLA's CPU
+  runtime has been seen to hang on inside large batched loops). inf/NaN where m is singular."""
+  if m.shape[-2:] != (3, 3):
+    raise ValueError(f'inverse_3x3 needs m (..., 3, 3); got {m.shape}')
+  e = lambda i, j: m[..., i, j]
+  # Cofactor C_ij; the inverse is Cᵀ / det.
+  cof = [[e((i + 1) % 3, (j + 1) % 3) * e((i + 2) % 3, (j + 2) % 3)
+          - e((i + 1) % 3, (j + 2) % 3) * e((i + 2) % 3, (j + 1) % 3) for j in range(3)]
+         for i in range(3)]
+  det = e(0, 0) * cof[0][0] + e(0, 1) * cof[0][1] + e(0, 2) * cof[0][2]
+  return jnp.stack([jnp.stack([cof[j][i] for j in range(3)], -1) for i in range(3)],
+                   -2) / det[..., None, None]
+
+
 def cholesky_solve(a: jax.Array, b: jax.Array) -> jax.Array:
   """a⁻¹ b for a (..., n, n) symmetric positive definite, b (..., n, m).
 
