@@ -273,7 +273,9 @@ def fit_track_batch(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K:
   costing time (the same numbers as jit(vmap(fit_track)) up to float rounding); each batched
   function maps over tracks with `batching.map_rows` in chunks of `chunk` tracks (None:
   `batching.default_chunk()`, 256 on CPU, one vmap elsewhere; 0: one vmap). The dense
-  reference solver runs as one jit(vmap(fit_track)). Compiles once per (B, T, K, config),
+  reference solver runs as one jit(vmap(fit_track)). A host-level function: call it outside
+  jit (the regrouping reads back which tracks are still active); `fit_track` is the pure,
+  jit- and vmap-able problem. Compiles once per (B, T, K, config),
   and the LM step once per smaller power-of-two batch (≥ min_batch) it regroups into: the
   default 64 spares small jobs compiles that would cost more than the steps they save (the
   fit job on the default bank: 40 s at 64, 47 s at 8).
