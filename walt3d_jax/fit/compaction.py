@@ -42,7 +42,8 @@ def solve_compacted(step: Callable[[Carry, Args], Carry], active: Callable[[Carr
 
   step(carry, args) -> carry: one (or a few) iterations of every row, batched (jit of vmap);
     rows that are not active must come back unchanged. args: the rows' fixed inputs.
-  active(carry) -> (B,) bool: rows that would still change.
+  active(carry) -> (B,) bool: rows that would still change; every row must become inactive
+    after finitely many steps (an iteration cap), or this never returns.
   carry, args: pytrees with a leading batch axis B. Returns the final carry (B, ...), each row
   as `step` would have left it in the full batch.
   """
