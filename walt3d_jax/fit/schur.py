@@ -32,8 +32,8 @@ import jax.numpy as jnp
 
 from walt3d_jax.fit import residuals
 from walt3d_jax.fit import robust
-from walt3d_jax.geometry import small_linalg
 from walt3d_jax.fit.config import FitConfig
+from walt3d_jax.geometry import small_linalg
 from walt3d_jax.shapes import car_model
 
 POSE_DIM = 3  # (x, y, yaw) per frame
@@ -224,12 +224,13 @@ def linearise(pose: jax.Array, beta: jax.Array, uv: jax.Array, weight: jax.Array
 
   if config.smooth and num_frames > 1:
     rw, jw = motion_jacobian(pose, frame_valid, config)
-    # Sums over the 6 residuals written out: XLA's CPU reduction and dot fusions for so short
-    # an axis cost ~100 ms a step at 4096 tracks, the unrolled form a few (small_linalg).
-    num_res = jw.shape[1]
-    hw = sum(jw[:, r, :, None, :, None] * jw[:, r, None, :, None, :]
-             for r in range(num_res))  # (T-1, a, b, i, j): frames a, b of the window
-    gw = sum(jw[:, r] * rw[:, r, None, None] for r in range(num_res))  # (T-1, 3, 3)
+    # JᵀJ and Jᵀr of each window through small_linalg: XLA's CPU reduction and dot fusions
+    # over an axis of 6 residuals cost ~100 ms a step at 4096 tracks, the unrolled form a few.
+    flat = jw.reshape(jw.shape[0], jw.shape[1], 9)  # (T-1, residual, frame a × coordinate i)
+    flat_t = jnp.swapaxes(flat, -1, -2)
+    hw = small_linalg.matmul(flat_t, flat).reshape(-1, 3, 3, 3, 3)  # (T-1, a, i, b, j)
+    hw = jnp.transpose(hw, (0, 1, 3, 2, 4))  # (T-1, a, b, i, j): frames a, b of the window
+    gw = small_linalg.matvec(flat_t, rw).reshape(-1, 3, 3)  # (T-1, 3, 3)
     cost = cost + 0.5 * jnp.sum(rw * rw)
     # Window n covers frames n, n+1, n+2; frame n+2 = T is the dummy (zero Jacobian).
     diag = diag + (_pad_frames(hw[:, 0, 0], 0, 2) + _pad_frames(hw[:, 1, 1], 1, 1)

@@ -105,7 +105,7 @@ class _Start(NamedTuple):
   """A track's inputs cleaned and its chosen start (`_start`): uv (T, 12, 2) and weight
   (T, 12) as `residuals.usable_keypoints` leaves them; raw_finite (T,): the raw frame had no
   NaN/inf; params0 (3T + K,) the start the fit goes on from; anchor (T, 3) its poses, the
-  anchor residual's target; best () which start won; probe_iters: steps already taken."""
+  anchor residual's target; best () which start won."""
 
   uv: jax.Array
   weight: jax.Array
