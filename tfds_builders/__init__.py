@@ -1,0 +1,1 @@
+"""TFDS dataset builders of the project. Importing a builder's package registers it by name."""
