@@ -4,7 +4,7 @@ import pathlib
 from absl import app
 import pytest
 
-import launch
+from walt3d_jax import launch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

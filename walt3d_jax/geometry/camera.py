@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from walt3d_jax.errors import UserError
 from walt3d_jax.geometry import small_linalg
 from walt3d_jax.geometry import so3
 
@@ -29,7 +30,7 @@ _DIST_LENGTHS = (4, 5, 8, 12, 14)
 _MIN_NORMAL = 1e-9
 
 
-class CameraError(ValueError):
+class CameraError(UserError):
   """A camera file or camera description is invalid; the message names the file and field."""
 
 

@@ -22,6 +22,7 @@ import cv2
 import h5py
 import numpy as np
 
+from walt3d_jax.errors import UserError
 from walt3d_jax.formats.coco import Category
 from walt3d_jax.timelapse.detections import compressed_run_lengths
 from walt3d_jax.timelapse.types import NUM_KEYPOINTS
@@ -54,7 +55,7 @@ class MiningFlag(enum.IntFlag):
   TOO_SMALL = 32  # box below the minimum size
 
 
-class BankError(ValueError):
+class BankError(UserError):
   """Bad records or a bank file this code cannot read; the message names file, column, row."""
 
 

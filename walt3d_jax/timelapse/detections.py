@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from walt3d_jax.errors import UserError
 from walt3d_jax.formats import coco
 from walt3d_jax.formats.coco import Category
 from walt3d_jax.timelapse.types import NUM_KEYPOINTS
@@ -41,7 +42,7 @@ BOX_TOLERANCE_PX = 1.0
 _REQUIRED = ("image_id", "category_id", "bbox", "score", "segmentation")
 
 
-class DetectionsError(ValueError):
+class DetectionsError(UserError):
   """A malformed detections file; the message names the file, the entry and the field."""
 
 

@@ -29,6 +29,7 @@ import calendar
 import dataclasses
 import json
 import math
+import os
 import pathlib
 import re
 from typing import Iterator
@@ -36,7 +37,13 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from walt3d_jax.errors import UserError
 from walt3d_jax.timelapse.types import Frame
+
+# FFmpeg's own decoder messages ("[mpeg4 @ 0x…] ac-tex damaged at 5 7", lines per damaged frame)
+# stay off the console: the reader reports every skipped frame itself. OpenCV reads this when its
+# FFmpeg backend first opens a file; a value set by the user wins.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # Reasons are kept for this many skipped frames; beyond it only the count grows (bounded memory).
@@ -51,7 +58,7 @@ _CALENDAR = re.compile(
 _UNIX = re.compile(r"(?<![\d.])(\d{10}(?:\.\d{1,9})?|\d{13})(?![\d.])")
 
 
-class FrameSourceError(ValueError):
+class FrameSourceError(UserError):
   """A frame source that cannot be read at all (missing, not a video, no images)."""
 
 
@@ -100,21 +107,21 @@ class Sampling:
 
   def __post_init__(self):
     if int(self.every) < 1:
-      raise ValueError(f"Sampling.every must be >= 1, got {self.every}")
+      raise UserError(f"Sampling.every must be >= 1, got {self.every}")
     for w in self.windows:
       if len(w) != 2 or not (math.isfinite(w[0]) and math.isfinite(w[1])) or not w[0] < w[1]:
-        raise ValueError(f"Sampling.windows: each window must be finite (t0, t1) with t0 < t1, got {w}")
+        raise UserError(f"Sampling.windows: each window must be finite (t0, t1) with t0 < t1, got {w}")
     if self.burst_gap is not None and self.burst_period is not None:
-      raise ValueError("Sampling: give burst_gap (existing bursts) or burst_period (cut bursts), not both")
+      raise UserError("Sampling: give burst_gap (existing bursts) or burst_period (cut bursts), not both")
     if self.burst_gap is not None and not self.burst_gap > 0:
-      raise ValueError(f"Sampling.burst_gap must be > 0 seconds, got {self.burst_gap}")
+      raise UserError(f"Sampling.burst_gap must be > 0 seconds, got {self.burst_gap}")
     if self.burst_period is not None and (not self.burst_period > 0 or self.burst_length is None):
-      raise ValueError("Sampling.burst_period needs a positive period and a burst_length")
+      raise UserError("Sampling.burst_period needs a positive period and a burst_length")
     if self.burst_length is not None:
       if self.burst_gap is None and self.burst_period is None:
-        raise ValueError("Sampling.burst_length needs burst_gap or burst_period")
+        raise UserError("Sampling.burst_length needs burst_gap or burst_period")
       if int(self.burst_length) < 1:
-        raise ValueError(f"Sampling.burst_length must be >= 1, got {self.burst_length}")
+        raise UserError(f"Sampling.burst_length must be >= 1, got {self.burst_length}")
 
 
 class FrameSampler:
@@ -264,9 +271,9 @@ class FolderFrames(_FileFrames):
                fps: float = 1.0, image_size: tuple[int, int] | None = None):
     folder = pathlib.Path(folder)
     if order not in ("name", "timestamp"):
-      raise ValueError(f"FolderFrames.order must be 'name' or 'timestamp', got {order!r}")
+      raise UserError(f"FolderFrames.order must be 'name' or 'timestamp', got {order!r}")
     if not fps > 0:
-      raise ValueError(f"FolderFrames.fps must be > 0, got {fps}")
+      raise UserError(f"FolderFrames.fps must be > 0, got {fps}")
     if not folder.is_dir():
       raise FrameSourceError(f"{folder}: not a folder")
     names = [p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]

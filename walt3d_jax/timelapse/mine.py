@@ -24,6 +24,7 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from walt3d_jax.errors import UserError
 from walt3d_jax.formats import coco
 from walt3d_jax.formats import rle
 from walt3d_jax.geometry import camera as camera_lib
@@ -59,7 +60,7 @@ def resolve_source(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> 
   path = lambda value: pathlib.Path(value) if value else None
   given = src.video or src.frames
   if src.video and src.frames:
-    raise ValueError("config.source: give either video or frames, not both")
+    raise UserError("config.source: give either video or frames, not both")
   if given:
     detections = path(src.detections) if src.detections != "builtin" else None
     if detections is not None and not detections.is_file():
@@ -205,6 +206,10 @@ def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float)
   return {"mined": total, "matched": matched, "purity": clean / total if total else None}
 
 
+# A warning line at the end of the job when at least this share of the frames did not decode.
+WARN_LOST_FRAMES = 0.05
+
+
 def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   """Mines one camera's footage into <workdir>/bank.h5; returns the summary it writes."""
   tic = time.perf_counter()
@@ -212,7 +217,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   camera = camera_lib.load_camera(source.camera) if source.camera else None
   model, read_report = fit_background(source, config)
   if model.image_size is None:
-    raise ValueError(f"{source.frames}: no readable frame ({read_report.summary()})")
+    raise UserError(f"{source.frames}: no readable frame ({read_report.summary()})")
   tracked, indices = detect_and_track(source, model, camera, config)
   track_lengths = collections.Counter(int(t) for d in tracked for t in d.track_ids if t >= 0)
 
@@ -263,4 +268,9 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   coco.write_json(summary, workdir / "summary.json")
   mining_report.write_report(workdir / "report.png", bank_path, examples, summary)
   logging.info("mined %d of %d detections in %d tracks → %s", num_mined, summary["detections"], summary["tracks"], bank_path)
+  lost, offered = read_report.num_skipped, read_report.num_skipped + read_report.yielded
+  if lost >= WARN_LOST_FRAMES * offered > 0:
+    reason, count = collections.Counter(r for _, r in read_report.skipped).most_common(1)[0]
+    logging.warning("%s: %d of %d frames (%.0f %%) lost to decoding (%d: %s); mined the rest, see %s",
+                    source.frames, lost, offered, 100 * lost / offered, count, reason, workdir / "summary.json")
   return summary
