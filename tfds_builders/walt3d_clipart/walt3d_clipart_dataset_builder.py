@@ -22,6 +22,7 @@ each into its own data dir.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Iterator
 
 import numpy as np
@@ -162,6 +163,15 @@ def _features(image_size: tuple[int, int]) -> tfds.features.FeaturesDict:
   })
 
 
+@functools.lru_cache(maxsize=1)
+def _load_pool(bank: str, version: tuple, clipart_config):
+  """The bank's pool, loaded once per process for all splits (and rebuilt if the file changed)."""
+  del version  # (mtime, size): part of the cache key only
+  from walt3d_jax.clipart import pool as pool_lib  # the compositor only when building
+
+  return pool_lib.load_pool(bank, clipart_config)
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
   """DatasetBuilder for walt3d_clipart."""
 
@@ -193,9 +203,8 @@ job (python launch.py --config experiments/clipart.py --workdir W) does this for
             for split, num in self.builder_config.splits.items()}
 
   def _generate_examples(self, bank, split: str, num: int) -> Iterator[tuple[str, dict[str, Any]]]:
-    from walt3d_jax.clipart import pool as pool_lib  # the compositor only when building
-
     clipart_config = self.builder_config.clipart_config()
-    pool = pool_lib.load_pool(str(bank), clipart_config)
+    stat = bank.stat()
+    pool = _load_pool(str(bank), (stat.mtime, stat.length), clipart_config)
     for key in example_keys(split, num):
       yield generate_example(pool, key, clipart_config)

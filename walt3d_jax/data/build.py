@@ -1,0 +1,179 @@
+"""The `clipart` job: builds TFDS `walt3d_clipart` from an object bank (experiments/clipart.py).
+
+  bank (config.bank, or the fit job's, run first when missing)
+    → <workdir>/tfds/array_record/walt3d_clipart/<config>/1.0.0/   (tfds.data_source, grain)
+    → <workdir>/tfds/tfrecord/walt3d_clipart/<config>/1.0.0/       (tfds.load; config.formats)
+    → <workdir>/coco/<split>/{images/, annotations.json}            (config.coco_export)
+    → <workdir>/summary.json
+
+One TFDS build writes one file format (PIPELINE.md), so each format is its own build into its
+own data dir; generation is deterministic per key, so the two hold the same examples. The bank
+reaches the builder through TFDS's manual dir (`<manual_dir>/bank.h5`): a bank under another
+name is linked as <workdir>/tfds/manual/bank.h5.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import time
+from typing import Any
+
+from absl import logging
+import ml_collections
+
+from walt3d_jax.formats import coco
+
+FORMATS = ("array_record", "tfrecord")
+
+
+class BuildError(ValueError):
+  """A config of the clipart job that cannot be built; the message names the field."""
+
+
+def resolve_bank(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> pathlib.Path:
+  """config.bank; else, with config.bank_source 'fit': a finished fit's bank under <workdir>
+  (demo/fit or fit), or the fit job run now into <workdir>/fit (it mines its own bank first);
+  with 'truth': a simulated sequence's truly unoccluded objects with exact 3D
+  (`clipart.truth_bank`), made in <workdir>/truth with config.simulate."""
+  if config.bank:
+    bank = pathlib.Path(config.bank)
+    if not bank.is_file():
+      raise BuildError(f"config.bank: no object bank {bank}")
+    return bank
+  if config.bank_source == "truth":
+    return truth_bank(config.simulate, workdir / "truth")
+  if config.bank_source != "fit":
+    raise BuildError(f"config.bank_source={config.bank_source!r}: expected 'fit' or 'truth'")
+  for fit_dir in (workdir / "demo" / "fit", workdir / "fit"):
+    if (fit_dir / "summary.json").is_file() and (fit_dir / "mine" / "bank.h5").is_file():
+      return fit_dir / "mine" / "bank.h5"
+  from walt3d_jax.fit import bank_fit  # the source stage; loaded only when needed
+
+  logging.info("no fitted bank under %s: running the fit job into %s", workdir, workdir / "fit")
+  bank_fit.run(config.fit, workdir / "fit")
+  return workdir / "fit" / "mine" / "bank.h5"
+
+
+def truth_bank(simulate_config: ml_collections.ConfigDict, directory: pathlib.Path) -> pathlib.Path:
+  """directory/bank.h5 of one simulated sequence's unoccluded objects (made once)."""
+  bank = directory / "bank.h5"
+  if bank.is_file():
+    return bank
+  from walt3d_jax.clipart import truth_bank as truth_bank_lib
+  from walt3d_jax.sim import simulate
+
+  preset = simulate_config.presets[0]
+  simulate.simulate_sequence(simulate_config, preset, 0, directory / preset)
+  truth_bank_lib.write_truth_bank(directory / preset, directory / "bank.tmp.h5")
+  (directory / "bank.tmp.h5").rename(bank)
+  return bank
+
+
+def manual_dir_of(bank: pathlib.Path, tfds_dir: pathlib.Path) -> pathlib.Path:
+  """A directory holding the bank as `bank.h5` (the builder's manual dir)."""
+  if bank.name == "bank.h5":
+    return bank.parent
+  manual = tfds_dir / "manual"
+  manual.mkdir(parents=True, exist_ok=True)
+  link = manual / "bank.h5"
+  if link.is_symlink() or link.exists():
+    link.unlink()
+  os.symlink(bank.resolve(), link)
+  return manual
+
+
+def builder_config(config: ml_collections.ConfigDict):
+  """The named BuilderConfig, or a copy with config.num_train / num_test (>= 0) and
+  config.clipart overrides under a derived name (`<name>_custom_<train>_<test>`)."""
+  from tfds_builders.walt3d_clipart import walt3d_clipart_dataset_builder as builder_lib
+
+  named = {c.name: c for c in builder_lib.BUILDER_CONFIGS}
+  if config.dataset not in named:
+    raise BuildError(f"config.dataset={config.dataset!r}: not a walt3d_clipart config; known: {sorted(named)}")
+  base = named[config.dataset]
+  overrides = dict(config.clipart.to_dict()) if config.get("clipart") else {}
+  num_train = base.num_train if config.num_train < 0 else int(config.num_train)
+  num_test = base.num_test if config.num_test < 0 else int(config.num_test)
+  if (num_train, num_test) == (base.num_train, base.num_test) and not overrides:
+    return base
+  clipart = {**dict(base.clipart), **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}}
+  return dataclasses.replace(
+      base, name=f"{base.name}_custom_{num_train}_{num_test}", num_train=num_train,
+      num_test=num_test, clipart=tuple(sorted(clipart.items())),
+      description=f"{base.description} Job overrides: {num_train} train / {num_test} test, {overrides}.")
+
+
+def build_format(builder_cfg, data_dir: pathlib.Path, manual_dir: pathlib.Path, file_format: str):
+  """Builds one file format into data_dir; returns the builder (already built: just opened)."""
+  import tensorflow_datasets as tfds
+
+  from tfds_builders.walt3d_clipart import walt3d_clipart_dataset_builder as builder_lib
+
+  builder = builder_lib.Builder(config=builder_cfg, data_dir=str(data_dir), file_format=file_format)
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=str(manual_dir), compute_stats=tfds.download.ComputeStatsMode.SKIP))
+  return builder
+
+
+def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, Any]:
+  """Builds the dataset (module docstring); returns and writes summary.json."""
+  import tensorflow_datasets as tfds
+
+  from walt3d_jax.clipart import pool as pool_lib
+
+  workdir = pathlib.Path(workdir)
+  formats = tuple(config.formats)
+  unknown = sorted(set(formats) - set(FORMATS))
+  if unknown or not formats:
+    raise BuildError(f"config.formats={formats}: expected one or more of {FORMATS}")
+  if not config.progress:
+    tfds.disable_progress_bar()
+  builder_cfg = builder_config(config)
+  bank = resolve_bank(config, workdir)
+  tfds_dir = workdir / "tfds"
+  manual = manual_dir_of(bank, tfds_dir)
+  pool = pool_lib.load_pool(manual / "bank.h5", builder_cfg.clipart_config())  # fails early, one line
+  summary: dict[str, Any] = {
+      "bank": str(bank), "dataset": f"walt3d_clipart/{builder_cfg.name}",
+      "pool": pool_lib.pool_summary(pool), "skipped_objects": dict(sorted(pool.skipped.items())),
+      "builds": {},
+  }
+  builders = {}
+  for file_format in formats:
+    data_dir = tfds_dir / file_format
+    reused = (data_dir / "walt3d_clipart" / builder_cfg.name / "1.0.0" / "dataset_info.json").is_file()
+    tic = time.perf_counter()
+    builder = builders[file_format] = build_format(builder_cfg, data_dir, manual, file_format)
+    seconds = time.perf_counter() - tic
+    splits = {name: int(s.num_examples) for name, s in builder.info.splits.items()}
+    total = sum(splits.values())
+    summary["builds"][file_format] = {
+        "data_dir": str(data_dir), "version_dir": str(builder.data_path),
+        "examples": splits, "seconds": round(seconds, 2),
+        "examples_per_second": None if reused else round(total / seconds, 1),
+        "reused_existing_build": reused,
+    }
+    rate = "already built, reused" if reused else f"{total / max(seconds, 1e-9):.1f} examples/s"
+    print(f"{file_format}: {splits} in {seconds:.1f} s ({rate}) → {builder.data_path}", flush=True)
+  summary["examples"] = summary["builds"][formats[0]]["examples"]
+  if config.coco_export:
+    summary["coco"] = export_coco(config, builders, workdir / "coco")
+  coco.write_json(summary, workdir / "summary.json")
+  logging.info("clipart: %s", summary)
+  return summary
+
+
+def export_coco(config, builders: dict, out_dir: pathlib.Path) -> dict:
+  """COCO-amodal files of config.coco_splits, read back from the array_record build."""
+  from walt3d_jax.formats import coco_amodal
+
+  if "array_record" not in builders:
+    raise BuildError("config.coco_export needs 'array_record' in config.formats (random access)")
+  done = {}
+  for split in config.coco_splits:
+    path = coco_amodal.export(builders["array_record"].as_data_source(split), out_dir / split)
+    done[split] = str(path)
+    print(f"coco-amodal {split}: {path}", flush=True)
+  return done
