@@ -41,7 +41,7 @@ def seed_of_key(key: str) -> int:
 
 @dataclasses.dataclass
 class Composite:
-  """The z-buffer of one image: owner (H, W) int64 draw slot winning each pixel (−1: background),
+  """The z-buffer of one image: owner (H, W) int32 draw slot winning each pixel (−1: background),
   zbuf (H, W) float32 depth of the nearest covering object (inf: none), depth_of_owner (H, W)
   float32 the winning object's depth (inf: background)."""
 
@@ -62,7 +62,7 @@ def composite(pool: ObjectPool, chosen: np.ndarray, order: np.ndarray, depth_tes
   slot). Otherwise objects are pasted in `order` (slots), each over the ones before it.
   """
   width, height = pool.image_size
-  owner = np.full((height, width), -1, np.int64)
+  owner = np.full((height, width), -1, np.int32)
   zbuf = np.full((height, width), np.inf, np.float32)
   depth_of_owner = np.full((height, width), np.inf, np.float32)
   for slot in order if not depth_test else range(len(chosen)):
@@ -212,18 +212,19 @@ def choose_bucket(pool: ObjectPool, rng: np.random.Generator) -> str:
   return names[int(rng.integers(len(names)))]
 
 
-def make_example(pool: ObjectPool, key: str, config: ClipartConfig,
-                 with_plausibility: bool = False) -> ClipartExample:
-  """The clip-art example of `key`: deterministic in (pool, key, config).
-
-  with_plausibility: also measure the composite's physical consistency (`plausibility`) into
-  `example.stats` (a few ms; the dataset does not store it).
-  """
-  seed = seed_of_key(key)
-  rng = np.random.default_rng(np.random.SeedSequence(seed))
+def draw(pool: ObjectPool, key: str, config: ClipartConfig) -> tuple[np.random.Generator, str, np.ndarray]:
+  """The random draw of example `key`: (its generator, after the draw), the background bucket
+  and the chosen pool indices in draw order."""
+  rng = np.random.default_rng(np.random.SeedSequence(seed_of_key(key)))
   bucket = choose_bucket(pool, rng)
   candidates = sampler.candidates_for(pool, bucket, config)
-  chosen = sampler.sample_objects(pool, candidates, pool.amodal_box, rng, config)
+  return rng, bucket, sampler.sample_objects(pool, candidates, pool.amodal_box, rng, config)
+
+
+def compose_objects(pool: ObjectPool, chosen: np.ndarray, bucket: str, config: ClipartConfig,
+                    rng: np.random.Generator, key: str = "", with_plausibility: bool = False) -> ClipartExample:
+  """Composites pool objects `chosen` over the background of `bucket` in config.mode ('walt2d':
+  paste order drawn from `rng`) and labels them; config.image_size resizes the result."""
   depth_test = config.mode == "walt3d"
   order = np.arange(len(chosen)) if depth_test else rng.permutation(len(chosen))
   comp = composite(pool, chosen, order, depth_test)
@@ -232,7 +233,7 @@ def make_example(pool: ObjectPool, key: str, config: ClipartConfig,
   depth = np.where(comp.owner >= 0, comp.depth_of_owner, 0.0).astype(np.float32)
   example = ClipartExample(
       image=image, depth=depth, K=pool.K.astype(np.float32), plane=pool.plane.astype(np.float32),
-      time_bucket=bucket, camera=pool.camera_name, key=key, seed=seed, mode=config.mode,
+      time_bucket=bucket, camera=pool.camera_name, key=key, seed=seed_of_key(key), mode=config.mode,
       objects=_labels(pool, chosen, comp, depth_test),
   )
   if with_plausibility:
@@ -240,6 +241,17 @@ def make_example(pool: ObjectPool, key: str, config: ClipartConfig,
   if config.image_size is not None and tuple(config.image_size) != pool.image_size:
     example = resize_example(example, tuple(config.image_size))
   return example
+
+
+def make_example(pool: ObjectPool, key: str, config: ClipartConfig,
+                 with_plausibility: bool = False) -> ClipartExample:
+  """The clip-art example of `key`: deterministic in (pool, key, config).
+
+  with_plausibility: also measure the composite's physical consistency (`plausibility`) into
+  `example.stats` (a few ms; the dataset does not store it).
+  """
+  rng, bucket, chosen = draw(pool, key, config)
+  return compose_objects(pool, chosen, bucket, config, rng, key, with_plausibility)
 
 
 def resize_example(example: ClipartExample, size: tuple[int, int]) -> ClipartExample:

@@ -25,7 +25,7 @@ class ClipartConfig:
   bucket: 'same': objects mined in the background's time-of-day bucket (lighting consistency,
     the paper's stated limitation) when that bucket has at least `objects_per_image[0]` of
     them, else any; 'mix': objects from any bucket.
-  max_draws: candidate draws per image at most, so a small or crowded pool never loops.
+  max_draws: objects drawn per image at most (a hard bound on the sampling loop).
   feather_px: Gaussian feathering of object edges against the background (0: hard edges);
     labels are unaffected.
   min_keypoint_score: a detected keypoint scored below this was hidden in its (unoccluded)

@@ -6,8 +6,8 @@ margin apart, and a track appears at most once per image (one car cannot stand i
 The test is cheap geometry on footprints before any pixel moves (OpenPCDet's database sampler
 does the same for LiDAR boxes). The WALT2D baseline draws the same way without either test.
 
-Every draw is bounded (`max_draws`), so a small or crowded pool gives fewer objects, never a
-hang. `prefer_overlap` steers the occlusion level: with that probability the next object comes
+Every image is bounded (`max_draws` objects at most), so a small or crowded pool gives fewer
+objects, never a hang. `prefer_overlap` steers the occlusion level: with that probability the next object comes
 from those whose image box meets one already placed.
 """
 
@@ -25,44 +25,44 @@ def _rect_axes(yaw: np.ndarray) -> np.ndarray:
   return np.stack([np.stack([c, s], -1), np.stack([-s, c], -1)], -2)
 
 
-def footprints_clear(candidate: np.ndarray, candidate_disc: bool, placed: np.ndarray,
-                     placed_disc: np.ndarray, margin: float) -> bool:
-  """Whether footprint `candidate` (5,) [x, y, yaw, half length, half width] stays at least
-  `margin` metres from every `placed` (N, 5) one (discs: radius = half length).
+def footprints_apart(candidate: np.ndarray, candidate_disc: bool, others: np.ndarray,
+                     others_disc: np.ndarray, margin: float) -> np.ndarray:
+  """(N,) whether footprint `candidate` (5,) [x, y, yaw, half length, half width] stays at
+  least `margin` metres from each of `others` (N, 5) (discs: radius = half length).
 
   Conservative: rectangles are tested by separating axes after growing both by margin / 2 per
   side (a gap ≥ margin along an axis implies a distance ≥ margin), a disc against a rectangle by
-  its centre's distance to the rectangle, discs by their centres.
+  its centre's distance to the rectangle, discs by their centres (both exact).
   """
-  if not len(placed):
-    return True
-  delta = placed[:, :2] - candidate[:2]
+  delta = others[:, :2] - candidate[:2]
+  axes_o = _rect_axes(others[:, 2])  # (N, 2, 2)
   if candidate_disc:
     radius = candidate[3]
-    discs = placed_disc
-    far_discs = np.hypot(delta[:, 0], delta[:, 1]) >= radius + placed[:, 3] + margin
-    # Centre distance to each placed rectangle, in the rectangle's frame.
-    local = np.einsum("nij,nj->ni", _rect_axes(placed[:, 2]), -delta)
-    outside = np.maximum(np.abs(local) - placed[:, 3:5], 0.0)
+    far_discs = np.hypot(delta[:, 0], delta[:, 1]) >= radius + others[:, 3] + margin
+    local = np.einsum("nij,nj->ni", axes_o, -delta)  # the disc's centre in each rectangle's frame
+    outside = np.maximum(np.abs(local) - others[:, 3:5], 0.0)
     far_rects = np.hypot(outside[:, 0], outside[:, 1]) >= radius + margin
-    return bool(np.all(np.where(discs, far_discs, far_rects)))
-  # Candidate rectangle.
+    return np.where(others_disc, far_discs, far_rects)
   axes_c = _rect_axes(np.asarray(candidate[2]))  # (2, 2)
-  half_c = candidate[3:5] + margin / 2
-  # Against discs: disc centre to the candidate rectangle.
+  # Discs: their centre's distance to the candidate rectangle.
   local = np.einsum("ij,nj->ni", axes_c, delta)
   outside = np.maximum(np.abs(local) - candidate[3:5], 0.0)
-  ok_disc = np.hypot(outside[:, 0], outside[:, 1]) >= placed[:, 3] + margin
-  # Against rectangles: separating axes among the 4 edge normals.
-  axes_p = _rect_axes(placed[:, 2])  # (N, 2, 2)
-  half_p = placed[:, 3:5] + margin / 2
-  all_axes = np.concatenate([np.broadcast_to(axes_c, axes_p.shape), axes_p], axis=1)  # (N, 4, 2)
+  far_discs = np.hypot(outside[:, 0], outside[:, 1]) >= others[:, 3] + margin
+  # Rectangles: separating axes among the 4 edge normals.
+  half_c = candidate[3:5] + margin / 2
+  half_o = others[:, 3:5] + margin / 2
+  all_axes = np.concatenate([np.broadcast_to(axes_c, axes_o.shape), axes_o], axis=1)  # (N, 4, 2)
   dist = np.abs(np.einsum("nai,ni->na", all_axes, delta))
   reach_c = np.abs(np.einsum("nai,ji->naj", all_axes, axes_c)) @ half_c
-  reach_p = np.einsum("naj,nj->na", np.abs(np.einsum("nai,nji->naj", all_axes, axes_p)), half_p)
-  ok_rect = np.any(dist >= reach_c + reach_p, axis=1)
-  ok = np.where(placed_disc, ok_disc, ok_rect)
-  return bool(np.all(ok))
+  reach_o = np.einsum("naj,nj->na", np.abs(np.einsum("nai,nji->naj", all_axes, axes_o)), half_o)
+  far_rects = np.any(dist >= reach_c + reach_o, axis=1)
+  return np.where(others_disc, far_discs, far_rects)
+
+
+def footprints_clear(candidate: np.ndarray, candidate_disc: bool, placed: np.ndarray,
+                     placed_disc: np.ndarray, margin: float) -> bool:
+  """Whether `candidate` stays at least `margin` metres from every `placed` footprint."""
+  return bool(np.all(footprints_apart(candidate, candidate_disc, placed, placed_disc, margin)))
 
 
 def _boxes_meet(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -88,35 +88,34 @@ def sample_objects(pool: ObjectPool, candidates: np.ndarray, boxes: np.ndarray,
   """Indices into the pool of one image's objects, in draw order.
 
   candidates: the pool indices to draw from. boxes: (M, 4) the pool's amodal boxes (xywh).
-  The number aimed at is uniform in config.objects_per_image; each draw is either among the
-  candidates whose box meets a placed one (probability config.prefer_overlap, when there are
-  any) or among all; 'walt3d' rejects a track already in the image or a footprint closer than
-  the margin to a placed one.
+  The number aimed at is uniform in config.objects_per_image. Each draw is uniform among the
+  candidates still allowed, or (probability config.prefer_overlap, when there are any) among
+  those whose box meets a placed one. 'walt3d' allows no second object of a placed track and no
+  footprint closer than the margin to a placed one: every placed object removes those from the
+  candidates at once (the same distribution as drawing and rejecting, without the rejections).
   """
   lo, hi = config.objects_per_image
   target = int(rng.integers(lo, hi + 1))
   check_3d = config.mode == "walt3d"
+  footprints, discs, tracks = pool.footprint[candidates], pool.is_disc[candidates], pool.track_id[candidates]
+  cand_boxes = boxes[candidates]
   available = np.ones(len(candidates), bool)
+  meets = np.zeros(len(candidates), bool)
   chosen: list[int] = []
-  for _ in range(config.max_draws):
-    if len(chosen) >= target or not available.any():
-      break
+  for _ in range(min(target, config.max_draws)):
     pick_from = np.flatnonzero(available)
-    if chosen and rng.uniform() < config.prefer_overlap:
-      meets = np.zeros(len(pick_from), bool)
-      for c in chosen:
-        meets |= _boxes_meet(boxes[c], boxes[candidates[pick_from]])
-      if meets.any():
-        pick_from = pick_from[meets]
+    if not len(pick_from):
+      break
+    if chosen and rng.uniform() < config.prefer_overlap and meets[pick_from].any():
+      pick_from = pick_from[meets[pick_from]]
     slot = int(pick_from[rng.integers(len(pick_from))])
-    available[slot] = False
     index = int(candidates[slot])
-    if check_3d:
-      placed = np.array(chosen, np.int64)
-      if (pool.track_id[placed] == pool.track_id[index]).any() and pool.track_id[index] >= 0:
-        continue
-      if not footprints_clear(pool.footprint[index], bool(pool.is_disc[index]),
-                              pool.footprint[placed], pool.is_disc[placed], config.footprint_margin_m):
-        continue
     chosen.append(index)
+    available[slot] = False
+    meets |= _boxes_meet(boxes[index], cand_boxes)
+    if check_3d:
+      available &= footprints_apart(pool.footprint[index], bool(pool.is_disc[index]), footprints, discs,
+                                    config.footprint_margin_m)
+      if tracks[slot] >= 0:
+        available &= tracks != tracks[slot]
   return np.array(chosen, np.int64)
