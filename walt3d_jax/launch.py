@@ -122,10 +122,10 @@ def _config_error(error: flags.Error) -> str:
   """A flag error in one line: an exception inside a config file's get_config keeps only its last
   line (the exception itself), not the traceback absl quotes."""
   lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  lines[0] = lines[0].removeprefix("flag ")
   if "Traceback (most recent call last):" not in lines:
     return " ".join(lines)
-  head = lines[0].removeprefix("flag ").removesuffix(":")
-  return f"{head}: {lines[-1]}"
+  return f"{lines[0].removesuffix(':')}: {lines[-1]}"
 
 
 def parse_flags(argv: list[str]) -> list[str]:
