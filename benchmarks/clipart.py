@@ -96,6 +96,13 @@ def main() -> None:
       on_top = sum(s["farther_on_top_pixels"] > 0 for s in stats)
       print(f"{mode} impossible configurations: {impossible} of {len(stats)} images "
             f"(intersecting footprints {feet}, farther object on top {on_top})")
+    for prefer in (0.0, 0.5, 0.9):
+      occ = np.concatenate([compose.make_example(pool, k, dataclasses.replace(config, prefer_overlap=prefer)).objects.occlusion
+                            for k in keys[:100]])
+      hist = np.histogram(occ, bins=[0, 1e-9, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0 + 1e-9])[0] / len(occ)
+      print(f"occlusion levels at prefer_overlap={prefer}: unoccluded {hist[0]:.2f}, (0, 0.1) {hist[1]:.2f}, "
+            f"[0.1, 0.3) {hist[2]:.2f}, [0.3, 0.5) {hist[3]:.2f}, [0.5, 0.7) {hist[4]:.2f}, "
+            f"[0.7, 0.9) {hist[5]:.2f}, >= 0.9 {hist[6]:.2f}")
     stats = plaus["walt3d"]
     with_overlap = [s for s in stats if s["overlap_pixels"]]
     differs = sum(s["order_differs_pixels"] > 0 for s in with_overlap)

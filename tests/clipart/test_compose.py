@@ -119,3 +119,11 @@ def test_whole_object_order_differs_somewhere(pool, config):
   stats = [compose.make_example(pool, f"order-{i}", config, with_plausibility=True).stats for i in range(20)]
   assert sum(s["overlap_pixels"] for s in stats) > 0
   assert all(s["order_differs_pixels"] <= s["overlap_pixels"] for s in stats)
+
+
+def test_prefer_overlap_raises_the_occlusion_level(pool, config):
+  def occluded_share(prefer):
+    c = dataclasses.replace(config, prefer_overlap=prefer)
+    occlusion = np.concatenate([compose.make_example(pool, f"occ-{i}", c).objects.occlusion for i in range(20)])
+    return np.mean(occlusion > 0)
+  assert occluded_share(1.0) > 1.4 * occluded_share(0.0)

@@ -91,3 +91,21 @@ def write_report(path: pathlib.Path, pool: ObjectPool, keys: Sequence[str], conf
   path.parent.mkdir(parents=True, exist_ok=True)
   cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
   return stats
+
+
+def plausibility_counts(pool: ObjectPool, keys: Sequence[str], config: ClipartConfig) -> dict:
+  """Over `keys`, per mode: images with an impossible configuration (intersecting footprints or
+  a farther object on top), and for WALT3D how often whole-object order would differ."""
+  out = {}
+  for mode in ("walt3d", "walt2d"):
+    stats = [compose.make_example(pool, k, dataclasses.replace(config, mode=mode), with_plausibility=True).stats
+             for k in keys]
+    out[mode] = {
+        "images": len(stats),
+        "impossible": sum(s["impossible"] for s in stats),
+        "intersecting_footprints": sum(s["footprint_intersections"] > 0 for s in stats),
+        "farther_on_top": sum(s["farther_on_top_pixels"] > 0 for s in stats),
+        "images_with_overlap": sum(s["overlap_pixels"] > 0 for s in stats),
+        "whole_object_order_differs": sum(s["order_differs_pixels"] > 0 for s in stats),
+    }
+  return out
