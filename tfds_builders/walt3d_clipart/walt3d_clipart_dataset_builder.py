@@ -199,8 +199,9 @@ job (python launch.py --config experiments/clipart.py --workdir W) does this for
     bank = dl_manager.manual_dir / "bank.h5"
     if not bank.exists():
       raise FileNotFoundError(f"{bank} not found. {self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+    # A split of 0 examples (a job override) is left out: TFDS cannot write an empty split.
     return {split: self._generate_examples(bank, split, num)
-            for split, num in self.builder_config.splits.items()}
+            for split, num in self.builder_config.splits.items() if num > 0}
 
   def _generate_examples(self, bank, split: str, num: int) -> Iterator[tuple[str, dict[str, Any]]]:
     clipart_config = self.builder_config.clipart_config()

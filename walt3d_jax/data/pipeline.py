@@ -97,20 +97,22 @@ def process_shard(dataset: grain.MapDataset) -> grain.MapDataset:
 
 
 def make_dataset(source: Sequence[Any], config: PipelineConfig) -> grain.MapDataset:
-  """The batched grain.MapDataset of a random-access source (module docstring)."""
+  """The per-example grain.MapDataset of a random-access source (module docstring), unbatched."""
   ds = process_shard(grain.MapDataset.source(source))
   if config.shuffle:
     ds = ds.shuffle(seed=config.seed)
   ds = ds.repeat(config.num_epochs)
   ds = ds.map(lambda record: prepare(record, config))
-  ds = ds.random_map(lambda example, rng: augment(example, rng, config), seed=config.seed + 1)
-  return ds.batch(config.batch_size, drop_remainder=True)
+  return ds.random_map(lambda example, rng: augment(example, rng, config), seed=config.seed + 1)
 
 
 def make_iterator(source: Sequence[Any], config: PipelineConfig) -> grain.DatasetIterator:
   """A checkpointable iterator of batches (`get_state` / `set_state`)."""
+  # Batched after to_iter_dataset: the read threads prefetch single examples in parallel (a
+  # MapDataset batch would be made by one thread), and the batch is stacked as they arrive.
   read = grain.ReadOptions(num_threads=config.num_threads, prefetch_buffer_size=config.prefetch_buffer_size)
-  return iter(make_dataset(source, config).to_iter_dataset(read))
+  ds = make_dataset(source, config).to_iter_dataset(read)
+  return iter(ds.batch(config.batch_size, drop_remainder=True))
 
 
 def data_source(name: str, data_dir: str, split: str):
