@@ -9,8 +9,8 @@ Stages (`make_dataset`): `grain.MapDataset.source(source)` → this process's sh
 (`[jax.process_index()::jax.process_count()]`) → shuffle (seeded, reshuffled each epoch) →
 repeat → decode (PNG image and depth, RLE masks: `decode.decode_record`) → resize to the model's
 size → random horizontal flip (`transforms.hflip`, a seeded `random_map`: the same seed gives
-the same flips) → pad objects to `max_objects` → batch (drop_remainder) →
-`to_iter_dataset(grain.ReadOptions(...))`. Every stage is deterministic given the config, so
+the same flips) → pad objects to `max_objects` → `to_iter_dataset(grain.ReadOptions(...))`
+(examples made in parallel read threads) → batch (drop_remainder). Every stage is deterministic given the config, so
 the iterator's state (`get_state` / `set_state`) resumes exactly.
 
 A batch (B = batch_size, M = max_objects, (W, H) = image_size) is a dict of numpy arrays:
