@@ -6,12 +6,18 @@ Writes <workdir>/<preset>/... (see experiments/simulate.py) and <workdir>/contac
 with visible masks, amodal outlines, keypoints by visibility state and 3D wireframes drawn over
 frames from day, dusk and night bursts; then <workdir>/fit/ (see experiments/fit.py): a mined
 object bank with its report, the 3D fits written back, summary.json with accuracy against the
-simulator's truth and report.png (wireframes, skeletons, bird's-eye view). About 1.5 minutes
-on 2 cores, most of it one-off compiles of the fit.
+simulator's truth and report.png (wireframes, skeletons, bird's-eye view); then
+<workdir>/clipart/ (see experiments/clipart.py): TFDS walt3d_clipart built from that bank in
+both file formats, its COCO-amodal test split, report.png (WALT3D beside WALT2D on the same
+objects and background, with labels and depth maps) and summary.json (examples/s, impossible
+configurations per mode). A few minutes on 2 cores, much of it one-off compiles of the fit.
 """
 
+from experiments import clipart
 from experiments import fit
 from experiments import simulate
+
+import ml_collections
 
 
 def get_config(arg: str | None = None):
@@ -23,4 +29,9 @@ def get_config(arg: str | None = None):
   config.write_video = True
   config.contact_sheet_columns = 3
   config.fit = fit.get_config()
+  config.clipart = clipart.get_config()
+  config.clipart.dataset = "walt3d_640x360"
+  config.clipart.num_train, config.clipart.num_test = 200, 50
+  config.clipart.coco_export = True
+  config.clipart_report = ml_collections.ConfigDict(dict(images=3, plausibility_images=100))
   return config

@@ -4,7 +4,10 @@
    their exact labels. 2. The `fit` job (`fit.bank_fit`) on a longer simulated intersection:
    mine tracked, unoccluded cars and people into an object bank (`timelapse.mine`), then fit
    car shapes and ground poses per track and place people on the ground, scored against the
-   simulator's truth. Each stage writes its report PNG; the paths are printed at the end.
+   simulator's truth. 3. The `clipart` job (`data.build`) on that bank: the TFDS dataset
+   `walt3d_clipart` (array_record and tfrecord) and its COCO-amodal export, then a report of
+   WALT3D beside WALT2D on the same objects with depth maps, and how often each mode makes a
+   physically impossible image. Each stage writes its report PNG; the paths are printed at the end.
 """
 
 from __future__ import annotations
@@ -14,9 +17,41 @@ import time
 
 import ml_collections
 
+from walt3d_jax.clipart import pool as pool_lib
+from walt3d_jax.clipart import report as clipart_report
+from walt3d_jax.data import build
 from walt3d_jax.fit import bank_fit
+from walt3d_jax.formats import coco
 from walt3d_jax.sim import simulate
 from walt3d_jax.viz import contact_sheet
+
+
+def compose_stage(config: ml_collections.ConfigDict, bank: pathlib.Path, out: pathlib.Path) -> dict:
+  """The clipart job on `bank` into `out`, its report and plausibility counts; the summary."""
+  clip_config = ml_collections.ConfigDict(config.clipart.to_dict())
+  clip_config.bank = str(bank)
+  summary = build.run(clip_config, out)
+  clipart = build.builder_config(clip_config).clipart_config()
+  pool = pool_lib.load_pool(bank, clipart)
+  keys = [f"report-{i}" for i in range(config.clipart_report.images)]
+  clipart_report.write_report(out / "report.png", pool, keys, clipart)
+  counts = clipart_report.plausibility_counts(
+      pool, [f"plausibility-{i}" for i in range(config.clipart_report.plausibility_images)], clipart)
+  summary["plausibility"] = counts
+  coco.write_json(summary, out / "summary.json")
+  return summary
+
+
+def clipart_headline(summary: dict) -> str:
+  """Two lines: what was built and how fast; impossible images per mode."""
+  builds = summary["builds"]
+  first = next(iter(builds.values()))
+  rates = ", ".join(f"{name} {b['examples_per_second']} examples/s" for name, b in builds.items()
+                    if b["examples_per_second"] is not None)
+  p = summary["plausibility"]
+  return (f"{summary['dataset']}: {first['examples']} from {summary['pool']['objects']} objects ({rates})\n"
+          f"impossible images: WALT3D {p['walt3d']['impossible']} of {p['walt3d']['images']}, "
+          f"WALT2D on the same draws {p['walt2d']['impossible']} of {p['walt2d']['images']}")
 
 
 def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
@@ -29,6 +64,9 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
   )
   fit_dir = workdir / "fit"
   fit_summary = bank_fit.run(config.fit, fit_dir)
+  bank = fit_dir / "mine" / "bank.h5"
+  clip_dir = workdir / "clipart"
+  clip_summary = compose_stage(config, bank, clip_dir)
   print(f"\nwalt3d_jax demo finished in {time.perf_counter() - tic:.0f} s. Everything is under {workdir}/:")
   for s in summaries:
     files = simulate.SequenceFiles(pathlib.Path(s["root"]))
@@ -38,9 +76,16 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
       path = getattr(files, name)
       if path.exists():
         print(f"      {name:<13} {path}")
+  indent = "\n" + " " * 17
   print(f"  contact sheet  {sheet}")
-  print(f"  mine + fit     {bank_fit.report_headline(fit_summary).replace(chr(10), chr(10) + ' ' * 17)}")
+  print(f"  mine + fit     {bank_fit.report_headline(fit_summary).replace(chr(10), indent)}")
   for name, path in (("mining report", fit_dir / "mine" / "report.png"),
-                     ("fit report", fit_dir / "report.png"), ("object bank", fit_dir / "mine" / "bank.h5"),
+                     ("fit report", fit_dir / "report.png"), ("object bank", bank),
                      ("fit summary", fit_dir / "summary.json")):
+    print(f"      {name:<13} {path}")
+  print(f"  clip-art       {clipart_headline(clip_summary).replace(chr(10), indent)}")
+  outputs = [("report", clip_dir / "report.png"), ("summary", clip_dir / "summary.json")]
+  outputs += [(f"tfds {name}", pathlib.Path(b["version_dir"])) for name, b in clip_summary["builds"].items()]
+  outputs += [(f"coco {split}", pathlib.Path(path)) for split, path in clip_summary.get("coco", {}).items()]
+  for name, path in outputs:
     print(f"      {name:<13} {path}")
