@@ -64,7 +64,8 @@ def composite(pool: ObjectPool, chosen: np.ndarray, order: np.ndarray, depth_tes
   width, height = pool.image_size
   owner = np.full((height, width), -1, np.int32)
   zbuf = np.full((height, width), np.inf, np.float32)
-  depth_of_owner = np.full((height, width), np.inf, np.float32)
+  # With the depth test the owner is the nearest object: its depth is the z-buffer's.
+  depth_of_owner = zbuf if depth_test else np.full((height, width), np.inf, np.float32)
   for slot in order if not depth_test else range(len(chosen)):
     index = chosen[slot]
     win = _window_slices(pool.window[index])
@@ -73,7 +74,8 @@ def composite(pool: ObjectPool, chosen: np.ndarray, order: np.ndarray, depth_tes
     zbuf[win][covering] = depth[covering]
     paint = covering if depth_test else mask
     owner[win][paint] = slot
-    depth_of_owner[win][paint] = depth[paint]
+    if not depth_test:
+      depth_of_owner[win][paint] = depth[paint]
   return Composite(owner, zbuf, depth_of_owner)
 
 
@@ -105,20 +107,20 @@ def _keypoint_states(pool: ObjectPool, chosen: np.ndarray, comp: Composite, dept
   becomes occluded-by-others where another object owns its pixel and (walt3d) is nearer there."""
   height, width = comp.owner.shape
   states = pool.source_states[chosen].copy()
-  for slot, index in enumerate(chosen):
-    visible = np.flatnonzero(states[slot] == KeypointState.VISIBLE)
-    if not len(visible):
-      continue
-    uv = pool.keypoints[index, visible]
-    col = np.clip(np.rint(uv[:, 0]).astype(int), 0, width - 1)
-    row = np.clip(np.rint(uv[:, 1]).astype(int), 0, height - 1)
-    other = comp.owner[row, col]
-    covered = (other >= 0) & (other != slot)
-    if depth_test:
-      x, y, w, h = (int(v) for v in pool.window[index])
-      own = pool.depth[index][np.clip(row - y, 0, h - 1), np.clip(col - x, 0, w - 1)]
-      covered &= comp.depth_of_owner[row, col] < own
-    states[slot, visible[covered]] = KeypointState.OCCLUDED_BY_OTHERS
+  uv = pool.keypoints[chosen]  # (N, 17, 2)
+  col = np.clip(np.rint(uv[..., 0]).astype(np.int64), 0, width - 1)
+  row = np.clip(np.rint(uv[..., 1]).astype(np.int64), 0, height - 1)
+  other = comp.owner[row, col]
+  covered = ((states == KeypointState.VISIBLE) & (other >= 0)
+             & (other != np.arange(len(chosen))[:, None]))
+  for slot, k in np.argwhere(covered):
+    if depth_test:  # nearer there than this object's own surface?
+      index = chosen[slot]
+      x, y, w, h = pool.window[index]
+      own = pool.depth[index][min(max(row[slot, k] - y, 0), h - 1), min(max(col[slot, k] - x, 0), w - 1)]
+      if not comp.depth_of_owner[row[slot, k], col[slot, k]] < own:
+        continue
+    states[slot, k] = KeypointState.OCCLUDED_BY_OTHERS
   return states
 
 

@@ -35,6 +35,8 @@ NUM_KEYPOINTS = {int(Category.CAR): 12, int(Category.PERSON): 17}
 # A keypoint derived from the fit is self-occluded when its own proxy surface lies this far in
 # front of it (metres): the rasteriser's depth error on a hull vertex is far below it.
 SELF_OCCLUSION_TOLERANCE_M = 0.05
+# Pools up to this size memoise their conflict rows (at most this² bytes per margin).
+_MAX_MEMO_OBJECTS = 8192
 
 
 class ClipartError(ValueError):
@@ -93,9 +95,30 @@ class ObjectPool:
   row: np.ndarray
   bucket: list[str]
   skipped: dict[str, int]
+  # Memo of `conflicts` rows: (index, margin) → (M,) bool. Not an init field, so `select` and
+  # `dataclasses.replace` start with an empty one.
+  _conflicts: dict = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
 
   def __len__(self) -> int:
     return int(len(self.category))
+
+  def conflicts(self, index: int, margin: float) -> np.ndarray:
+    """(M,) bool: the objects that cannot share an image with object `index` in WALT3D: a
+    footprint closer than `margin` metres, or the same track (itself included). Memoised:
+    a pool serves many images, and every image asks again for the objects it places."""
+    key = (int(index), float(margin))
+    row = self._conflicts.get(key)
+    if row is None:
+      from walt3d_jax.clipart import sampler  # sampler imports this module
+
+      row = ~sampler.footprints_apart(self.footprint[index], bool(self.is_disc[index]), self.footprint,
+                                      self.is_disc, margin)
+      if self.track_id[index] >= 0:
+        row |= self.track_id == self.track_id[index]
+      row[index] = True
+      if len(self) <= _MAX_MEMO_OBJECTS:
+        self._conflicts[key] = row
+    return row
 
   def select(self, indices: Sequence[int] | np.ndarray) -> ObjectPool:
     """The pool of objects `indices` only (same camera and backgrounds)."""

@@ -97,7 +97,6 @@ def sample_objects(pool: ObjectPool, candidates: np.ndarray, boxes: np.ndarray,
   lo, hi = config.objects_per_image
   target = int(rng.integers(lo, hi + 1))
   check_3d = config.mode == "walt3d"
-  footprints, discs, tracks = pool.footprint[candidates], pool.is_disc[candidates], pool.track_id[candidates]
   cand_boxes = boxes[candidates]
   available = np.ones(len(candidates), bool)
   meets = np.zeros(len(candidates), bool)
@@ -114,8 +113,5 @@ def sample_objects(pool: ObjectPool, candidates: np.ndarray, boxes: np.ndarray,
     available[slot] = False
     meets |= _boxes_meet(boxes[index], cand_boxes)
     if check_3d:
-      available &= footprints_apart(pool.footprint[index], bool(pool.is_disc[index]), footprints, discs,
-                                    config.footprint_margin_m)
-      if tracks[slot] >= 0:
-        available &= tracks != tracks[slot]
+      available &= ~pool.conflicts(index, config.footprint_margin_m)[candidates]
   return np.array(chosen, np.int64)
