@@ -19,8 +19,8 @@ import numpy as np
 
 from walt3d_jax.clipart import compose
 from walt3d_jax.clipart import pool as pool_lib
+from walt3d_jax.clipart import truth_bank
 from walt3d_jax.clipart.config import ClipartConfig
-from walt3d_jax.formats.coco import Category
 from walt3d_jax.formats.coco import KeypointState
 from walt3d_jax.metrics import detection as detection_metrics
 from walt3d_jax.sim import lighting as lighting_lib
@@ -28,10 +28,6 @@ from walt3d_jax.sim import render
 from walt3d_jax.sim import simulate
 from walt3d_jax.timelapse import background as background_lib
 from walt3d_jax.timelapse import bank as bank_lib
-
-_SCORE_OF_STATE = {KeypointState.VISIBLE: 1.0, KeypointState.SELF_OCCLUDED: 0.1,
-                   KeypointState.OCCLUDED_BY_OTHERS: 1.0, KeypointState.OUTSIDE_IMAGE: 0.0}
-
 
 @dataclasses.dataclass
 class SimulatedPool:
@@ -51,7 +47,7 @@ def _truth_object(agent: simulate.Agent, truth, image: np.ndarray, frame_index: 
   keypoints = np.zeros((17, 2))
   keypoints[:count] = truth.keypoints_uv
   score = np.zeros(17)
-  score[:count] = [_SCORE_OF_STATE[KeypointState(s)] for s in truth.keypoint_states]
+  score[:count] = [truth_bank.SCORE_OF_STATE[KeypointState(s)] for s in truth.keypoint_states]
   kp3d = np.zeros((17, 3))
   kp3d[:count] = agent.keypoints
   alpha = np.asarray(agent.extra.get("shape", np.zeros(0)), np.float64)

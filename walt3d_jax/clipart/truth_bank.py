@@ -22,8 +22,9 @@ from walt3d_jax.timelapse import bank as bank_lib
 from walt3d_jax.timelapse import frames as frames_lib
 from walt3d_jax.timelapse.types import NUM_KEYPOINTS
 
-# Keypoint scores that encode the source state for `clipart.pool` (threshold 0.5).
-_SCORE_OF_STATE = {KeypointState.VISIBLE: 1.0, KeypointState.SELF_OCCLUDED: 0.1,
+# Keypoint scores that encode a source state for `clipart.pool` (threshold 0.5): an unoccluded
+# object's hidden keypoints are self-occluded.
+SCORE_OF_STATE = {KeypointState.VISIBLE: 1.0, KeypointState.SELF_OCCLUDED: 0.1,
                    KeypointState.OCCLUDED_BY_OTHERS: 1.0, KeypointState.OUTSIDE_IMAGE: 0.0}
 
 
@@ -43,7 +44,7 @@ def truth_records(annotation: dict, image: np.ndarray, time: float) -> dict:
   keypoints = np.zeros((NUM_KEYPOINTS, 3), np.float32)
   uvf = np.asarray(annotation["keypoints"], np.float64).reshape(-1, 3)
   keypoints[:count, :2] = uvf[:, :2]
-  keypoints[:count, 2] = [_SCORE_OF_STATE[KeypointState(s)] for s in annotation["keypoint_states"]]
+  keypoints[:count, 2] = [SCORE_OF_STATE[KeypointState(s)] for s in annotation["keypoint_states"]]
   keypoints_3d = np.zeros((NUM_KEYPOINTS, 3), np.float32)
   keypoints_3d[:count] = annotation["keypoints_3d"]
   shape = np.zeros(NUM_SHAPE_SLOTS, np.float32)
