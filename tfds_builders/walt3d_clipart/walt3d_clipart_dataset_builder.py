@@ -172,6 +172,15 @@ def _load_pool(bank: str, version: tuple, clipart_config):
   return pool_lib.load_pool(bank, clipart_config)
 
 
+def load_pool(bank, clipart_config):
+  """The pool of bank (a path), cached per process while the file is unchanged."""
+  from etils import epath
+
+  bank = epath.Path(bank)
+  stat = bank.stat()
+  return _load_pool(str(bank), (stat.mtime, stat.length), clipart_config)
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
   """DatasetBuilder for walt3d_clipart."""
 
@@ -205,7 +214,6 @@ job (python launch.py --config experiments/clipart.py --workdir W) does this for
 
   def _generate_examples(self, bank, split: str, num: int) -> Iterator[tuple[str, dict[str, Any]]]:
     clipart_config = self.builder_config.clipart_config()
-    stat = bank.stat()
-    pool = _load_pool(str(bank), (stat.mtime, stat.length), clipart_config)
+    pool = load_pool(bank, clipart_config)
     for key in example_keys(split, num):
       yield generate_example(pool, key, clipart_config)
