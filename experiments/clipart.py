@@ -1,7 +1,7 @@
 r"""Build the clip-art dataset, TFDS `walt3d_clipart` (WALT3D section 4, "Clip-art compositing").
 
-Composites the objects of one camera's object bank (mined, 3D-fitted) into its background far to
-near with non-intersecting footprints (walt3d) or WALT's 2D paste (walt2d), and writes the
+Composites the objects of one camera's object bank (mined, 3D-fitted) into its background with
+non-intersecting footprints and a per-pixel depth test (walt3d) or WALT's 2D paste (walt2d), and writes the
 examples with exact amodal labels as TFDS (docs/formats.md, "Clip-art dataset"):
 
   python launch.py --config experiments/clipart.py --workdir /tmp/clipart

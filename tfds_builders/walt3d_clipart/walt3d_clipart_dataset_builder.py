@@ -35,8 +35,9 @@ _S = example_lib.NUM_SHAPE_SLOTS
 
 _DESCRIPTION = """\
 WALT3D clip-art: unoccluded objects mined from a stationary-camera time-lapse and fitted in 3D,
-composited back into their camera's background far to near with non-intersecting ground
-footprints (mode walt3d) or pasted in random order (mode walt2d, WALT's baseline). Labels are
+composited back into their camera's background with non-intersecting ground footprints and a
+per-pixel depth test against their 3D proxies (mode walt3d), or pasted in random order (mode
+walt2d, WALT's baseline). Labels are
 exact for the composite: amodal and visible masks, occlusion, keypoints with visibility
 (visible / self-occluded / occluded by others / outside the image), 3D pose, shape coefficients,
 3D keypoints, and a per-pixel depth map.

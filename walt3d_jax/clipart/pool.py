@@ -47,7 +47,7 @@ class ClipartError(ValueError):
 class ObjectPool:
   """Composable objects of one camera (M objects, leading axis M).
 
-  camera_name: a name for the camera (the bank's file stem). K (3, 3) float64; plane (4,)
+  camera_name: a name for the camera (`camera_name_of` the bank). K (3, 3) float64; plane (4,)
     [n, d]; R_cg (3, 3), t_cg (3,): the ground frame; image_size (W, H).
   backgrounds: bucket name → (H, W, 3) uint8 RGB median background.
   window: (M, 4) int [x, y, w, h] crop window of each object, inside the image.
@@ -294,6 +294,13 @@ _BANK_COLUMNS = ["frame_index", "time", "track_id", "category", "keypoints", "ke
                  "shape_num", "keypoints_3d", "dimensions"]
 
 
+def camera_name_of(bank_path: str | pathlib.Path) -> str:
+  """A name for a bank's camera: its file stem, or for a generic `bank.h5` (what the mine job
+  writes, also behind a link) the folder it sits in."""
+  path = pathlib.Path(bank_path).resolve()
+  return path.parent.name if path.stem == "bank" and path.parent.name else path.stem
+
+
 def load_pool(bank_path: str | pathlib.Path, config: ClipartConfig) -> ObjectPool:
   """The composable objects of one object bank (docs/formats.md), prepared for compositing.
 
@@ -341,7 +348,7 @@ def load_pool(bank_path: str | pathlib.Path, config: ClipartConfig) -> ObjectPoo
           track_id=int(rows["track_id"][i]), frame_index=int(rows["frame_index"][i]), row=i,
           bucket=buckets.bucket_of(float(rows["time"][i])),
       ))
-  return build_pool(objects, camera, backgrounds, config, bank_path.stem, skipped, str(bank_path))
+  return build_pool(objects, camera, backgrounds, config, camera_name_of(bank_path), skipped, str(bank_path))
 
 
 def pool_summary(pool: ObjectPool) -> dict[str, Any]:

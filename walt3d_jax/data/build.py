@@ -23,12 +23,13 @@ from typing import Any
 from absl import logging
 import ml_collections
 
+from walt3d_jax.errors import UserError
 from walt3d_jax.formats import coco
 
 FORMATS = ("array_record", "tfrecord")
 
 
-class BuildError(ValueError):
+class BuildError(UserError):
   """A config of the clipart job that cannot be built; the message names the field."""
 
 
@@ -172,7 +173,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
 
 def export_coco(config, builders: dict, out_dir: pathlib.Path) -> dict:
   """COCO-amodal files of config.coco_splits, read back from the array_record build."""
-  from walt3d_jax.formats import coco_amodal
+  from walt3d_jax.data import coco_amodal
 
   if "array_record" not in builders:
     raise BuildError("config.coco_export needs 'array_record' in config.formats (random access)")
