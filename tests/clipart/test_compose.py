@@ -3,6 +3,7 @@ possible where the WALT2D baseline is not."""
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
@@ -92,6 +93,12 @@ def test_features_round_trip(examples):
   e = examples[0]
   f = to_features(e)
   np.testing.assert_allclose(depth_from_units(f["depth"]), e.depth, atol=0.006)
+  stored = to_features(e, png=True)
+  image = cv2.cvtColor(cv2.imdecode(np.frombuffer(stored["image"], np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+  np.testing.assert_array_equal(image, e.image)
+  depth = cv2.imdecode(np.frombuffer(stored["depth"], np.uint8), cv2.IMREAD_UNCHANGED)
+  assert depth.dtype == np.uint16
+  np.testing.assert_array_equal(depth, f["depth"][..., 0])
   mask = rle.decode_mask({"size": list(e.depth.shape), "counts": f["objects"]["visible_rle"][0]})
   np.testing.assert_array_equal(mask, e.objects.visible_mask[0])
 

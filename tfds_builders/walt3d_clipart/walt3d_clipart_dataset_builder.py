@@ -117,7 +117,7 @@ def generate_example(pool, key: str, clipart_config) -> tuple[str, dict[str, Any
   """(key, feature dict) of one example: pure in (pool, key, config), a `beam.Map` body."""
   from walt3d_jax.clipart import compose  # the compositor only when building
 
-  return key, example_lib.to_features(compose.make_example(pool, key, clipart_config))
+  return key, example_lib.to_features(compose.make_example(pool, key, clipart_config), png=True)
 
 
 def _features(image_size: tuple[int, int]) -> tfds.features.FeaturesDict:
