@@ -39,6 +39,7 @@ JOBS = {
     "occlusion_classifier": "walt3d_jax.train.occlusion:run",
     "fit": "walt3d_jax.fit.bank_fit:run",
     "clipart": "walt3d_jax.data.build:run",
+    "testsets": "walt3d_jax.data.testsets:run",
 }
 
 # What each job reads (for --help); everything it writes goes under --workdir.
@@ -52,6 +53,8 @@ JOB_INPUTS = {
     "fit": "config.bank or config.banks (object banks mined with a camera.json); none given: "
            "mines one first with config.mine",
     "clipart": "object banks with 3D fits (the fit job's output); see experiments/clipart.py",
+    "testsets": "nothing: simulates the true-occlusion test sets (TFDS walt3d_trueocc); see "
+                "experiments/testsets.py",
 }
 
 # OS errors that mean a path the user gave is missing or unusable (when they name such a path).

@@ -176,7 +176,7 @@ def scene_examples(preset: str, seed: int, config: BuilderConfig) -> Iterator[tu
   scene = simulate.prepare_scene(sim_config, preset)
   for frame in simulate.simulate_frames(sim_config, scene, 0):
     key = f"{preset}-s{seed}-{frame.index:06d}"
-    yield key, example_lib.to_features(frame_example(scene, frame, key, seed))
+    yield key, example_lib.to_features(frame_example(scene, frame, key, seed), png=True)
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
