@@ -31,8 +31,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.seed = 0
   config.progress = True
 
-  config.bank = ""  # one object bank (bank.h5), or
-  config.banks = ()  # several (one per camera); both empty: mine one into <workdir>/mine
+  config.bank = ""  # one object bank (bank.h5), and/or
+  config.banks = ()  # several (one per camera): paths and globs; both empty: mine one into <workdir>/mine
+  config.refit = False  # True: fit banks an earlier run finished too (their markers ignored)
+  config.pool_tracks = 4096  # banks are fitted in groups of at least this many tracks, pooled
+  config.distributed = False  # True: jax.distributed.initialize() first (one process per host)
   config.truth = ""  # ground_truth.json to score against; "": found via the bank's summary.json
   config.mine = mine_config.get_config("builtin" if arg == "builtin" else None)
 
@@ -47,5 +50,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.fit = ml_collections.ConfigDict(dict(keypoint_sigma_px=2.0, maxiter=30))
   # Overrides of walt3d_jax.fit.people.PeopleConfig.
   config.people = ml_collections.ConfigDict(dict(height_prior_m=1.70, height_sigma_m=0.09))
-  config.report = ml_collections.ConfigDict(dict(tracks_per_class=4, tile_size=160))
+  config.report = ml_collections.ConfigDict(dict(tracks_per_class=4, tile_size=160, max_banks=8))
   return config

@@ -37,7 +37,7 @@ JOBS = {
     "demo": "walt3d_jax.demo:run",
     "mine": "walt3d_jax.timelapse.mine:run",
     "occlusion_classifier": "walt3d_jax.train.occlusion:run",
-    "fit": "walt3d_jax.fit.bank_fit:run",
+    "fit": "walt3d_jax.fit.fit_job:run",
     "clipart": "walt3d_jax.data.build:run",
     "testsets": "walt3d_jax.data.testsets:run",
 }

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from experiments import fit as fit_experiment
+from walt3d_jax import errors
 from walt3d_jax.fit import bank_fit
+from walt3d_jax.fit import fit_job
 from walt3d_jax.fit import quality
 from walt3d_jax.formats.coco import Category
 from walt3d_jax.timelapse import bank as bank_lib
@@ -117,8 +119,20 @@ def test_cars_without_keypoints_fit_from_motion_with_derived_keypoints(fitted, t
 
 def test_missing_bank_is_a_clear_error(tmp_path):
   config = _fit_config(tmp_path / "nope.h5")
-  with pytest.raises(FileNotFoundError, match="config.bank"):
+  with pytest.raises(fit_job.NoBanksError, match="config.bank: no object bank"):
     bank_fit.run(config, tmp_path / "out")
+
+
+def test_banks_glob_is_sorted_deduplicated_and_an_empty_match_is_a_user_error(tmp_path):
+  for name in ("b", "a", "c"):
+    (tmp_path / name).mkdir()
+    (tmp_path / name / "bank.h5").write_bytes(b"")
+  config = _fit_config("")
+  config.banks = (str(tmp_path / "*" / "bank.h5"), str(tmp_path / "a" / "bank.h5"))
+  assert fit_job.resolve_banks(config, tmp_path) == [tmp_path / n / "bank.h5" for n in "abc"]
+  config.banks = (str(tmp_path / "nothing*" / "bank.h5"),)
+  with pytest.raises(errors.UserError, match=r"config.banks: no object bank matches .*nothing\*"):
+    fit_job.resolve_banks(config, tmp_path)
 
 
 def test_report_headline_reads_counts_reasons_and_accuracy():

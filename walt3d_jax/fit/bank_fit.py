@@ -1,58 +1,53 @@
-"""The `fit` job: 3D for every object of one or many object banks, written back in place.
+"""Fitting the objects of object banks: tracks, batches, the vehicle and people fits, write-back.
 
-Per bank (docs/formats.md "Object bank"): rows are grouped by (track, class) and ordered in
-time; then
+Pure functions of the `fit` job (`fit_job.run`; its report: `fit_report`). Per bank
+(docs/formats.md "Object bank"): rows are grouped by (track, class) and ordered in time
+(`read_bank`); the tracks of any number of banks are then fitted together (`fit_banks`), each
+with its own bank's camera:
   - cars with detected keypoints: `track_fit.fit_track_batch` (shared PCA shape, ground poses
-    per frame), tracks padded to power-of-two lengths and batched, long tracks cut into
-    segments of at most `max_track_frames`;
+    per frame), tracks of all banks pooled, padded to power-of-two lengths and batched, long
+    tracks cut into segments of at most `max_track_frames`; with a 'data' mesh of several
+    devices each batch is split over them (`sharding`);
   - cars without keypoints (keypoint_source derived, or all keypoint scores 0: the built-in
-    detector): `motion_fit.fit_track_from_motion` on the box bottoms; their 2D keypoints are
-    then projected from the fit and marked derived;
-  - people: `people.place_person_track` (the paper's z_b placement and a COCO-17 skeleton).
-The 3D columns (`bank.FIT_COLUMNS`) are written with `ObjectBank.update`: `fitted` only for
-accepted rows; rejected rows keep zeros and carry the `quality` reason bits in `fit_flags`,
-counted by reason in summary.json. A report PNG shows fitted wireframes over stored crops and
-a bird's-eye view of all fitted tracks. On a simulated source (ground_truth.json beside the
-frames the bank was mined from) the summary scores the fits against the simulator's truth.
+    detector): `motion_fit.fit_track_from_motion` on the box bottoms, batched and split the
+    same way; their 2D keypoints are then projected from the fit and marked derived;
+  - people: `people.place_people` (the paper's z_b placement and a COCO-17 skeleton).
+The 3D columns (`bank.FIT_COLUMNS`) of every row are written with `ObjectBank.update`
+(`write_back`): `fitted` only for accepted rows; rejected rows get zeros and carry the `quality`
+reason bits in `fit_flags`, counted by reason in `bank_summary`.
+
+`run` and `report_headline` stay importable from here (they live in `fit_job` and
+`fit_report`).
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
-import json
+import functools
 import pathlib
-import time
-from typing import Any, Iterable
+from typing import Any
 
-from absl import logging
 import jax
 import jax.numpy as jnp
-import cv2
-import matplotlib
+import ml_collections
+import numpy as np
+import tqdm
 
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import ml_collections  # noqa: E402
-import numpy as np  # noqa: E402
-import tqdm  # noqa: E402
-
-from walt3d_jax.fit import motion_fit  # noqa: E402
-from walt3d_jax.fit import people as people_lib  # noqa: E402
-from walt3d_jax.fit import quality  # noqa: E402
-from walt3d_jax.fit import batching  # noqa: E402
-from walt3d_jax.fit import track_fit  # noqa: E402
-from walt3d_jax.fit.config import FitConfig  # noqa: E402
-from walt3d_jax.formats import coco  # noqa: E402
-from walt3d_jax.formats.coco import Category  # noqa: E402
-from walt3d_jax.geometry import camera as camera_lib  # noqa: E402
-from walt3d_jax.geometry import plane  # noqa: E402
-from walt3d_jax.geometry import pose as pose_lib  # noqa: E402
-from walt3d_jax.metrics import detection as detection_metrics  # noqa: E402
-from walt3d_jax.shapes import car_model  # noqa: E402
-from walt3d_jax.shapes import person  # noqa: E402
-from walt3d_jax.timelapse import bank as bank_lib  # noqa: E402
-from walt3d_jax.viz import overlays  # noqa: E402
+from walt3d_jax.fit import batching
+from walt3d_jax.fit import motion_fit
+from walt3d_jax.fit import people as people_lib
+from walt3d_jax.fit import quality
+from walt3d_jax.fit import sharding
+from walt3d_jax.fit import track_fit
+from walt3d_jax.fit.config import FitConfig
+from walt3d_jax.formats import coco
+from walt3d_jax.formats.coco import Category
+from walt3d_jax.geometry import camera as camera_lib
+from walt3d_jax.geometry import plane
+from walt3d_jax.geometry import pose as pose_lib
+from walt3d_jax.shapes import car_model
+from walt3d_jax.timelapse import bank as bank_lib
 
 _READ_COLUMNS = ('frame_index', 'time', 'track_id', 'category', 'box', 'keypoints',
                  'keypoint_source')
@@ -67,6 +62,18 @@ class Track:
   rows: np.ndarray
   category: int
   track_id: int
+
+
+@dataclasses.dataclass
+class BankTracks:
+  """One bank as the fits want it: its path, its rows as read (`_READ_COLUMNS`; None when the
+  bank is empty), its camera and its tracks, by kind ('keypoints', 'motion', 'person')."""
+
+  path: pathlib.Path
+  rows: dict[str, np.ndarray] | None
+  cam: '_Camera'
+  tracks: list[Track]
+  kinds: dict[str, list[Track]]
 
 
 @dataclasses.dataclass
@@ -143,10 +150,13 @@ def pad_length(num_frames: int, config: ml_collections.ConfigDict) -> int:
              max(config.max_track_frames, num_frames))
 
 
-def _batches(items: list[Any], lengths: list[int], config: ml_collections.ConfigDict):
+def _batches(lengths: list[int], config: ml_collections.ConfigDict, devices: int = 1):
   """(padded length, batch size, members) per batch: items bucketed by padded length, batches
-  of at most config.batch_size, the batch size padded to a power of two."""
-  return batching.length_batches(lengths, config.batch_size, lambda n: pad_length(n, config))
+  of at most config.batch_size, the batch size padded to a power of two, then to a multiple
+  of the device count the batch is split over."""
+  for length, size, idx in batching.length_batches(lengths, config.batch_size,
+                                                   lambda n: pad_length(n, config)):
+    yield length, sharding.round_up(size, devices), idx
 
 
 def keypoint_arrays(keypoints: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
@@ -164,7 +174,7 @@ def has_detected_keypoints(keypoints: np.ndarray, source: np.ndarray, count: int
           & np.any(keypoints[:, :count, 2] > 0., -1))
 
 
-# ---- fitting -----------------------------------------------------------------------------------
+# ---- reading -----------------------------------------------------------------------------------
 
 
 class _Camera:
@@ -178,13 +188,49 @@ class _Camera:
     self.t_cg = np.asarray(t_cg, np.float32)
     self.size = np.array([camera.width, camera.height], np.float32)
 
-  def tile(self, count: int) -> tuple[jax.Array, ...]:
-    rep = lambda a: jnp.asarray(np.repeat(a[None], count, 0))
-    return rep(self.K), rep(self.R_cg), rep(self.t_cg), rep(self.size)
+
+def track_kinds(tracks: list[Track], rows: dict[str, np.ndarray]) -> dict[str, list[Track]]:
+  """Tracks by how they are fitted: 'person', 'keypoints' (cars with some detected keypoint),
+  'motion' (cars without)."""
+  kinds: dict[str, list[Track]] = {'keypoints': [], 'motion': [], 'person': []}
+  for t in tracks:
+    if t.category == int(Category.PERSON):
+      kinds['person'].append(t)
+    elif has_detected_keypoints(rows['keypoints'][t.rows], rows['keypoint_source'][t.rows],
+                                NUM_CAR_KEYPOINTS).any():
+      kinds['keypoints'].append(t)
+    else:
+      kinds['motion'].append(t)
+  return kinds
 
 
-_motion_batch = jax.jit(jax.vmap(motion_fit.fit_track_from_motion, in_axes=(0,) * 6 + (None,) * 2),
-                        static_argnames=('config',))
+def read_bank(path: pathlib.Path) -> BankTracks:
+  """The bank at `path`, its camera and tracks; a BankError when it has no camera."""
+  with bank_lib.ObjectBank.open(path) as bank:
+    camera_json = bank.camera
+    if not camera_json:
+      raise bank_lib.BankError(f'{path}: the bank has no camera (camera_json is empty); mine it '
+                               f'with --config.source.camera=camera.json to fit 3D')
+    cam = _Camera(camera_lib.camera_from_dict(camera_json, f'{path}:camera_json'))
+    rows = bank.read(slice(None), _READ_COLUMNS) if len(bank) else None
+  if rows is None:
+    return BankTracks(path, None, cam, [], {'keypoints': [], 'motion': [], 'person': []})
+  tracks = group_tracks(rows)
+  return BankTracks(path, rows, cam, tracks, track_kinds(tracks, rows))
+
+
+# ---- fitting -----------------------------------------------------------------------------------
+
+# A segment of one bank's track: (bank index, track, row positions into track.rows).
+_Part = tuple[int, Track, np.ndarray]
+
+
+@functools.partial(jax.jit, static_argnames=('config', 'mesh'))
+def _motion_batch(bottom, valid, K, R_cg, t_cg, size, model, config, mesh=None):
+  fit = jax.vmap(functools.partial(motion_fit.fit_track_from_motion, config=config),
+                 in_axes=(0,) * 6 + (None,))
+  return sharding.per_device(fit, mesh, (True,) * 6 + (False,))(
+      bottom, valid, K, R_cg, t_cg, size, model)
 
 
 def _pose_columns(x, y, yaw, cam: _Camera, points_obj: np.ndarray) -> dict[str, np.ndarray]:
@@ -228,29 +274,45 @@ def _car_result_to_fitted(result: track_fit.FitResult, rows: np.ndarray, cam: _C
   return Fitted(rows, accepted, columns, kps)
 
 
-def fit_cars_with_keypoints(tracks: list[Track], rows: dict[str, np.ndarray], cam: _Camera,
+def _parts(tracks: list[tuple[int, Track]], config: ml_collections.ConfigDict) -> list[_Part]:
+  return [(b, t, seg) for b, t in tracks for seg in segments(t, config.max_track_frames)]
+
+
+def _cameras(parts: list[_Part], idx: list[int], size: int,
+             banks: list[BankTracks]) -> tuple[np.ndarray, ...]:
+  """K (size, 3, 3), R_cg, t_cg, image size of a batch's tracks, each its bank's camera;
+  padding rows copy the first member's."""
+  take = batching.padded_rows(idx, size)
+  cams = [banks[parts[i][0]].cam for i in take]
+  return tuple(np.stack([getattr(c, name) for c in cams]) for name in ('K', 'R_cg', 't_cg', 'size'))
+
+
+def fit_cars_with_keypoints(tracks: list[tuple[int, Track]], banks: list[BankTracks],
                             model: car_model.CarShapeModel, config: ml_collections.ConfigDict,
-                            progress: tqdm.tqdm) -> list[Fitted]:
-  """Keypoint fits of car tracks (segments of at most config.max_track_frames)."""
+                            progress: tqdm.tqdm, mesh=None) -> list[tuple[int, Fitted]]:
+  """Keypoint fits of car tracks (bank index, track) of any banks, pooled: segments of at most
+  config.max_track_frames, bucketed by padded length, each batch split over `mesh`."""
   fit_cfg = fit_config(config)
-  parts = [(t, seg) for t in tracks for seg in segments(t, config.max_track_frames)]
-  uvw = [keypoint_arrays(rows['keypoints'][t.rows[seg]], config.min_keypoint_score)
-         for t, seg in parts]
+  parts = _parts(tracks, config)
+  uvw = [keypoint_arrays(banks[b].rows['keypoints'][t.rows[seg]], config.min_keypoint_score)
+         for b, t, seg in parts]
   out = []
   reject = reject_mask(config, 'keypoints')
-  for length, size, idx in _batches(parts, [len(seg) for _, seg in parts], config):
+  devices = sharding.device_count(mesh)
+  for length, size, idx in _batches([len(seg) for _, _, seg in parts], config, devices):
     u = np.zeros((size, length, NUM_CAR_KEYPOINTS, 2), np.float32)
     w = np.zeros((size, length, NUM_CAR_KEYPOINTS), np.float32)
     valid = np.zeros((size, length), bool)
-    for b, i in enumerate(idx):
-      n = len(parts[i][1])
-      u[b, :n], w[b, :n], valid[b, :n] = uvw[i][0], uvw[i][1], True
-    for b in range(len(idx), size):  # padding tracks copy the first: well posed, discarded
-      u[b], w[b], valid[b] = u[0], w[0], valid[0]
-    res = track_fit.fit_track_batch(jnp.asarray(u), jnp.asarray(w), jnp.asarray(valid),
-                                    *cam.tile(size), model, fit_cfg)
-    for (track, seg), one in _unbatch(res, [parts[i] for i in idx]):
-      out.append(_car_result_to_fitted(one, track.rows[seg], cam, model, reject, False))
+    for r, i in enumerate(idx):
+      n = len(parts[i][2])
+      u[r, :n], w[r, :n], valid[r, :n] = uvw[i][0], uvw[i][1], True
+    for r in range(len(idx), size):  # padding tracks copy the first: well posed, discarded
+      u[r], w[r], valid[r] = u[0], w[0], valid[0]
+    res = track_fit.fit_track_batch(u, w, valid, *_cameras(parts, idx, size, banks), model,
+                                    fit_cfg, mesh=mesh)
+    for (b, track, seg), one in _unbatch(res, [parts[i] for i in idx]):
+      out.append((b, _car_result_to_fitted(one, track.rows[seg], banks[b].cam, model, reject,
+                                           False)))
     progress.update(len(idx))
   return out
 
@@ -258,56 +320,65 @@ def fit_cars_with_keypoints(tracks: list[Track], rows: dict[str, np.ndarray], ca
 _CAR_PER_FRAME = frozenset({'x', 'y', 'yaw', 'uv_fit', 'frame_rmse_px', 'frame_reason'})
 
 
-def _unbatch(res: track_fit.FitResult, parts: list):
+def _unbatch(res: track_fit.FitResult, parts: list[_Part]):
   """Yields (part, that part's FitResult unpadded) for the leading `len(parts)` batch rows."""
-  res = jax.tree.map(np.asarray, res)
-  for b, (track, seg) in enumerate(parts):
-    n = len(seg)
-    yield (track, seg), track_fit.FitResult(*(v[b, :n] if name in _CAR_PER_FRAME else v[b]
-                                              for name, v in zip(track_fit.FitResult._fields, res)))
+  res = sharding.to_host(res)
+  for r, part in enumerate(parts):
+    n = len(part[2])
+    yield part, track_fit.FitResult(*(v[r, :n] if name in _CAR_PER_FRAME else v[r]
+                                      for name, v in zip(track_fit.FitResult._fields, res)))
 
 
-def fit_cars_from_motion(tracks: list[Track], rows: dict[str, np.ndarray], cam: _Camera,
+def fit_cars_from_motion(tracks: list[tuple[int, Track]], banks: list[BankTracks],
                          model: car_model.CarShapeModel, config: ml_collections.ConfigDict,
-                         progress: tqdm.tqdm) -> list[Fitted]:
-  """Keypoint-free fits (heading from motion) of car tracks; keypoints become derived."""
+                         progress: tqdm.tqdm, mesh=None) -> list[tuple[int, Fitted]]:
+  """Keypoint-free fits (heading from motion) of car tracks (bank index, track) of any banks,
+  pooled and split over `mesh` as `fit_cars_with_keypoints`; keypoints become derived."""
   fit_cfg = fit_config(config)
   reject = reject_mask(config, 'motion')
-  parts = [(t, seg) for t in tracks for seg in segments(t, config.max_track_frames)]
+  parts = _parts(tracks, config)
   out = []
-  for length, size, idx in _batches(parts, [len(seg) for _, seg in parts], config):
+  devices = sharding.device_count(mesh)
+  for length, size, idx in _batches([len(seg) for _, _, seg in parts], config, devices):
     bottom = np.zeros((size, length, 2), np.float32)
     valid = np.zeros((size, length), bool)
-    for b, i in enumerate(idx):
-      track, seg = parts[i]
-      bottom[b, :len(seg)] = np.asarray(people_lib.box_bottom_centre(
-          jnp.asarray(rows['box'][track.rows[seg]], jnp.float32)))
-      valid[b, :len(seg)] = True
-    for b in range(len(idx), size):
-      bottom[b], valid[b] = bottom[0], valid[0]
-    res = _motion_batch(jnp.asarray(bottom), jnp.asarray(valid), *cam.tile(size), model, fit_cfg)
-    for (track, seg), one in _unbatch(res, [parts[i] for i in idx]):
-      out.append(_car_result_to_fitted(one, track.rows[seg], cam, model, reject, True))
+    for r, i in enumerate(idx):
+      b, track, seg = parts[i]
+      bottom[r, :len(seg)] = np.asarray(people_lib.box_bottom_centre(
+          jnp.asarray(banks[b].rows['box'][track.rows[seg]], jnp.float32)))
+      valid[r, :len(seg)] = True
+    for r in range(len(idx), size):
+      bottom[r], valid[r] = bottom[0], valid[0]
+    batch = sharding.put_rows((bottom, valid) + _cameras(parts, idx, size, banks), mesh)
+    res = _motion_batch(*batch, sharding.put_replicated(model, mesh), fit_cfg,
+                        mesh if sharding.sharded(mesh) else None)
+    for (b, track, seg), one in _unbatch(res, [parts[i] for i in idx]):
+      out.append((b, _car_result_to_fitted(one, track.rows[seg], banks[b].cam, model, reject,
+                                           True)))
     progress.update(len(idx))
   return out
 
 
-def place_people(tracks: list[Track], rows: dict[str, np.ndarray], cam: _Camera,
-                 config: ml_collections.ConfigDict, progress: tqdm.tqdm) -> list[Fitted]:
-  """People placed on the ground (`people.place_people`); keypoints of people the detector
-  gave none become derived (the projected skeleton)."""
+def place_people(tracks: list[tuple[int, Track]], banks: list[BankTracks],
+                 config: ml_collections.ConfigDict,
+                 progress: tqdm.tqdm) -> list[tuple[int, Fitted]]:
+  """People (bank index, track) of any banks placed on the ground (`people.place_people`,
+  pooled, on the default device); keypoints of people the detector gave none become derived
+  (the projected skeleton)."""
   if not tracks:
     return []
   p_cfg = people_config(config)
   reject = reject_mask(config, 'person')
-  n = len(tracks)
+  rows_of = lambda b: banks[b].rows
+  cams = [banks[b].cam for b, _ in tracks]
   results = people_lib.place_people(
-      [rows['box'][t.rows] for t in tracks], [rows['time'][t.rows] for t in tracks],
-      np.repeat(cam.K[None], n, 0), np.repeat(cam.R_cg[None], n, 0),
-      np.repeat(cam.t_cg[None], n, 0), np.repeat(cam.size[None], n, 0), p_cfg,
+      [rows_of(b)['box'][t.rows] for b, t in tracks], [rows_of(b)['time'][t.rows] for b, t in tracks],
+      np.stack([c.K for c in cams]), np.stack([c.R_cg for c in cams]),
+      np.stack([c.t_cg for c in cams]), np.stack([c.size for c in cams]), p_cfg,
       config.batch_size, config.min_bucket)
   out = []
-  for track, r in zip(tracks, results):
+  for (b, track), r in zip(tracks, results):
+    rows = rows_of(b)
     m = len(track.rows)
     kp = rows['keypoints'][track.rows].astype(np.float64)
     detected = has_detected_keypoints(kp, rows['keypoint_source'][track.rows], 17)
@@ -328,38 +399,62 @@ def place_people(tracks: list[Track], rows: dict[str, np.ndarray], cam: _Camera,
     }
     derived = None
     if not detected.any():
-      derived = _derived_keypoints(np.asarray(r.uv, np.float64), cam.size)
-    out.append(Fitted(track.rows, (flags & reject) == 0, columns, derived))
+      derived = _derived_keypoints(np.asarray(r.uv, np.float64), banks[b].cam.size)
+    out.append((b, Fitted(track.rows, (flags & reject) == 0, columns, derived)))
   progress.update(len(tracks))
   return out
 
 
-# ---- one bank ----------------------------------------------------------------------------------
+def fit_banks(banks: list[BankTracks], model: car_model.CarShapeModel,
+              config: ml_collections.ConfigDict, mesh=None,
+              progress: tqdm.tqdm | None = None) -> list[list[Fitted]]:
+  """Fits every track of `banks` together (each kind pooled across banks, each track with its
+  own bank's camera, car batches split over `mesh`); returns each bank's fits, in bank order."""
+  pooled = {kind: [(b, t) for b, bank in enumerate(banks) for t in bank.kinds[kind]]
+            for kind in ('keypoints', 'motion', 'person')}
+  if progress is None:
+    progress = tqdm.tqdm(disable=True)
+  fits = (fit_cars_with_keypoints(pooled['keypoints'], banks, model, config, progress, mesh)
+          + fit_cars_from_motion(pooled['motion'], banks, model, config, progress, mesh)
+          + place_people(pooled['person'], banks, config, progress))
+  per_bank: list[list[Fitted]] = [[] for _ in banks]
+  for b, f in fits:
+    per_bank[b].append(f)
+  return per_bank
+
+
+# ---- writing back ------------------------------------------------------------------------------
 
 
 def write_back(bank: bank_lib.ObjectBank, fits: list[Fitted]) -> None:
-  """Writes the 3D columns of every fit: accepted rows in full, rejected rows as zeros with
-  their fit_flags; derived keypoints (and keypoint_source) for accepted rows only."""
-  if not fits:
+  """Writes the 3D columns of every row of the bank: each row of a fit as fitted (accepted
+  rows in full, rejected rows as zeros with their fit_flags), every other row reset (zeros,
+  not fitted), so nothing of an earlier, interrupted write-back survives; derived keypoints
+  (and keypoint_source) for accepted rows only."""
+  num = len(bank)
+  if not num:
     return
-  rows = np.concatenate([f.rows for f in fits])
-  accepted = np.concatenate([f.accepted for f in fits])
   columns = {}
   for name in bank_lib.FIT_COLUMNS:
-    if name == 'fitted':
-      columns[name] = accepted
-      continue
-    values = np.concatenate([f.columns[name] for f in fits])
     spec = bank_lib.COLUMNS[name]
-    values = np.asarray(values).astype(spec.dtype)
-    keep = accepted.reshape((-1,) + (1,) * len(spec.shape))
-    if name != 'fit_flags':
-      values = np.where(keep, values, np.zeros_like(values))
+    columns[name] = np.zeros((num,) + tuple(spec.shape), spec.dtype)
+  for f in fits:
+    columns['fitted'][f.rows] = f.accepted
+    keep = f.accepted
+    for name in bank_lib.FIT_COLUMNS:
+      if name == 'fitted':
+        continue
+      spec = bank_lib.COLUMNS[name]
+      values = np.asarray(f.columns[name]).astype(spec.dtype)
+      if name != 'fit_flags':
+        values = np.where(keep.reshape((-1,) + (1,) * len(spec.shape)), values,
+                          np.zeros_like(values))
+      columns[name][f.rows] = values
+  for name, values in columns.items():
     # The bank stores no NaN; a fit never produces one, and this makes sure of it.
     if values.dtype.kind == 'f' and not np.isfinite(values).all():
       raise FloatingPointError(f'{bank.path}: the fit produced non-finite {name!r}')
-    columns[name] = values
-  bank.update(rows, columns)
+  bank.update(np.arange(num), columns)
   derived = [(f.rows[f.accepted], f.derived_keypoints[f.accepted]) for f in fits
              if f.derived_keypoints is not None and f.accepted.any()]
   if derived:
@@ -369,293 +464,46 @@ def write_back(bank: bank_lib.ObjectBank, fits: list[Fitted]) -> None:
         'keypoint_source': np.full(len(d_rows), int(bank_lib.KeypointSource.DERIVED), np.uint8)})
 
 
-def fit_bank(path: pathlib.Path, config: ml_collections.ConfigDict,
-             model: car_model.CarShapeModel) -> tuple[dict, list[Fitted], dict, _Camera]:
-  """Fits every track of the bank at `path` and writes the 3D columns back.
-
-  Returns (summary, fits, the bank's rows as read, its camera).
-  """
-  tic = time.perf_counter()
-  with bank_lib.ObjectBank.open(path) as bank:
-    camera_json = bank.camera
-    if not camera_json:
-      raise bank_lib.BankError(f'{path}: the bank has no camera (camera_json is empty); mine it '
-                               f'with --config.source.camera=camera.json to fit 3D')
-    cam = _Camera(camera_lib.camera_from_dict(camera_json, f'{path}:camera_json'))
-    rows = bank.read(slice(None), _READ_COLUMNS) if len(bank) else None
-  if rows is None:
-    return {'bank': str(path), 'rows': 0, 'tracks': 0}, [], {}, cam
-  tracks = group_tracks(rows)
-  kinds: dict[str, list[Track]] = {'keypoints': [], 'motion': [], 'person': []}
-  for t in tracks:
-    if t.category == int(Category.PERSON):
-      kinds['person'].append(t)
-    elif has_detected_keypoints(rows['keypoints'][t.rows], rows['keypoint_source'][t.rows],
-                                NUM_CAR_KEYPOINTS).any():
-      kinds['keypoints'].append(t)
-    else:
-      kinds['motion'].append(t)
-  with tqdm.tqdm(total=len(tracks), desc=f'fit {path.name}', unit='track',
-                 disable=not config.progress) as progress:
-    fits = (fit_cars_with_keypoints(kinds['keypoints'], rows, cam, model, config, progress)
-            + fit_cars_from_motion(kinds['motion'], rows, cam, model, config, progress)
-            + place_people(kinds['person'], rows, cam, config, progress))
-  seconds = time.perf_counter() - tic
-  with bank_lib.ObjectBank.open(path, 'a') as bank:
-    write_back(bank, fits)
-
+def bank_summary(bank: BankTracks, fits: list[Fitted]) -> dict[str, Any]:
+  """One bank's counts: rows, tracks (by kind), rows fitted per class, rejections by reason."""
+  if bank.rows is None:
+    return {'bank': str(bank.path), 'rows': 0, 'tracks': 0}
   by_class: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
   reasons: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
   for f in fits:
-    name = Category(int(rows['category'][f.rows[0]])).name.lower()
+    name = Category(int(bank.rows['category'][f.rows[0]])).name.lower()
     by_class[name]['rows'] += len(f.rows)
     by_class[name]['fitted'] += int(f.accepted.sum())
     for flags in f.columns['fit_flags'][~f.accepted]:
       reasons[name].update(quality.reason_names(int(flags)))
-  summary = {
-      'bank': str(path), 'rows': int(len(rows['track_id'])), 'tracks': len(tracks),
-      'tracks_by_kind': {k: len(v) for k, v in kinds.items()},
+  return {
+      'bank': str(bank.path), 'rows': int(len(bank.rows['track_id'])), 'tracks': len(bank.tracks),
+      'tracks_by_kind': {k: len(v) for k, v in bank.kinds.items()},
       'rows_by_class': {k: dict(v) for k, v in sorted(by_class.items())},
       'rejected_by_reason': {k: dict(sorted(v.items())) for k, v in sorted(reasons.items())},
-      'seconds': round(seconds, 2), 'tracks_per_second': round(len(tracks) / seconds, 1),
   }
-  return summary, fits, rows, cam
 
 
-# ---- accuracy vs the simulator's truth ---------------------------------------------------------
+def read_fits(bank: BankTracks) -> list[Fitted]:
+  """The fits a bank holds (its FIT_COLUMNS, as written by `write_back`), one per track; for
+  the report of a bank fitted by an earlier run."""
+  if bank.rows is None:
+    return []
+  with bank_lib.ObjectBank.open(bank.path) as b:
+    stored = b.read(slice(None), bank_lib.FIT_COLUMNS)
+  return [Fitted(t.rows, stored['fitted'][t.rows].astype(bool),
+                 {name: stored[name][t.rows] for name in bank_lib.FIT_COLUMNS if name != 'fitted'})
+          for t in bank.tracks]
 
 
-def truth_path(bank_path: pathlib.Path, config: ml_collections.ConfigDict) -> pathlib.Path | None:
-  """config.truth, else ground_truth.json beside the frames named by the summary.json the mine
-  job wrote next to the bank; None when there is none (real footage)."""
-  if config.truth:
-    return pathlib.Path(config.truth)
-  summary = bank_path.parent / 'summary.json'
-  if not summary.is_file():
-    return None
-  try:
-    frames = json.loads(summary.read_text())['source']['frames']
-  except (KeyError, TypeError, ValueError):
-    return None
-  candidate = pathlib.Path(frames) / 'ground_truth.json'
-  return candidate if candidate.is_file() else None
+def __getattr__(name: str):
+  """`run` (the job) and the report's functions, importable from here as before the split."""
+  if name in ('run', 'resolve_banks'):
+    from walt3d_jax.fit import fit_job
 
+    return getattr(fit_job, name)
+  if name in ('report_headline', 'write_report', 'accuracy_vs_truth', 'truth_path'):
+    from walt3d_jax.fit import fit_report
 
-def _rotation_error(Ra: np.ndarray, Rb: np.ndarray) -> np.ndarray:
-  """Geodesic angles (N,) radians between rotations (N, 3, 3) (REFERENCE.md)."""
-  cos = (np.einsum('nij,nij->n', Ra, Rb) - 1.) / 2.
-  return np.arccos(np.clip(cos, -1., 1.))
-
-
-def accuracy_vs_truth(path: pathlib.Path, truth: pathlib.Path) -> dict[str, dict]:
-  """Per class: the bank's fitted rows against the simulator's truth of their frame (matched
-  by visible-box IoU ≥ 0.5 within the class): median ground position error (m), median yaw
-  error (deg), median rotation error (deg), Acc(π/6), Acc(π/18), median depth error (m)."""
-  data = json.loads(truth.read_text())
-  by_image = collections.defaultdict(list)
-  for ann in data['annotations']:
-    by_image[ann['image_id']].append(ann)
-  with bank_lib.ObjectBank.open(path) as bank:
-    if not len(bank):
-      return {}
-    rows = bank.read(slice(None), ['frame_index', 'category', 'box', 'fitted', 'rotation',
-                                   'ground_pose', 'depth'])
-  errors: dict[str, dict[str, list]] = collections.defaultdict(lambda: collections.defaultdict(list))
-  for i in np.flatnonzero(rows['fitted']):
-    cat = int(rows['category'][i])
-    anns = [a for a in by_image.get(int(rows['frame_index'][i]), []) if a['category_id'] == cat]
-    if not anns:
-      continue
-    iou = detection_metrics.box_iou(rows['box'][i][None].astype(np.float64),
-                                    np.array([a['bbox'] for a in anns], np.float64))[0]
-    best = int(np.argmax(iou))
-    if iou[best] < 0.5:
-      continue
-    ann = anns[best]
-    e = errors[Category(cat).name.lower()]
-    gp, tp = rows['ground_pose'][i].astype(np.float64), np.asarray(ann['ground_pose'])
-    e['position'].append(float(np.hypot(*(gp[:2] - tp[:2]))))
-    e['yaw'].append(float(abs(np.angle(np.exp(1j * (gp[2] - tp[2]))))))
-    e['rotation'].append(float(_rotation_error(rows['rotation'][i][None].astype(np.float64),
-                                               np.asarray(ann['rotation'])[None])[0]))
-    e['depth'].append(float(abs(rows['depth'][i] - ann['depth'])))
-  out = {}
-  for name, e in sorted(errors.items()):
-    rot = np.array(e['rotation'])
-    out[name] = {
-        'matched': len(rot),
-        'median_position_m': round(float(np.median(e['position'])), 3),
-        'median_yaw_deg': round(float(np.degrees(np.median(e['yaw']))), 2),
-        'median_rotation_deg': round(float(np.degrees(np.median(rot))), 2),
-        'acc_pi_6': round(float(np.mean(rot < np.pi / 6)), 3),
-        'acc_pi_18': round(float(np.mean(rot < np.pi / 18)), 3),
-        'median_depth_m': round(float(np.median(e['depth'])), 3),
-    }
-  return out
-
-
-# ---- report ------------------------------------------------------------------------------------
-
-
-def _tile(path: pathlib.Path, row: int, cam: _Camera, size: int) -> np.ndarray:
-  """The stored crop of `row`, scaled to fit size × size, with its fit drawn over it."""
-  with bank_lib.ObjectBank.open(path) as bank:
-    r = bank.read(int(row), ['crop', 'crop_box', 'category', 'rotation', 'translation',
-                             'keypoints_3d', 'dimensions', 'track_id'])
-  crop = bank_lib.decode_crop(r['crop'])
-  x0, y0, w, h = (int(v) for v in r['crop_box'])
-  scale = size / max(w, h)
-  image = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))),
-                     interpolation=cv2.INTER_LINEAR)
-  # The crop's camera: cv2.resize maps pixel centres as u' = s (u - x0 + 0.5) - 0.5.
-  to_tile = np.array([[scale, 0., scale * (0.5 - x0) - 0.5],
-                      [0., scale, scale * (0.5 - y0) - 0.5], [0., 0., 1.]])
-  K = to_tile @ cam.K.astype(np.float64)
-  color = overlays.instance_color(int(r['track_id']))
-  if int(r['category']) == int(Category.CAR):
-    corners = overlays.box_corners(r['dimensions']) @ r['rotation'].T + r['translation']
-    image = overlays.draw_wireframe(image, corners, overlays.BOX_EDGES, K, color)
-    image = overlays.draw_wireframe(image, r['keypoints_3d'][:NUM_CAR_KEYPOINTS], CAR_EDGES, K,
-                                    (255, 255, 255))
-  else:
-    image = overlays.draw_wireframe(image, r['keypoints_3d'], person.COCO_SKELETON, K, color, 2)
-  canvas = np.full((size, size, 3), 24, np.uint8)
-  ih, iw = min(size, image.shape[0]), min(size, image.shape[1])
-  canvas[:ih, :iw] = image[:ih, :iw]
-  return canvas
-
-
-def report_headline(summary: dict) -> str:
-  """Two or three lines for the report: rows fitted per class, rejections by reason, and the
-  accuracy against the simulator's truth when there is one."""
-  fitted = ', '.join(f'{name} {c.get("fitted", 0)} of {c.get("rows", 0)} rows fitted'
-                     for name, c in summary.get('fitted', {}).items())
-  rejected = '; '.join(
-      f'{name}: ' + ', '.join(f'{reason} {n}' for reason, n in sorted(reasons.items()))
-      for name, reasons in summary.get('rejected', {}).items() if reasons)
-  lines = [f'{summary.get("tracks", 0)} tracks: {fitted}',
-           f'rejected ({rejected})' if rejected else 'nothing rejected']
-  accuracy = summary.get('accuracy_vs_simulator_truth') or {}
-  if accuracy:
-    lines.append('vs simulator truth: ' + '; '.join(
-        f'{name} median position {a["median_position_m"]:.2f} m, yaw {a["median_yaw_deg"]:.1f}°, '
-        f'Acc(π/6) {a["acc_pi_6"]:.2f}' for name, a in accuracy.items()
-        if 'median_position_m' in a))
-  return '\n'.join(lines)
-
-
-def write_report(out: pathlib.Path, banks: list[tuple[pathlib.Path, list[Fitted], dict, _Camera]],
-                 config: ml_collections.ConfigDict, summary: dict) -> None:
-  """Fitted wireframes over the crops of a few tracks per class, and a bird's-eye view of all
-  fitted tracks' ground positions (colour per track) with headings, one panel per bank."""
-  rng = np.random.default_rng(config.seed)
-  tiles = []
-  for path, fits, rows, cam in banks:
-    for cat in (int(Category.CAR), int(Category.PERSON)):
-      good = [f for f in fits if f.accepted.any() and int(rows['category'][f.rows[0]]) == cat]
-      for k in rng.permutation(len(good))[:config.report.tracks_per_class]:
-        f = good[int(k)]
-        accepted = f.rows[f.accepted]
-        row = int(accepted[len(accepted) // 2])
-        tile = _tile(path, row, cam, config.report.tile_size)
-        tiles.append(overlays.label(tile, f'{Category(cat).name.lower()} t{int(rows["track_id"][row])}'))
-  num_panels = 1 + len(banks)
-  fig, axes = plt.subplots(1, num_panels, figsize=(6 * num_panels, 6), squeeze=False)
-  axes = axes[0]
-  if tiles:
-    axes[0].imshow(overlays.grid(tiles, columns=min(4, len(tiles))))
-  axes[0].set_title('fits over stored crops (cars: 3D box + keypoints; people: skeleton)')
-  axes[0].axis('off')
-  for ax, (path, fits, rows, cam) in zip(axes[1:], banks):
-    for f in fits:
-      if not f.accepted.any():
-        continue
-      gp = f.columns['ground_pose'][f.accepted]
-      tid = int(rows['track_id'][f.rows[0]])
-      color = np.array(overlays.instance_color(max(tid, 0))) / 255.
-      marker = 'o' if int(rows['category'][f.rows[0]]) == int(Category.CAR) else '^'
-      ax.plot(gp[:, 1], gp[:, 0], '-', color=color, lw=1)
-      ax.scatter(gp[:, 1], gp[:, 0], color=color, s=8, marker=marker)
-      ax.quiver(gp[-1:, 1], gp[-1:, 0], np.sin(gp[-1:, 2]), np.cos(gp[-1:, 2]), color=color,
-                angles='xy', scale_units='xy', scale=0.5, width=0.004)
-    ax.plot([0], [0], 'k*', ms=10)
-    ax.set_xlabel('ground y (m, left of the camera axis)')
-    ax.set_ylabel('ground x (m, along the camera axis)')
-    ax.invert_xaxis()  # y_g points left: seen from above with the camera at the bottom
-    ax.set_aspect('equal', adjustable='datalim')
-    ax.set_title(f'{path.parent.name}/{path.name}: bird\'s-eye view (● car, ▲ person; '
-                 f'★ camera foot)', fontsize=9)
-  fig.suptitle(report_headline(summary), fontsize=8)
-  fig.tight_layout()
-  out.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(out, dpi=80)
-  plt.close(fig)
-
-
-# ---- the job -----------------------------------------------------------------------------------
-
-
-def resolve_banks(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[pathlib.Path]:
-  """config.banks, else [config.bank], else the bank of the mine job run (or resumed) in
-  <workdir>/mine with config.mine."""
-  paths = [pathlib.Path(p) for p in config.banks] or (
-      [pathlib.Path(config.bank)] if config.bank else [])
-  for p in paths:
-    if not p.is_file():
-      raise FileNotFoundError(f'config.bank(s): no object bank {p}')
-  if paths:
-    return paths
-  mine_dir = workdir / 'mine'
-  bank = mine_dir / 'bank.h5'
-  if not bank.is_file():
-    from walt3d_jax.timelapse import mine  # the source stage; loaded only when needed
-
-    mine.run(config.mine, mine_dir)
-  return [bank]
-
-
-def _sum_counters(dicts: Iterable[dict]) -> dict:
-  total = collections.Counter()
-  for d in dicts:
-    total.update(d)
-  return dict(sorted(total.items()))
-
-
-def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
-  """Fits every bank of config (module docstring); writes summary.json and report.png."""
-  workdir = pathlib.Path(workdir)
-  paths = resolve_banks(config, workdir)
-  model = car_model.load_car_model(config.num_components)
-  tic = time.perf_counter()
-  per_bank, fitted_banks = [], []
-  for path in paths:
-    summary, fits, rows, cam = fit_bank(path, config, model)
-    truth = truth_path(path, config)
-    if truth is not None and fits:
-      summary['accuracy_vs_simulator_truth'] = accuracy_vs_truth(path, truth)
-    per_bank.append(summary)
-    if fits:
-      fitted_banks.append((path, fits, rows, cam))
-  seconds = time.perf_counter() - tic
-  classes = collections.defaultdict(collections.Counter)
-  for s in per_bank:
-    for name, counts in s.get('rows_by_class', {}).items():
-      classes[name].update(counts)
-  tracks = sum(s['tracks'] for s in per_bank)
-  summary = {
-      'banks': per_bank,
-      'rows': sum(s['rows'] for s in per_bank),
-      'tracks': tracks,
-      'fitted': {k: dict(v) for k, v in sorted(classes.items())},
-      'rejected': {name: _sum_counters(s.get('rejected_by_reason', {}).get(name, {})
-                                       for s in per_bank) for name in sorted(classes)},
-      'seconds': round(seconds, 2),
-      'tracks_per_second': round(tracks / seconds, 1) if seconds > 0 else None,
-  }
-  if len(per_bank) == 1 and 'accuracy_vs_simulator_truth' in per_bank[0]:
-    summary['accuracy_vs_simulator_truth'] = per_bank[0]['accuracy_vs_simulator_truth']
-  coco.write_json(summary, workdir / 'summary.json')
-  write_report(workdir / 'report.png', fitted_banks, config, summary)
-  logging.info('fitted %s of %d rows in %d tracks (%.1f tracks/s)', summary['fitted'],
-               summary['rows'], tracks, summary['tracks_per_second'] or 0.)
-  return summary
+    return getattr(fit_report, name)
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

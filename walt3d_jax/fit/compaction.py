@@ -37,7 +37,7 @@ def _put(tree: Any, rows: jax.Array, values: Any) -> Any:
 
 
 def solve_compacted(step: Callable[[Carry, Args], Carry], active: Callable[[Carry], jax.Array],
-                    carry: Carry, args: Args, *, min_batch: int = 8) -> Carry:
+                    carry: Carry, args: Args, *, min_batch: int = 8, multiple: int = 1) -> Carry:
   """Steps every row of a batch until none is active; regroups the active rows as they thin.
 
   step(carry, args) -> carry: one (or a few) iterations of every row, batched (jit of vmap);
@@ -46,6 +46,8 @@ def solve_compacted(step: Callable[[Carry, Args], Carry], active: Callable[[Carr
     after finitely many steps (an iteration cap), or this never returns.
   carry, args: pytrees with a leading batch axis B. Returns the final carry (B, ...), each row
   as `step` would have left it in the full batch.
+  multiple: regrouped batches are `multiple` × a power of two (≥ min_batch / multiple), so a
+  batch split over `multiple` devices stays evenly split; 1: powers of two ≥ min_batch.
   """
   full = carry
   rows: np.ndarray | None = None  # rows of `full` held by `current`; None: all, in order
@@ -55,7 +57,8 @@ def solve_compacted(step: Callable[[Carry, Args], Carry], active: Callable[[Carr
     count = int(is_active.sum())
     if count == 0:
       break
-    size = batching.bucket_length(count, min_batch)
+    size = multiple * batching.bucket_length(-(-count // multiple),
+                                             max(1, -(-min_batch // multiple)))
     if 2 * size <= is_active.size:
       held = np.arange(is_active.size) if rows is None else rows
       full = current if rows is None else _put(full, rows, current)

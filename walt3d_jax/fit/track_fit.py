@@ -26,6 +26,7 @@ from walt3d_jax.fit import init as init_lib
 from walt3d_jax.fit import quality
 from walt3d_jax.fit import residuals
 from walt3d_jax.fit import schur
+from walt3d_jax.fit import sharding
 from walt3d_jax.fit.config import FitConfig
 from walt3d_jax.shapes import car_model
 
@@ -223,47 +224,60 @@ def fit_track(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.A
                  model, config)
 
 
-@functools.partial(jax.jit, static_argnames=('config',))
-def _fit_track_vmap(uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, config):
-  return jax.vmap(fit_track, in_axes=(0,) * 7 + (None, None))(
-      uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, config)
+@functools.partial(jax.jit, static_argnames=('config', 'mesh'))
+def _fit_track_vmap(uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, config,
+                    mesh=None):
+  fit = jax.vmap(functools.partial(fit_track, config=config), in_axes=(0,) * 7 + (None,))
+  return sharding.per_device(fit, mesh, (True,) * 7 + (False,))(
+      uv, weight, frame_valid, K, R_cg, t_cg, image_size, model)
 
 
-@functools.partial(jax.jit, static_argnames=('solver', 'chunk'))
-def _start_batch(uv, weight, frame_valid, K, R_cg, t_cg, model, solver, chunk):
-  def one(row):
-    uv, weight, frame_valid, K, R_cg, t_cg = row
-    start = _start(uv, weight, frame_valid, K, R_cg, t_cg, model, solver.config)
-    args = (start.uv, start.weight, frame_valid, start.anchor, K, R_cg, t_cg)
-    return start, args, solver.init(start.params0, *args, model)
-  return batching.map_rows(one, (uv, weight, frame_valid, K, R_cg, t_cg), chunk)
+@functools.partial(jax.jit, static_argnames=('solver', 'chunk', 'mesh'))
+def _start_batch(uv, weight, frame_valid, K, R_cg, t_cg, model, solver, chunk, mesh=None):
+  def rows(uv, weight, frame_valid, K, R_cg, t_cg, model):
+    def one(row):
+      uv, weight, frame_valid, K, R_cg, t_cg = row
+      start = _start(uv, weight, frame_valid, K, R_cg, t_cg, model, solver.config)
+      args = (start.uv, start.weight, frame_valid, start.anchor, K, R_cg, t_cg)
+      return start, args, solver.init(start.params0, *args, model)
+    return batching.map_rows(one, (uv, weight, frame_valid, K, R_cg, t_cg), chunk)
+  return sharding.per_device(rows, mesh, (True,) * 6 + (False,))(
+      uv, weight, frame_valid, K, R_cg, t_cg, model)
 
 
-@functools.partial(jax.jit, static_argnames=('solver', 'chunk'))
-def _step_batch(carry, args, model, solver, chunk):
-  return batching.map_rows(lambda row: solver.advance(row[0], *row[1], model, max_steps=1),
-                           (carry, args), chunk)
+@functools.partial(jax.jit, static_argnames=('solver', 'chunk', 'mesh'))
+def _step_batch(carry, args, model, solver, chunk, mesh=None):
+  def rows(carry, args, model):
+    return batching.map_rows(lambda row: solver.advance(row[0], *row[1], model, max_steps=1),
+                             (carry, args), chunk)
+  return sharding.per_device(rows, mesh, (True, True, False))(carry, args, model)
 
 
-@functools.partial(jax.jit, static_argnames=('solver',))
-def _active_batch(carry, solver):
-  return jax.vmap(solver.active)(carry)
+@functools.partial(jax.jit, static_argnames=('solver', 'mesh'))
+def _active_batch(carry, solver, mesh=None):
+  return sharding.per_device(jax.vmap(solver.active), mesh, (True,))(carry)
 
 
-@functools.partial(jax.jit, static_argnames=('solver', 'chunk'))
-def _finish_batch(start, carry, frame_valid, K, R_cg, t_cg, image_size, model, solver, chunk):
-  def one(row):
-    start, carry, frame_valid, K, R_cg, t_cg, image_size = row
-    p, state = solver.result(carry)
-    return _finish(start, p, state.value, state.iter_num, state.converged, frame_valid, K,
-                   R_cg, t_cg, image_size, model, solver.config)
-  return batching.map_rows(one, (start, carry, frame_valid, K, R_cg, t_cg, image_size), chunk)
+@functools.partial(jax.jit, static_argnames=('solver', 'chunk', 'mesh'))
+def _finish_batch(start, carry, frame_valid, K, R_cg, t_cg, image_size, model, solver, chunk,
+                  mesh=None):
+  def rows(start, carry, frame_valid, K, R_cg, t_cg, image_size, model):
+    def one(row):
+      start, carry, frame_valid, K, R_cg, t_cg, image_size = row
+      p, state = solver.result(carry)
+      return _finish(start, p, state.value, state.iter_num, state.converged, frame_valid, K,
+                     R_cg, t_cg, image_size, model, solver.config)
+    return batching.map_rows(one, (start, carry, frame_valid, K, R_cg, t_cg, image_size),
+                             chunk)
+  return sharding.per_device(rows, mesh, (True,) * 7 + (False,))(
+      start, carry, frame_valid, K, R_cg, t_cg, image_size, model)
 
 
 def fit_track_batch(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K: jax.Array,
                     R_cg: jax.Array, t_cg: jax.Array, image_size: jax.Array,
                     model: car_model.CarShapeModel, config: FitConfig, *,
-                    min_batch: int = 64, chunk: int | None = None) -> FitResult:
+                    min_batch: int = 64, chunk: int | None = None,
+                    mesh: jax.sharding.Mesh | None = None) -> FitResult:
   """`fit_track` over a batch of B tracks padded to one length T.
 
   uv (B, T, 12, 2); weight (B, T, 12); frame_valid (B, T); K (B, 3, 3); R_cg (B, 3, 3);
@@ -279,18 +293,32 @@ def fit_track_batch(uv: jax.Array, weight: jax.Array, frame_valid: jax.Array, K:
   and the LM step once per smaller power-of-two batch (≥ min_batch) it regroups into: the
   default 64 spares small jobs compiles that would cost more than the steps they save (the
   fit job on the default bank: 40 s at 64, 47 s at 8).
+
+  mesh: a 'data' mesh (`sharding.data_mesh`) of n > 1 devices splits the batch over them
+  (B a multiple of n; regrouped batches stay multiples of n): the inputs are placed with
+  `NamedSharding(mesh, P('data'))`, the model replicated, and each device runs the
+  single-device map over its own B / n tracks (`sharding.per_device`). Results come back
+  split the same way (`sharding.to_host` gathers them). None or one device: unsharded.
   """
+  if sharding.sharded(mesh):
+    uv, weight, frame_valid, K, R_cg, t_cg, image_size = sharding.put_rows(
+        (uv, weight, frame_valid, K, R_cg, t_cg, image_size), mesh)
+    model = sharding.put_replicated(model, mesh)
+  else:
+    mesh = None
   if config.solver != 'schur':
-    return _fit_track_vmap(uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, config)
+    return _fit_track_vmap(uv, weight, frame_valid, K, R_cg, t_cg, image_size, model, config,
+                           mesh)
   chunk = batching.default_chunk() if chunk is None else chunk
   solver = schur.SchurLevenbergMarquardt(config, _remaining_iters(config))
   start, args, carry = _start_batch(uv, weight, frame_valid, K, R_cg, t_cg, model, solver,
-                                    chunk)
+                                    chunk, mesh)
   carry = compaction.solve_compacted(
-      functools.partial(_step_batch, model=model, solver=solver, chunk=chunk),
-      functools.partial(_active_batch, solver=solver), carry, args, min_batch=min_batch)
+      functools.partial(_step_batch, model=model, solver=solver, chunk=chunk, mesh=mesh),
+      lambda carry: sharding.to_host(_active_batch(carry, solver, mesh)), carry, args,
+      min_batch=min_batch, multiple=sharding.device_count(mesh))
   return _finish_batch(start, carry, frame_valid, K, R_cg, t_cg, image_size, model, solver,
-                       chunk)
+                       chunk, mesh)
 
 
 def fit_tracks(uv: Sequence[np.ndarray], weight: Sequence[np.ndarray], K: np.ndarray,
