@@ -59,7 +59,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # Table 5: WALT's δ heuristic on the same objects (border margin in pixels).
   config.heuristic = ml_collections.ConfigDict(dict(deltas=[0.01, 0.1, 0.2, 0.5], margin=2.0))
 
-  if arg == "tiny":
+  if arg == "shipped":
+    # walt3d_jax/models/data/occlusion_classifier.npz: the demo's frame size.
+    config.sim.image_size = (640, 360)
+  elif arg == "tiny":
     config.sim.image_size = (320, 180)
     config.sim.num_bursts, config.sim.frames_per_burst = 2, 2
     config.splits = ml_collections.ConfigDict(dict(
@@ -71,5 +74,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.model.variant = "Ti"
     config.train.batch_size, config.train.epochs = 16, 2
   elif arg:
-    raise ValueError(f"unknown argument {arg!r}; use none or 'tiny'")
+    raise ValueError(f"unknown argument {arg!r}; use none, 'shipped' or 'tiny'")
   return config

@@ -54,6 +54,7 @@ def test_mines_unoccluded_tracked_objects_into_the_bank(mined):
 
 def test_flags_follow_each_rule():
   config = tiny_config()
+  config.mining.delta = 0.1  # the heuristic on, whatever the default
   boxes = np.array([
       [100, 50, 40, 30],  # clean
       [0, 50, 40, 30],  # at the left border
@@ -107,13 +108,23 @@ def test_missing_detections_file_is_a_clear_error(tmp_path):
     mine.run(config, tmp_path / "out")
 
 
+def _config_on(workdir):
+  """tiny_config() on the fixture's simulated sequence and its imitated detections."""
+  config = tiny_config()
+  root = workdir / "source" / "intersection"
+  config.source.frames = str(root)
+  config.source.detections = str(root / "detections.json")
+  config.source.camera = str(root / "camera.json")
+  return config
+
+
 def test_classifier_scores_and_rejects(mined, tmp_path):
-  """With a classifier whose threshold is 0 every object is rejected; with 1.01 none is,
-  and its probabilities land in the bank's occlusion_score column."""
+  """A workdir classifier whose threshold is 0 rejects every object; with 1.01 none is, so it
+  mines what no classifier mines, and its probabilities land in the bank's occlusion_score column."""
   from experiments import occlusion_classifier
   from walt3d_jax.train import occlusion as occlusion_training
 
-  workdir, first = mined
+  workdir, _ = mined
   train_config = occlusion_classifier.get_config("tiny")
   model = occlusion_training.make_model(train_config, train_config.seed)
   summaries = {}
@@ -121,15 +132,33 @@ def test_classifier_scores_and_rejects(mined, tmp_path):
     classifier_dir = tmp_path / f"oc{threshold}"
     manager = occlusion_training.checkpoint_manager(classifier_dir)
     occlusion_training.save_checkpoint(manager, 1, model, None, {"threshold": threshold})
-    config = tiny_config()
-    config.source.frames = str(workdir / "source" / "intersection")
-    config.source.detections = str(workdir / "source" / "intersection" / "detections.json")
-    config.source.camera = str(workdir / "source" / "intersection" / "camera.json")
+    config = _config_on(workdir)
     config.mining.classifier.workdir = str(classifier_dir)
-    config.mining.classifier.config_arg = "tiny"
+    config.mining.classifier.variant = train_config.model.variant
     summaries[threshold] = mine.run(config, tmp_path / f"out{threshold}")
+  config = _config_on(workdir)
+  config.mining.classifier.shipped = False
+  unfiltered = mine.run(config, tmp_path / "none")
   assert summaries[0.0]["mined"] == 0
-  assert summaries[1.01]["mined"] == first["mined"]
+  assert summaries[1.01]["mined"] == unfiltered["mined"] > 0
   with bank_lib.ObjectBank.open(tmp_path / "out1.01" / "bank.h5") as bank:
     scores = bank.column("occlusion_score")
   assert ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_the_shipped_classifier_is_the_default():
+  config = tiny_config()
+  assert not config.mining.classifier.workdir and config.mining.classifier.shipped
+  classifier = mine.Classifier.load(config)
+  assert classifier is not None and 0 < classifier.threshold < 1
+  config.mining.classifier.shipped = False
+  assert mine.Classifier.load(config) is None
+
+
+def test_the_shipped_classifier_mines_purer_than_the_heuristic_alone(mined, tmp_path):
+  workdir, default = mined
+  config = _config_on(workdir)
+  config.mining.classifier.shipped = False
+  config.mining.delta = 0.1
+  heuristic = mine.run(config, tmp_path / "heuristic")
+  assert default["purity_vs_simulator_truth"]["purity"] > heuristic["purity_vs_simulator_truth"]["purity"]

@@ -4,9 +4,9 @@ Streaming passes over the source, so memory stays bounded however long the foota
   1. background: a per-pixel median per time-of-day bucket (reservoir-sampled);
   2. detect: read the detections file (COCO results), or run the built-in detector against the
      background; then SORT links the boxes of all frames into tracks (boxes only: small);
-  3. mine: per frame, drop truncated objects, WALT's δ heuristic, the occlusion classifier
-     (when a trained one is given), low scores, small boxes and short tracks; append the kept
-     objects, with crops, to the object bank, and the medians beside them.
+  3. mine: per frame, drop truncated objects, WALT's δ heuristic (when on), the occlusion
+     classifier (by default the one shipped with the package), low scores, small boxes and short
+     tracks; append the kept objects, with crops, to the object bank, and the medians beside them.
 Writes <workdir>/bank.h5, summary.json and report.png.
 """
 
@@ -29,6 +29,7 @@ from walt3d_jax.formats import coco
 from walt3d_jax.formats import rle
 from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.metrics import detection as detection_metrics
+from walt3d_jax.models import occlusion_weights
 from walt3d_jax.sim import simulate
 from walt3d_jax.timelapse import background as background_lib
 from walt3d_jax.timelapse import bank as bank_lib
@@ -152,25 +153,33 @@ class Classifier:
   threshold: float  # P(occluded) at and above which an object is rejected
   crop_size: int
   context: float
+  # Crops per forward pass, padded: one frame's objects fit in one pass, and one compile serves
+  # every frame (a larger padding costs its full forward pass on every frame).
+  batch_size: int = 32
 
   @classmethod
   def load(cls, config: ml_collections.ConfigDict) -> "Classifier | None":
-    """The classifier trained in config.mining.classifier.workdir by the occlusion_classifier
-    job (experiments/occlusion_classifier.py), or None when no workdir is set."""
-    c = config.mining.classifier
-    if not c.workdir:
-      return None
-    from experiments import occlusion_classifier  # the training record's own config
+    """The occlusion classifier config.mining.classifier names, or None for none.
 
-    train_config = occlusion_classifier.get_config(c.config_arg or None)
-    model, threshold = occlusion_training.load(train_config, pathlib.Path(c.workdir))
-    return cls(model, threshold, train_config.data.crop_size, train_config.data.context)
+    A workdir (trained by the occlusion_classifier job) wins; it is built as `variant` and fed
+    crops of `crop_size` pixels with `context`, the settings it was trained with. Otherwise, when
+    `shipped` is true, the classifier shipped with the package (models/data/occlusion_classifier.npz),
+    which carries its own settings.
+    """
+    c = config.mining.classifier
+    if c.workdir:
+      train_config = ml_collections.ConfigDict(dict(seed=0, model=dict(variant=c.variant)))
+      model, threshold = occlusion_training.load(train_config, pathlib.Path(c.workdir))
+      return cls(model, threshold, int(c.crop_size), float(c.context))
+    if c.shipped:
+      return cls(*occlusion_weights.load_shipped())
+    return None
 
   def prob_occluded(self, image: np.ndarray, detections: FrameDetections) -> np.ndarray:
     """(N,) P(occluded or truncated) of one frame's detections."""
     masks = [rle.decode_mask(m) for m in detections.masks]
     crops = occlusion_data.frame_crops(image, masks, detections.boxes.astype(np.float64), self.crop_size, self.context)
-    return occlusion_training.predict(self.model, crops)
+    return occlusion_training.predict(self.model, crops, self.batch_size)
 
 
 def _flag_names(flags: int) -> str:

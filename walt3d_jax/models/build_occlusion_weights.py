@@ -1,0 +1,91 @@
+r"""Builds the shipped occlusion classifier (walt3d_jax/models/data/occlusion_classifier.npz).
+
+  python -m walt3d_jax.models.build_occlusion_weights \
+      [--config experiments/occlusion_classifier.py:shipped] [--output PATH] [--cache_dir DIR]
+
+Trains with the `occlusion_classifier` job's own code (walt3d_jax/train/occlusion.py) on the
+config's simulated scenes (its docstring is the record: scenes, time, held-out figures), picks
+the operating threshold on the validation scenes and writes parameters, threshold and the
+crop settings to one .npz (walt3d_jax/models/occlusion_weights.py). Checkpoints go to a fresh
+temporary directory, so a build never resumes an older one; simulated scenes are cached in
+--cache_dir (default: a temporary directory too), which changes no byte of the output.
+
+Every seed is fixed and XLA's CPU backend runs single-threaded Eigen here
+(--xla_cpu_multi_thread_eigen=false, set before JAX starts its backend), so two builds on the
+same machine and jax/jaxlib build give the same bytes. Other CPUs (instruction sets) or library
+versions may round differently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import ml_collections
+from ml_collections import config_flags
+
+from walt3d_jax.models import occlusion_weights
+from walt3d_jax.train import occlusion as occlusion_training
+
+DETERMINISTIC_XLA_FLAG = "--xla_cpu_multi_thread_eigen=false"
+
+DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[2] / "experiments" / "occlusion_classifier.py"
+
+
+def build(config: ml_collections.ConfigDict, path: pathlib.Path, cache_dir: pathlib.Path | None = None) -> dict:
+  """Trains the classifier of `config` (an experiments/occlusion_classifier.py config) and writes
+  it to `path`; returns a summary (threshold, validation and held-out test scores, seconds)."""
+  tic = time.perf_counter()
+  config = ml_collections.ConfigDict(config.to_dict())
+  with tempfile.TemporaryDirectory(prefix="occlusion_weights_") as tmp:
+    workdir = pathlib.Path(tmp)
+    config.cache_dir = str(cache_dir) if cache_dir else str(workdir / "sim")
+    splits = occlusion_training.load_splits(config, workdir)
+    result = occlusion_training.train(config, splits["train"], splits["val"], workdir / "train")
+  test_prob = occlusion_training.predict(result.model, splits["test"].crops)
+  config_json = json.dumps(config.to_dict() | {"cache_dir": ""}, sort_keys=True)
+  arrays = occlusion_weights.to_arrays(result.model, result.threshold, config.data.crop_size,
+                                       config.data.context, config_json)
+  occlusion_weights.save(path, arrays)
+  return {
+      "threshold": result.threshold,
+      "val": result.history[-1],
+      "test": occlusion_training.unoccluded_scores(test_prob < result.threshold, splits["test"].occluded),
+      "examples": {name: int(examples.num) for name, examples in splits.items()},
+      "bytes": pathlib.Path(path).stat().st_size,
+      "seconds": round(time.perf_counter() - tic, 1),
+  }
+
+
+def use_deterministic_xla() -> None:
+  """Adds DETERMINISTIC_XLA_FLAG to XLA_FLAGS. XLA reads the variable when JAX starts its CPU
+  backend (the first computation, not `import jax`), so call it before anything runs."""
+  current = os.environ.get("XLA_FLAGS", "")
+  if DETERMINISTIC_XLA_FLAG not in current:
+    os.environ["XLA_FLAGS"] = f"{current} {DETERMINISTIC_XLA_FLAG}".strip()
+
+
+def main(argv) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  output = pathlib.Path(flags.FLAGS.output)
+  cache_dir = pathlib.Path(flags.FLAGS.cache_dir) if flags.FLAGS.cache_dir else None
+  summary = build(flags.FLAGS.config, output, cache_dir)
+  logging.info("wrote %s", output)
+  print(json.dumps(summary, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+  use_deterministic_xla()
+  # Flags only when run as a script, so importing build() defines none.
+  config_flags.DEFINE_config_file(
+      "config", f"{DEFAULT_CONFIG}:shipped", "Training config (experiments/occlusion_classifier.py[:arg]).")
+  flags.DEFINE_string("output", str(occlusion_weights.SHIPPED_PATH), "The .npz to write.")
+  flags.DEFINE_string("cache_dir", "", "Simulated scenes, kept for rebuilds (default: temporary).")
+  app.run(main)
