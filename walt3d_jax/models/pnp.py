@@ -4,7 +4,7 @@ Both layers minimise the weighted reprojection error of N 2D–3D correspondence
 
   E(θ) = Σ_i w_i ‖π(K (R X_i + t)) − x_i‖²      (pixels², no ½)
 
-over a pose θ, in a fixed number of Levenberg–Marquardt steps (unrolled, static shapes):
+over a pose θ, in a fixed number of Levenberg–Marquardt steps (a `fori_loop`, static shapes):
 
 - `pnp_6dof`: θ = (R, t) ∈ SE(3), started at the batched EPnP (`fit.epnp`); a step is a
   rotation vector δ applied on the left to the rotated object points, R ← exp([δ]×) R, plus a
@@ -184,6 +184,32 @@ def _implicit_cotangent(grad_fn, theta_bar: jax.Array, cost_bar: jax.Array, ok: 
   return tuple(jnp.where(ok & jnp.isfinite(g), g, 0) for g in grads)
 
 
+def _levenberg_marquardt(params, linearise, retract, steps: int):
+  """`steps` LM steps from params (a pytree); returns (params, cost, Gauss–Newton h, g).
+
+  linearise(params) -> (cost (), h (n, n), g (n,)); retract(params, Δ (n,)) -> params. A
+  step that raises the cost is undone and the damping raised; a kept one lowers it. A
+  `fori_loop` with a static trip count (a scan: reverse-differentiable for `implicit=False`).
+  """
+  cost, h, g = linearise(params)
+  dtype = cost.dtype
+  tol = 1 + _ACCEPT_EPS * jnp.finfo(dtype).eps
+
+  def body(_, state):
+    params, cost, h, g, mu = state
+    step = _damped_step(h, g, mu)
+    step = jnp.where(jnp.all(jnp.isfinite(step)), step, 0)
+    new = retract(params, step)
+    cost_new, h_new, g_new = linearise(new)
+    accept = cost_new <= cost * tol
+    kept = jax.tree.map(lambda a, b: jnp.where(accept, a, b), (new, cost_new, h_new, g_new),
+                        (params, cost, h, g))
+    return (*kept, jnp.where(accept, mu * _DAMPING_DOWN, mu * _DAMPING_UP))
+
+  state = (params, cost, h, g, jnp.asarray(_INITIAL_DAMPING, dtype))
+  return jax.lax.fori_loop(0, steps, body, state)[:4]
+
+
 # ---------------------------------------------------------------------------------------------
 # 6-DoF
 
@@ -258,18 +284,9 @@ def _solve_6dof(points, uv, weight, K, steps: int):
   K_safe = jnp.where(inputs_ok, K, jnp.eye(3, dtype=dtype))
   R, t, epnp_ok = epnp_lib.epnp(pts, uv_c, w > 0, K_safe)
   R, t = jax.lax.stop_gradient((R, t))
-  cost, h, g = _linearise_6dof(R, t, pts, uv_c, w, K_safe)
-  mu = jnp.asarray(_INITIAL_DAMPING, dtype)
-  for _ in range(steps):
-    step = _damped_step(h, g, mu)
-    step = jnp.where(jnp.all(jnp.isfinite(step)), step, 0)
-    R_new = small_linalg.matmul(_exp_so3(step[:3]), R)
-    t_new = t + step[3:]
-    cost_new, h_new, g_new = _linearise_6dof(R_new, t_new, pts, uv_c, w, K_safe)
-    accept = cost_new <= cost * (1 + _ACCEPT_EPS * jnp.finfo(dtype).eps)
-    R, t, cost, h, g = (jnp.where(accept, a, b) for a, b in
-                        ((R_new, R), (t_new, t), (cost_new, cost), (h_new, h), (g_new, g)))
-    mu = jnp.where(accept, mu * _DAMPING_DOWN, mu * _DAMPING_UP)
+  (R, t), cost, h, _ = _levenberg_marquardt(
+      (R, t), lambda p: _linearise_6dof(*p, pts, uv_c, w, K_safe),
+      lambda p, d: (small_linalg.matmul(_exp_so3(d[:3]), p[0]), p[1] + d[3:]), steps)
   depth = small_linalg.matvec(K_safe, small_linalg.matvec(R, pts) + t)[:, 2]
   in_front = jnp.all((depth > MIN_DEPTH) | (w == 0))
   valid = (inputs_ok & epnp_ok & (count >= MIN_POINTS_6DOF) & in_front & _full_rank(h)
@@ -405,17 +422,8 @@ def _solve_ground(points, uv, weight, K, normal, offset, steps: int, hypotheses:
 
   # The closed-form (x, y) of each yaw start is already close: LM runs from the best only.
   theta = jax.lax.stop_gradient(starts[jnp.argmin(jax.vmap(start_cost)(starts))])
-  cost, h, g = _linearise_ground(theta, pts, uv_c, w, A, b)
-  mu = jnp.asarray(_INITIAL_DAMPING, dtype)
-  for _ in range(steps):
-    step = _damped_step(h, g, mu)
-    step = jnp.where(jnp.all(jnp.isfinite(step)), step, 0)
-    new = theta + step
-    cost_new, h_new, g_new = _linearise_ground(new, pts, uv_c, w, A, b)
-    accept = cost_new <= cost * (1 + _ACCEPT_EPS * jnp.finfo(dtype).eps)
-    theta, cost, h, g = (jnp.where(accept, a, b_) for a, b_ in
-                         ((new, theta), (cost_new, cost), (h_new, h), (g_new, g)))
-    mu = jnp.where(accept, mu * _DAMPING_DOWN, mu * _DAMPING_UP)
+  theta, cost, h, _ = _levenberg_marquardt(
+      theta, lambda th: _linearise_ground(th, pts, uv_c, w, A, b), jnp.add, steps)
   theta = theta.at[2].set(jnp.arctan2(jnp.sin(theta[2]), jnp.cos(theta[2])))
   depth = _ground_residuals(theta[0], theta[1], theta[2], pts, uv_c, A, b)[-1]
   in_front = jnp.all((depth > MIN_DEPTH) | (w == 0))
