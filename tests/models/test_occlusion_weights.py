@@ -45,8 +45,10 @@ def test_arrays_round_trip_and_bad_files_name_the_entry(tmp_path):
 
 
 def test_build_writes_the_same_bytes_twice(tmp_path):
-  config = oc_config.get_config("tiny")
-  config.train.epochs = 1
+  config = oc_config.get_config("tiny")  # then smaller still: two scenes of two frames, one epoch
+  config.sim.num_bursts, config.sim.frames_per_burst, config.sim.num_days = 1, 2, 1
+  config.splits.train.seeds, config.splits.val.seeds, config.splits.test.seeds = [1], [2], [2]
+  config.train.batch_size, config.train.epochs = 8, 1
   digests = []
   for run in range(2):
     path = tmp_path / f"run{run}.npz"
