@@ -7,8 +7,19 @@ fit then writes the 3D columns back into that bank:
 
   python launch.py --config experiments/fit.py --workdir /tmp/fit
   python launch.py --config experiments/fit.py --workdir /tmp/fit_cams \
-      --config.banks='("/data/cam1/bank.h5", "/data/cam7/bank.h5")'   # many cameras, one job
+      --config.banks='/data/cam*/bank.h5'   # many cameras, one job (a glob)
+  python launch.py --config experiments/fit.py --workdir /tmp/fit_cams \
+      --config.banks='("/data/cam1/bank.h5", "/data/site2/*/bank.h5")'   # paths and globs
   python launch.py --config experiments/fit.py:builtin --workdir /tmp/fit_builtin
+
+Many banks: the banks named by config.banks (sorted, each once; a glob that matches nothing is
+one error line) are fitted in groups of at least config.pool_tracks tracks, the tracks of a
+group pooled across its banks and bucketed by length, every batch split over all local devices
+(a 'data' mesh; with config.distributed=True over every host's, after
+jax.distributed.initialize()). Resumable: each bank written back gets a marker beside it
+(<bank>.fit_complete.json); running the same command again skips the banks whose marker
+matches (counted in summary.json as banks_skipped_complete) and fits the rest from scratch, so
+a killed job loses at most the group in flight; --config.refit=True fits every bank again.
 
 `builtin` mines with the built-in detector (no keypoints: cars are fitted from their motion,
 their keypoints derived). Writes summary.json (fitted and rejected rows per class and reason,
@@ -32,7 +43,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.progress = True
 
   config.bank = ""  # one object bank (bank.h5), and/or
-  config.banks = ()  # several (one per camera): paths and globs; both empty: mine one into <workdir>/mine
+  config.banks = ()  # several (one per camera): paths and globs; none: mine into <workdir>/mine
   config.refit = False  # True: fit banks an earlier run finished too (their markers ignored)
   config.pool_tracks = 4096  # banks are fitted in groups of at least this many tracks, pooled
   config.distributed = False  # True: jax.distributed.initialize() first (one process per host)

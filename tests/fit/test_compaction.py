@@ -63,3 +63,21 @@ def test_nothing_active_returns_the_carry_unchanged():
   got = compaction.solve_compacted(lambda *a: calls.append(1), jax.vmap(_active), carry, c)
   assert not calls
   np.testing.assert_array_equal(got['x'], carry['x'])
+
+
+def test_regrouped_batches_stay_multiples_of_the_device_count():
+  c = jnp.asarray(np.concatenate([np.linspace(0.5, 2., 90), np.geomspace(1e6, 1e12, 10)]))
+  want = jax.jit(jax.vmap(lambda c: _advance(_init(c), c)))(c)
+  sizes = []
+  step_jit = jax.jit(jax.vmap(functools.partial(_advance, max_steps=1)))
+
+  def step(carry, args):
+    sizes.append(int(carry['x'].shape[0]))
+    return step_jit(carry, args)
+
+  got = compaction.solve_compacted(step, jax.jit(jax.vmap(_active)), jax.vmap(_init)(c), c,
+                                   min_batch=4, multiple=3)
+  for key in want:
+    np.testing.assert_array_equal(np.asarray(got[key]), np.asarray(want[key]), err_msg=key)
+  assert sizes[-1] < 100 and all(s == 100 or s % 3 == 0 for s in sizes)
+  assert all(s == 100 or (s // 3) & (s // 3 - 1) == 0 for s in sizes)  # 3 × a power of two

@@ -372,7 +372,8 @@ def place_people(tracks: list[tuple[int, Track]], banks: list[BankTracks],
   rows_of = lambda b: banks[b].rows
   cams = [banks[b].cam for b, _ in tracks]
   results = people_lib.place_people(
-      [rows_of(b)['box'][t.rows] for b, t in tracks], [rows_of(b)['time'][t.rows] for b, t in tracks],
+      [rows_of(b)['box'][t.rows] for b, t in tracks],
+      [rows_of(b)['time'][t.rows] for b, t in tracks],
       np.stack([c.K for c in cams]), np.stack([c.R_cg for c in cams]),
       np.stack([c.t_cg for c in cams]), np.stack([c.size for c in cams]), p_cfg,
       config.batch_size, config.min_bucket)
