@@ -106,15 +106,24 @@ def builder_config(config: ml_collections.ConfigDict):
       description=f"{base.description} Job overrides: {num_train} train / {num_test} test, {overrides}.")
 
 
-def build_format(builder_cfg, data_dir: pathlib.Path, manual_dir: pathlib.Path, file_format: str):
-  """Builds one file format into data_dir; returns the builder (already built: just opened)."""
+def build_format(builder_cfg, data_dir: pathlib.Path, manual_dir: pathlib.Path | None, file_format: str,
+                 builder_class=None):
+  """Builds one file format into data_dir; returns the builder (already built: just opened).
+
+  builder_class: a TFDS builder class (default walt3d_clipart's); manual_dir: what it reads
+  through TFDS's manual-data mechanism (None for a builder that reads nothing).
+  """
   import tensorflow_datasets as tfds
 
-  from tfds_builders.walt3d_clipart import walt3d_clipart_dataset_builder as builder_lib
+  if builder_class is None:
+    from tfds_builders.walt3d_clipart import walt3d_clipart_dataset_builder as builder_lib
 
-  builder = builder_lib.Builder(config=builder_cfg, data_dir=str(data_dir), file_format=file_format)
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=str(manual_dir), compute_stats=tfds.download.ComputeStatsMode.SKIP))
+    builder_class = builder_lib.Builder
+  builder = builder_class(config=builder_cfg, data_dir=str(data_dir), file_format=file_format)
+  options = dict(compute_stats=tfds.download.ComputeStatsMode.SKIP)
+  if manual_dir is not None:
+    options["manual_dir"] = str(manual_dir)
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(**options))
   return builder
 
 

@@ -44,22 +44,6 @@ def builder_config(name: str, num_bursts: int):
                              description=f"{base.description} Job override: {num_bursts} bursts per scene.")
 
 
-def build_format(builder_cfg, data_dir: pathlib.Path, file_format: str):
-  """Builds one file format of walt3d_trueocc into data_dir (already built: just opened).
-
-  `data.build.build_format` is walt3d_clipart's (its Builder, a manual dir); this is the same
-  call for a builder that reads nothing.
-  """
-  import tensorflow_datasets as tfds
-
-  from tfds_builders.walt3d_trueocc import walt3d_trueocc_dataset_builder as builder_lib
-
-  builder = builder_lib.Builder(config=builder_cfg, data_dir=str(data_dir), file_format=file_format)
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      compute_stats=tfds.download.ComputeStatsMode.SKIP))
-  return builder
-
-
 def label_summary(source) -> dict[str, Any]:
   """Objects per class, per 10 % occlusion bin and keypoint states of a data source's records."""
   from walt3d_jax.metrics import amodal
@@ -90,6 +74,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
   """Builds every config.datasets in every config.formats; returns and writes summary.json."""
   import tensorflow_datasets as tfds
 
+  from tfds_builders.walt3d_trueocc import walt3d_trueocc_dataset_builder as builder_lib
+
   workdir = pathlib.Path(workdir)
   formats = tuple(config.formats)
   unknown = sorted(set(formats) - set(build.FORMATS))
@@ -108,7 +94,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
       data_dir = workdir / "tfds" / file_format
       reused = (data_dir / "walt3d_trueocc" / builder_cfg.name / "1.0.0" / "dataset_info.json").is_file()
       tic = time.perf_counter()
-      builder = builders[file_format] = build_format(builder_cfg, data_dir, file_format)
+      builder = builders[file_format] = build.build_format(
+          builder_cfg, data_dir, None, file_format, builder_lib.Builder)
       seconds = time.perf_counter() - tic
       total = int(builder.info.splits["test"].num_examples)
       entry["builds"][file_format] = {
