@@ -40,6 +40,8 @@ JOBS = {
     "fit": "walt3d_jax.fit.fit_job:run",
     "clipart": "walt3d_jax.data.build:run",
     "testsets": "walt3d_jax.data.testsets:run",
+    "train": "walt3d_jax.train.amodal:run",
+    "predict": "walt3d_jax.models.predict:run",
 }
 
 # What each job reads (for --help); everything it writes goes under --workdir.

@@ -100,8 +100,8 @@ def place_state(state: Any, parallel: str, mesh: jax.sharding.Mesh | None = None
   if parallel == "none":
     return jax.device_put(state)
   if parallel == "pmap":
-    devices = jax.local_devices() if mesh is None else list(mesh.devices.flat)
-    return jax.tree.map(lambda x: jax.device_put_sharded([x] * len(devices), devices), state)
+    n = jax.local_device_count() if mesh is None else mesh.devices.size
+    return jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x), (n,) + jnp.shape(x)), state)
   mesh = make_mesh() if mesh is None else mesh
   return jax.device_put(state, NamedSharding(mesh, P()))
 
