@@ -47,8 +47,8 @@ import jax.numpy as jnp
 from walt3d_jax.fit import epnp as epnp_lib
 from walt3d_jax.fit import init as init_lib
 from walt3d_jax.geometry import plane
-from walt3d_jax.geometry import pose as pose_lib
 from walt3d_jax.geometry import small_linalg
+from walt3d_jax.geometry import so3
 
 MIN_POINTS_6DOF = 4
 MIN_POINTS_GROUND = 2
@@ -237,12 +237,27 @@ def _rotation_from_series(d: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array
 
 
 def _normal_equations(w, ru, rv, ju, jv):
-  """cost (), Gauss–Newton matrix (n, n) and gradient (n,) of Σ w (ru² + rv²); ju, jv (N, n)."""
-  cost = jnp.sum(w * (ru * ru + rv * rv))
-  g = 2 * jnp.sum(w[:, None] * (ju * ru[:, None] + jv * rv[:, None]), 0)
-  h = 2 * jnp.sum(w[:, None, None] * (ju[:, :, None] * ju[:, None, :]
-                                      + jv[:, :, None] * jv[:, None, :]), 0)
-  return cost, h, g
+  """cost (), Gauss–Newton matrix (n, n) and gradient (n,) of Σ w (ru² + rv²); ju, jv (N, n).
+
+  Every entry is one weighted sum over the N points, all taken in a single reduction (a
+  batched (n, N) × (N, n) product is a slow library call on XLA's CPU backend).
+  """
+  n = ju.shape[-1]
+  upper = [(i, j) for i in range(n) for j in range(i, n)]
+  terms = ([ru * ru + rv * rv] + [ju[:, i] * ru + jv[:, i] * rv for i in range(n)]
+           + [ju[:, i] * ju[:, j] + jv[:, i] * jv[:, j] for i, j in upper])
+  sums = jnp.sum(jnp.stack(terms) * w, -1)
+  entry = dict(zip(upper, 2 * sums[1 + n:]))
+  h = jnp.stack([jnp.stack([entry[min(i, j), max(i, j)] for j in range(n)]) for i in range(n)])
+  return sums[0], h, 2 * sums[1:1 + n]
+
+
+def _cost_and_gradient(w, ru, rv, ju, jv):
+  """cost () and gradient (n,) of Σ w (ru² + rv²), in one reduction over the N points."""
+  n = ju.shape[-1]
+  terms = [ru * ru + rv * rv] + [ju[:, i] * ru + jv[:, i] * rv for i in range(n)]
+  sums = jnp.sum(jnp.stack(terms) * w, -1)
+  return sums[0], 2 * sums[1:]
 
 
 def _residuals_6dof(R, t, pts, uv, K):
@@ -272,8 +287,7 @@ def _grad_6dof(theta, R, t, points, uv, weight, K):
   pts, uv_c, w, _, _ = _clean(points, uv, weight)
   rot = small_linalg.matmul(_rotation_from_series(theta[:3], 1., 0.5), R)
   ru, rv, ju, jv, _ = _residuals_6dof(rot, t + theta[3:], pts, uv_c, K)
-  cost = jnp.sum(w * (ru * ru + rv * rv))
-  return cost, 2 * jnp.sum(w[:, None] * (ju * ru[:, None] + jv * rv[:, None]), 0)
+  return _cost_and_gradient(w, ru, rv, ju, jv)
 
 
 def _solve_6dof(points, uv, weight, K, steps: int):
@@ -380,8 +394,7 @@ def _grad_ground(theta, theta_star, points, uv, weight, K, normal, offset):
   pts, uv_c, w, _, _ = _clean(points, uv, weight)
   A, b = _ground_camera_map(K, normal, offset)
   ru, rv, ju, jv, _ = _jacobian_ground(theta_star + theta, pts, uv_c, A, b)
-  cost = jnp.sum(w * (ru * ru + rv * rv))
-  return cost, 2 * jnp.sum(w[:, None] * (ju * ru[:, None] + jv * rv[:, None]), 0)
+  return _cost_and_gradient(w, ru, rv, ju, jv)
 
 
 def _ground_starts(pts, uv, w, K, normal, offset, hypotheses: int):
@@ -475,13 +488,15 @@ def pnp_ground(points_3d: jax.Array, uv: jax.Array, weight: jax.Array, K: jax.Ar
   else:
     theta, cost, valid = _solve_ground(points_3d, uv, weight, K, normal, offset, steps,
                                        hypotheses)
-  # (R, t) from (x, y, yaw) outside the custom_vjp: its gradient is ordinary autodiff.
+  # (R, t) from (x, y, yaw) outside the custom_vjp (ordinary autodiff): the product of
+  # `pose.ground_pose_to_camera` written out elementwise (a batched 3×3 matmul is a slow
+  # library call on XLA's CPU backend).
   dtype = theta.dtype
-  ok_plane = valid[..., None]
-  n_safe = jnp.where(ok_plane, jnp.asarray(normal, dtype), jnp.asarray([0., -1., 0.], dtype))
+  n_safe = jnp.where(valid, jnp.asarray(normal, dtype), jnp.asarray([0., -1., 0.], dtype))
   d_safe = jnp.where(valid, jnp.asarray(offset, dtype), 1)
   R_cg, t_cg = plane.ground_frame(n_safe, d_safe)
-  R, t = pose_lib.ground_pose_to_camera(R_cg, t_cg, theta[0], theta[1], theta[2])
+  R = small_linalg.matmul(R_cg, so3.rot_z(theta[2]))
+  t = small_linalg.matvec(R_cg, jnp.stack([theta[0], theta[1], jnp.zeros_like(theta[0])])) + t_cg
   R = jnp.where(valid, R, jnp.eye(3, dtype=dtype))
   t = jnp.where(valid, t, 0)
   return GroundPnPResult(R, t, theta[0], theta[1], theta[2], cost, valid)
