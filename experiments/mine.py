@@ -10,8 +10,8 @@ detector; on real footage:
   python launch.py --config experiments/mine.py:builtin --workdir /tmp/mine_builtin
 
 The argument `builtin` uses the built-in background-subtraction detector on the simulated
-sequence. Writes bank.h5 (docs/formats.md), summary.json and report.png. About 20 s on
-2 cores for the default sequence.
+sequence. Writes bank.h5 (docs/formats.md), summary.json and report.png. About 40 s on
+2 busy cores for the default sequence (13 s with the classifier off).
 
 Occluded objects are rejected by the occlusion classifier shipped with the package
 (walt3d_jax/models/data/occlusion_classifier.npz, built by
