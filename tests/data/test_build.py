@@ -1,6 +1,7 @@
 """The `clipart` job end to end at its `tiny` setting (simulated truth bank, both formats, COCO)."""
 
 import json
+import pathlib
 
 import pytest
 import tensorflow_datasets as tfds
@@ -36,3 +37,16 @@ def test_config_errors_name_the_field(tmp_path):
   config.bank = str(tmp_path / "missing.h5")
   with pytest.raises(build.BuildError, match="config.bank"):
     build.run(config, tmp_path)
+
+
+def test_a_notable_share_of_skipped_rows_is_said():
+  class Pool:
+    skipped = {"not_fitted": 30, "empty_mask": 2}
+
+    def __len__(self):
+      return 68
+
+  line = build.warn_skipped(Pool(), pathlib.Path("cam.h5"), pathlib.Path("summary.json"))
+  assert line.startswith("cam.h5: 32 of 100 rows (32 %) left out") and "not_fitted 30, empty_mask 2" in line
+  Pool.skipped = {"not_fitted": 1}
+  assert build.warn_skipped(Pool(), pathlib.Path("cam.h5"), pathlib.Path("summary.json")) is None

@@ -177,7 +177,26 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
     summary["coco"] = export_coco(config, builders, workdir / "coco")
   coco.write_json(summary, workdir / "summary.json")
   logging.info("clipart: %s", summary)
+  warn_skipped(pool, bank, workdir / "summary.json")
   return summary
+
+
+# A warning line at the end of the job when at least this share of the bank's rows is unusable.
+WARN_SKIPPED_SHARE = 0.05
+
+
+def warn_skipped(pool, bank: pathlib.Path, summary_path: pathlib.Path) -> str | None:
+  """Says on the console (and returns) how many of the bank's rows were left out and why, when
+  they are a notable share; None otherwise."""
+  skipped = sum(pool.skipped.values())
+  total = skipped + len(pool)
+  if not total or skipped / total < WARN_SKIPPED_SHARE:
+    return None
+  reasons = ", ".join(f"{name} {count}" for name, count in sorted(pool.skipped.items(), key=lambda kv: -kv[1]))
+  line = (f"{bank}: {skipped} of {total} rows ({100 * skipped / total:.0f} %) left out of the clip-art "
+          f"({reasons}); composed from the other {len(pool)}, see {summary_path}")
+  logging.warning("%s", line)
+  return line
 
 
 def export_coco(config, builders: dict, out_dir: pathlib.Path) -> dict:
