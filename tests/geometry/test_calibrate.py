@@ -1,0 +1,147 @@
+"""Self-calibration from people: recovery on every preset's rig, refusals, the file, the picture."""
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+from walt3d_jax.errors import UserError
+from walt3d_jax.geometry import calibrate as C
+from walt3d_jax.geometry import calibration_report
+from walt3d_jax.geometry import camera as camera_lib
+from walt3d_jax.sim import presets
+
+SIZE = (640, 360)
+# Acceptance goals of the "Real footage" issue.
+FOCAL_GOAL, HEIGHT_GOAL, TILT_GOAL_DEG = 0.10, 0.10, 2.0
+# Measured horizon error with detection noise is 0.1-6.5 % of the image height (goal 1 %, not
+# met: see benchmarks/calibrate.py); the test guards against regressions beyond 8 %.
+HORIZON_BOUND = 0.08
+
+
+def _rig(name):
+  return presets.PRESETS[name](0).rig
+
+
+def _people(name, seed=1, tracks=30, **kwargs):
+  rig = _rig(name)
+  return C.synthetic_people(rig.height, rig.pitch, rig.hfov, SIZE, rig.roll, tracks,
+                            np.random.default_rng(seed), **kwargs)
+
+
+def test_camera_helpers_match_mounted_camera():
+  f, height, pitch, roll = 500., 9., math.radians(30.), math.radians(3.)
+  cam = camera_lib.mounted_camera(height, pitch, 2 * math.atan(SIZE[0] / (2 * f)), SIZE, roll)
+  np.testing.assert_allclose(np.asarray(cam.normal), C.rotation(pitch, roll)[:, 2], atol=1e-6)
+  np.testing.assert_allclose(np.asarray(cam.K), C.intrinsics(f, SIZE), rtol=1e-5)
+  # The horizon is the image of far ground points.
+  far = np.array([[1e6, 2e5, 0.], [1e6, -2e5, 0.]])
+  cam_pts = (far - [0., 0., height]) @ C.rotation(pitch, roll).T
+  uv = cam_pts @ C.intrinsics(f, SIZE).T
+  uv = uv[:, :2] / uv[:, 2:]
+  for u, v in uv:
+    assert abs(C.horizon_row(f, pitch, roll, SIZE, u) - v) < 0.05
+
+
+@pytest.fixture(scope='module', params=sorted(presets.PRESETS))
+def calibrated(request):
+  obs = _people(request.param)
+  return request.param, C.calibrate(obs)
+
+
+def test_recovers_every_preset_from_people_with_detection_noise(calibrated):
+  name, res = calibrated
+  rig = _rig(name)
+  f = 0.5 * SIZE[0] / math.tan(0.5 * rig.hfov)
+  horizon = C.horizon_row(f, rig.pitch, rig.roll, SIZE)
+  assert abs(res.focal_px / f - 1) < FOCAL_GOAL, (res.focal_px, f)
+  assert abs(res.height_m / rig.height - 1) < HEIGHT_GOAL, (res.height_m, rig.height)
+  assert abs(math.degrees(res.pitch_rad - rig.pitch)) < TILT_GOAL_DEG
+  assert abs(math.degrees(res.roll_rad - rig.roll)) < TILT_GOAL_DEG
+  assert abs(res.horizon_row - horizon) < HORIZON_BOUND * SIZE[1]
+  assert not res.flags
+  assert res.num_inliers > 0.7 * res.num_observations
+  # Standard errors exist, are finite and not absurd.
+  for key, value in res.std.items():
+    assert np.isfinite(value) and value > 0, key
+  assert res.std['focal_px'] < 0.15 * res.focal_px
+
+
+def test_boxes_alone_are_flagged_when_weak():
+  res = C.calibrate(_people('avenue', keypoints=False))
+  assert res.flags and any('focal length' in flag for flag in res.flags)
+
+
+def test_too_few_people_is_refused():
+  obs = _people('intersection', tracks=2)
+  with pytest.raises(C.CalibrationError, match='too few people'):
+    C.calibrate(obs)
+
+
+def test_all_feet_on_one_row_is_refused():
+  obs = _people('intersection', tracks=12)
+  box = obs.box.copy()
+  box[:, 1] = 200. - box[:, 3]  # every bottom edge on row 199.5
+  with pytest.raises(C.CalibrationError, match='no vertical spread'):
+    C.calibrate(dataclasses.replace(obs, box=box))
+
+
+def test_camera_looking_at_the_sky_is_refused():
+  # Upside down: people grow towards the top of the image, no ground below a horizon.
+  obs = _people('intersection', tracks=12)
+  box = obs.box.copy()
+  box[:, 1] = SIZE[1] - box[:, 1] - box[:, 3]
+  kp = obs.keypoints.copy()
+  kp[..., 1] = SIZE[1] - 1 - kp[..., 1]
+  with pytest.raises(C.CalibrationError, match='sky'):
+    C.calibrate(dataclasses.replace(obs, box=box, keypoints=kp))
+  # No perspective at all: same-size boxes everywhere (nothing stands on a ground).
+  box = obs.box.copy()
+  box[:, 3] = 30.
+  with pytest.raises(C.CalibrationError, match='sky'):
+    C.calibrate(dataclasses.replace(obs, box=box))
+
+
+def test_cars_only_is_refused_with_the_reason():
+  obs = _people('avenue', tracks=8)
+  cars = dataclasses.replace(obs, category=np.full(len(obs), C.CAR))
+  with pytest.raises(C.CalibrationError, match='cars alone'):
+    C.calibrate(cars)
+  with pytest.raises(UserError, match='cars alone'):
+    C.calibrate(obs, C.CalibrationConfig(use='cars'))
+
+
+def test_from_coco_reads_annotations():
+  entries = [{'track_id': 3, 'image_id': 7, 'category_id': 2, 'bbox': [1, 2, 3, 4],
+              'keypoints': [1.] * 51, 'timestamp': 0.7}]
+  obs = C.Observations.from_coco(entries, SIZE)
+  assert obs.track_id.tolist() == [3] and obs.time.tolist() == [0.7]
+  with pytest.raises(C.CalibrationError, match="'bbox'"):
+    C.Observations.from_coco([{'track_id': 1, 'image_id': 0, 'category_id': 2}], SIZE)
+
+
+def test_save_calibration_round_trip(calibrated, tmp_path):
+  _, res = calibrated
+  path = tmp_path / 'camera.json'
+  C.save_calibration(res, path)
+  cam = camera_lib.load_camera(path)  # the extra field is accepted
+  np.testing.assert_allclose(np.asarray(cam.K), np.asarray(res.camera.K), rtol=1e-5)
+  np.testing.assert_allclose(float(cam.offset), res.height_m, rtol=1e-5)
+  unc = C.load_uncertainty(path)
+  assert set(unc['std']) == {'focal_px', 'height_m', 'pitch_rad', 'roll_rad', 'horizon_row'}
+  assert json.loads(path.read_text())['uncertainty']['source'] == 'people'
+
+
+def test_report_draws_horizon_grid_and_people(calibrated, tmp_path):
+  _, res = calibrated
+  image = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+  path = tmp_path / 'calibration.png'
+  out = calibration_report.write_calibration_report(image, res, path)
+  assert path.stat().st_size > 0
+  r, g, b = (out[..., i].astype(int) for i in range(3))
+  assert ((r > 200) & (g < 120) & (b < 120)).sum() > 50  # people
+  assert ((g > 200) & (r < 150) & (b < 150)).sum() > 200  # grid
+  if 0 <= res.horizon_row < SIZE[1]:
+    assert ((r > 200) & (g > 150) & (b < 60)).sum() > 300  # horizon

@@ -1,0 +1,780 @@
+"""Self-calibration from the scene's own tracks: focal length, camera height, tilt and roll.
+
+With no `camera.json`, the people walking through a stationary camera's view calibrate it. A
+person of stature H standing at a foot pixel predicts a head pixel once the camera is known; over
+many people at many depths those predictions fix the camera up to scale, and a stature prior
+fixes the scale (the classic calibration from pedestrians: Lv, Zhao & Nevatia 2006; here as one
+robust least-squares problem instead of vanishing-point algebra).
+
+Camera model (documented assumptions): square pixels, principal point at the image centre
+((w-1)/2, (h-1)/2, pixel centres at integers), no distortion, zero skew; a flat ground. The
+camera is `geometry.camera.mounted_camera(height, pitch, hfov, image_size, roll)`, so the unknowns
+are f (pixels, hfov = 2 atan(w / 2f)), the height above the ground (metres), the pitch below the
+horizon and the roll about the optical axis (radians).
+
+People (category 2), two kinds of residual:
+- every box clear of the image border: its bottom edge is the lowest sole (on average FOOT_REACH
+  · H nearer the camera than the body axis), its top edge the head top's row; the foot's column
+  is solved so that the box centre lies midway between foot and head (a person's image leans
+  towards the vertical vanishing point). The foot row is a latent of each observation fitted to
+  both edges (errors in variables: a detector's mask jitter moves both edges, and fitting the top
+  edge alone given the bottom one biases the horizon);
+- observations whose shoulders and hips (COCO-17) are confident add a lean: the mid-shoulder
+  lies on the image line from the mid-hip to the vertical vanishing point K n. Boxes alone fix
+  the horizon and the scale but only weakly the focal length (flagged); the leans fix it.
+Unknowns: log f, log height, pitch, roll, the population's mean stature μ (prior 1.70 ± 0.03 m:
+populations differ by a few centimetres), one stature per track H_k (prior μ ± 0.09 m:
+REFERENCE.md, "a single prior of 1.70 ± 0.09 m is common in calibration from pedestrians").
+Residuals are in pixels divided by a noise scale that grows with the person's size, and a Cauchy
+loss downweights occluded and mis-detected people. The start comes from a robust plane fit of box
+height against the foot pixel (heights vanish at the horizon), then a grid of focal lengths;
+Levenberg-Marquardt on the Cauchy-weighted normal equations (IRLS) refines each, the lowest robust
+cost among cameras above the people's heads wins.
+
+Cars: not used yet. Car-only calibration (motion vanishing points of straight lane segments plus
+a car-size prior) is the open part of this item: a sequence without enough person tracks is
+refused with that reason.
+
+Uncertainty: the Gauss-Newton covariance at the optimum, σ² (JᵀJ)⁻¹ with the Cauchy-weighted
+Jacobian and σ² the weighted residual variance; the stature (or car size) priors are part of J, so
+the scale's standard error includes the prior's. Standard errors are reported for f, height,
+pitch, roll and the horizon row at the centre column.
+
+Refusals (`CalibrationError`, a `UserError`): too few tracks or observations, no vertical spread
+of the foot rows, sizes that do not grow towards the bottom of the image (a camera looking at the
+sky, or an upside-down image), a fit whose horizon is not above the feet, a pitch outside
+[-10°, 85°] or a focal length outside 0.3–5 × the image width. A fit that works but is weak is
+returned with `flags` saying why (large standard errors, few inliers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import Any, Sequence
+
+import numpy as np
+from scipy import optimize
+
+from walt3d_jax.errors import UserError
+from walt3d_jax.geometry import camera as camera_lib
+
+# COCO category ids (walt3d_jax.formats.coco.Category).
+CAR, PERSON = 1, 2
+# COCO-17 indices.
+_LEFT_SHOULDER, _RIGHT_SHOULDER, _LEFT_HIP, _RIGHT_HIP = 5, 6, 11, 12
+# A walking person's lowest image point (the box's bottom edge) is the sole nearest the camera:
+# on average this fraction of the stature nearer than the body axis (half a foot's length plus
+# half the spread of the stride, averaged over gait phase and heading; shapes.person's gait
+# gives 0.118 ± 0.10).
+FOOT_REACH = 0.12
+# Stature prior (REFERENCE.md): per person 1.70 ± 0.09 m; the population mean itself ± 0.03 m
+# (men 1.75, women 1.62: a street's mix moves the mean by a few centimetres).
+STATURE_M, STATURE_SD_M, STATURE_MEAN_SD_M = 1.70, 0.09, 0.03
+# The camera looks down on people: lower optima are degenerate (heads above the horizon).
+MIN_CAMERA_HEIGHT_M = 2.0
+# Global parameters: log f, log height, pitch, roll.
+_NUM_CAMERA = 4
+_NAMES = ('focal_px', 'height_m', 'pitch_rad', 'roll_rad', 'horizon_row')
+
+
+class CalibrationError(UserError):
+  """The tracks do not constrain the camera; the message says why and what would help."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Observations:
+  """Per-detection observations of one stationary camera.
+
+  track_id: (N,) int, the tracker's identity (< 0: untracked, ignored).
+  frame: (N,) int frame index; time: (N,) seconds (frame / fps when unknown).
+  category: (N,) int, 1 car, 2 person (COCO ids of the project).
+  box: (N, 4) float [x, y, w, h] pixels, COCO convention (`formats.rle.mask_box`): a box spans
+    columns x .. x + w - 1, so its edges lie at x - 0.5 and x + w - 0.5.
+  keypoints: (N, 17, 3) [u, v, score] or None (people: COCO-17; cars: ignored).
+  image_size: (width, height) pixels.
+  """
+
+  track_id: np.ndarray
+  frame: np.ndarray
+  time: np.ndarray
+  category: np.ndarray
+  box: np.ndarray
+  keypoints: np.ndarray | None
+  image_size: tuple[int, int]
+
+  def __len__(self) -> int:
+    return len(self.track_id)
+
+  def select(self, mask: np.ndarray) -> 'Observations':
+    kp = None if self.keypoints is None else self.keypoints[mask]
+    return Observations(self.track_id[mask], self.frame[mask], self.time[mask],
+                        self.category[mask], self.box[mask], kp, self.image_size)
+
+  @classmethod
+  def from_coco(cls, entries: Sequence[dict[str, Any]], image_size: tuple[int, int],
+                fps: float = 10.0, source: str = '<observations>') -> 'Observations':
+    """From COCO annotation entries with `track_id`, `image_id` (= frame index), `category_id`,
+    `bbox` and optional `keypoints` (17 × 3 for people); `time` from `timestamp` if present,
+    else image_id / fps. Errors name `source` and the entry."""
+    n = len(entries)
+    track, frame, time, cat = (np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n),
+                               np.zeros(n, np.int64))
+    box = np.zeros((n, 4))
+    kps = np.zeros((n, 17, 3))
+    for i, e in enumerate(entries):
+      for field in ('track_id', 'image_id', 'category_id', 'bbox'):
+        if field not in e:
+          raise CalibrationError(f'{source}: entry {i}: missing field {field!r}')
+      b = np.asarray(e['bbox'], np.float64)
+      if b.shape != (4,) or not np.all(np.isfinite(b)):
+        raise CalibrationError(f'{source}: entry {i}: field \'bbox\': expected 4 numbers')
+      track[i], frame[i], cat[i], box[i] = int(e['track_id']), int(e['image_id']), int(
+          e['category_id']), b
+      time[i] = float(e.get('timestamp', frame[i] / fps))
+      k = e.get('keypoints')
+      if k is not None and len(k) == 51 and cat[i] == PERSON:
+        kps[i] = np.asarray(k, np.float64).reshape(17, 3)
+    return cls(track, frame, time, cat, box, kps, (int(image_size[0]), int(image_size[1])))
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationConfig:
+  """Knobs of `calibrate`.
+
+  use: 'auto' or 'people' (person tracks); 'cars' is refused (not implemented).
+  min_tracks / min_observations: fewer usable ones is a refusal.
+  min_foot_spread: the 10–90 % range of foot rows, as a fraction of the image height, below which
+    the horizon cannot be told from the sizes (refusal).
+  border_px: boxes within this many pixels of the image border are truncated: not used.
+  keypoint_score: least score of both shoulders and hips for the lean residual.
+  keypoint_sigma_px: their noise, pixels.
+  loss_scale: residuals (in noise units) beyond this are downweighted (Cauchy).
+  noise_px, noise_fraction: residual noise scale, sqrt(noise_px² + (noise_fraction · size)²).
+  focal_range: (lo, hi) × image width; the start grid and the refusal bounds.
+  num_starts: focal lengths tried as starts.
+  pitch_range_deg: sane pitch (refusal outside).
+  max_observations_per_track, max_tracks: subsampling (evenly spaced) to bound the cost.
+  flag_relative_std: a standard error of f or height above this fraction is flagged.
+  """
+
+  use: str = 'auto'
+  min_tracks: int = 4
+  min_observations: int = 20
+  min_foot_spread: float = 0.08
+  border_px: float = 2.0
+  keypoint_score: float = 0.5
+  keypoint_sigma_px: float = 2.0
+  loss_scale: float = 2.0
+  noise_px: float = 1.0
+  noise_fraction: float = 0.03
+  focal_range: tuple[float, float] = (0.3, 5.0)
+  num_starts: int = 4
+  pitch_range_deg: tuple[float, float] = (-10.0, 85.0)
+  max_observations_per_track: int = 8
+  max_tracks: int = 200
+  flag_relative_std: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationResult:
+  """A calibrated camera, its standard errors and diagnostics.
+
+  camera: the `Camera` (mounted_camera of the estimates).
+  focal_px, height_m, pitch_rad, roll_rad: the estimates; horizon_row: the horizon's row at the
+    centre column, pixels.
+  std: standard errors of the same five, keyed by _NAMES.
+  covariance: (4, 4) of (log f, log height, pitch, roll).
+  source: what calibrated it ('people').
+  num_tracks, num_observations: used; num_inliers: observations within 3 noise units;
+  residual_px: median |residual| of the inliers, pixels.
+  flags: why the result is weak (empty when not).
+  """
+
+  camera: camera_lib.Camera
+  focal_px: float
+  height_m: float
+  pitch_rad: float
+  roll_rad: float
+  horizon_row: float
+  std: dict[str, float]
+  covariance: np.ndarray
+  source: str
+  num_tracks: int
+  num_observations: int
+  num_inliers: int
+  residual_px: float
+  flags: tuple[str, ...] = ()
+
+  def uncertainty(self) -> dict[str, Any]:
+    """camera.json's `uncertainty` field: standard errors and diagnostics, plain floats."""
+    return {
+        'std': {k: float(v) for k, v in self.std.items()},
+        'estimate': {'focal_px': self.focal_px, 'height_m': self.height_m,
+                     'pitch_rad': self.pitch_rad, 'roll_rad': self.roll_rad,
+                     'horizon_row': self.horizon_row},
+        'source': self.source, 'num_tracks': self.num_tracks,
+        'num_observations': self.num_observations, 'num_inliers': self.num_inliers,
+        'residual_px': self.residual_px, 'flags': list(self.flags),
+    }
+
+
+# --- the camera as numbers -------------------------------------------------------------------
+
+
+def rotation(pitch: float, roll: float) -> np.ndarray:
+  """(3, 3) R_cg of `camera.mount_rotation` in numpy (float64)."""
+  s, c = math.sin(pitch), math.cos(pitch)
+  rows = np.array([[0., -1., 0.], [-s, 0., -c], [c, 0., -s]])
+  cr, sr = math.cos(roll), math.sin(roll)
+  rz = np.array([[cr, -sr, 0.], [sr, cr, 0.], [0., 0., 1.]])
+  return rz.T @ rows
+
+
+def intrinsics(f: float, image_size: tuple[int, int]) -> np.ndarray:
+  w, h = image_size
+  return np.array([[f, 0., 0.5 * (w - 1)], [0., f, 0.5 * (h - 1)], [0., 0., 1.]])
+
+
+def horizon_row(f: float, pitch: float, roll: float, image_size: tuple[int, int],
+                u: float | None = None) -> float:
+  """Row of the horizon (the image of the ground's points at infinity) at column u (default:
+  the centre column). The horizon is the line n₀(u - cx) + n₁(v - cy) + f n₂ = 0 of the ground
+  normal n (camera frame)."""
+  w, h = image_size
+  cx, cy = 0.5 * (w - 1), 0.5 * (h - 1)
+  n = rotation(pitch, roll)[:, 2]
+  u = cx if u is None else u
+  return cy - (n[0] * (u - cx) + f * n[2]) / n[1]
+
+
+def make_camera(f: float, height: float, pitch: float, roll: float,
+                image_size: tuple[int, int]) -> camera_lib.Camera:
+  """The `mounted_camera` with focal length f pixels (hfov = 2 atan(w / 2f))."""
+  hfov = 2. * math.atan(0.5 * image_size[0] / f)
+  return camera_lib.mounted_camera(height, pitch, hfov, image_size, roll)
+
+
+def _ground_points(K_inv: np.ndarray, R: np.ndarray, height: float, uv: np.ndarray,
+                   level: np.ndarray) -> np.ndarray:
+  """Camera-frame points (N, 3) seen at pixels uv (N, 2) on the plane `level` (N,) metres above
+  the ground. Rays that miss it (above its horizon) are clamped to a far point in front."""
+  rays = np.concatenate([uv, np.ones_like(uv[:, :1])], 1) @ K_inv.T
+  n = R[:, 2]
+  down = -(rays @ n)  # > 0 for rays that descend to the plane
+  depth = (height - level) / np.maximum(down, 1e-4)
+  return depth[:, None] * rays
+
+
+def _project(K: np.ndarray, points: np.ndarray) -> np.ndarray:
+  p = points @ K.T
+  return p[:, :2] / np.maximum(p[:, 2:3], 1e-6)
+
+
+# --- people -----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _PeopleData:
+  """Box rows: track index (Nb,), box centre column, bottom and top rows, noise; lean rows
+  (observations with confident hips and shoulders): mid-hip (Nl, 2), mid-shoulder (Nl, 2)."""
+
+  box_track: np.ndarray
+  u_centre: np.ndarray
+  v_bottom: np.ndarray
+  v_top: np.ndarray
+  box_sigma: np.ndarray
+  hip: np.ndarray
+  shoulder: np.ndarray
+  lean_sigma: float
+  num_tracks: int
+
+
+def _box_edges(box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+  """Left, right, top, bottom edges (N,) of COCO boxes (N, 4) (pixel centres at integers)."""
+  x, y, w, h = box.T
+  return x - 0.5, x + w - 0.5, y - 0.5, y + h - 0.5
+
+
+def _inside(box: np.ndarray, image_size: tuple[int, int], margin: float) -> np.ndarray:
+  """(N,) boxes clear of the image border by `margin` pixels (not truncated)."""
+  left, right, top, bottom = _box_edges(box)
+  w, h = image_size
+  return ((left > margin - 0.5) & (top > margin - 0.5) & (right < w - 0.5 - margin)
+          & (bottom < h - 0.5 - margin) & (box[:, 2] >= 2) & (box[:, 3] >= 4))
+
+
+def _subsample(obs: Observations, config: CalibrationConfig, rng: np.random.Generator
+               ) -> Observations:
+  """At most config.max_tracks tracks (random) and config.max_observations_per_track
+  observations per track (evenly spaced along the track)."""
+  tracks = np.unique(obs.track_id)
+  if len(tracks) > config.max_tracks:
+    tracks = np.sort(rng.choice(tracks, config.max_tracks, replace=False))
+  keep = np.zeros(len(obs), bool)
+  for t in tracks:
+    idx = np.flatnonzero(obs.track_id == t)
+    idx = idx[np.argsort(obs.frame[idx], kind='stable')]
+    m = config.max_observations_per_track
+    if len(idx) > m:
+      idx = idx[np.round(np.linspace(0, len(idx) - 1, m)).astype(int)]
+    keep[idx] = True
+  return obs.select(keep)
+
+
+def _people_data(obs: Observations, config: CalibrationConfig) -> _PeopleData:
+  _, track_index = np.unique(obs.track_id, return_inverse=True)
+  left, right, top, bottom = _box_edges(obs.box)
+  use_kp = np.zeros(len(obs), bool)
+  hip = shoulder = np.zeros((0, 2))
+  if obs.keypoints is not None:
+    kp = obs.keypoints
+    scores = kp[:, [_LEFT_SHOULDER, _RIGHT_SHOULDER, _LEFT_HIP, _RIGHT_HIP], 2]
+    use_kp = np.all(scores >= config.keypoint_score, axis=1)
+    hip = 0.5 * (kp[use_kp, _LEFT_HIP, :2] + kp[use_kp, _RIGHT_HIP, :2])
+    shoulder = 0.5 * (kp[use_kp, _LEFT_SHOULDER, :2] + kp[use_kp, _RIGHT_SHOULDER, :2])
+  size = bottom - top
+  sigma = np.sqrt(config.noise_px ** 2 + (config.noise_fraction * size) ** 2)
+  return _PeopleData(track_index, 0.5 * (left + right), bottom, top, sigma, hip, shoulder,
+                     config.keypoint_sigma_px * math.sqrt(2.),
+                     int(track_index.max()) + 1 if len(obs) else 0)
+
+
+def _head_row(K: np.ndarray, K_inv: np.ndarray, R: np.ndarray, height: float,
+              u_centre: np.ndarray, v_foot: np.ndarray, statures: np.ndarray) -> np.ndarray:
+  """Rows (N,) of the head tops of people whose box bottom edge is at row v_foot (N,) and whose
+  box centre column is u_centre (N,). The foot column is solved so that the box centre lies
+  midway between foot and head (the image of a person leans towards the vertical vanishing
+  point); the body axis stands FOOT_REACH · H beyond the lowest point, away from the camera."""
+  n = R[:, 2]
+  u_foot = u_centre.copy()
+  for _ in range(2):
+    foot = _ground_points(K_inv, R, height, np.stack([u_foot, v_foot], 1), np.zeros_like(u_foot))
+    away = foot + height * n
+    away /= np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-9)
+    head = _project(K, foot + (FOOT_REACH * statures)[:, None] * away + statures[:, None] * n)
+    u_foot = u_centre - 0.5 * (head[:, 0] - u_foot)
+  return head[:, 1]
+
+
+def _people_residuals(theta: np.ndarray, data: _PeopleData, image_size) -> np.ndarray:
+  """Residuals in noise units: box top rows (Nb,), leans (Nl,), the stature priors (1 + K,).
+
+  theta: log f, log height, pitch, roll, mean stature μ, statures H_k (K,)."""
+  f, height = math.exp(theta[0]), math.exp(theta[1])
+  R = rotation(theta[2], theta[3])
+  K = intrinsics(f, image_size)
+  K_inv = np.linalg.inv(K)
+  n = R[:, 2]
+  mu, statures = theta[4], theta[5:]
+  # Boxes (errors in variables): the foot row s is a latent of each observation, fitted to both
+  # edges (the bottom edge is as noisy as the top: mask jitter, the gait); it is eliminated in
+  # closed form on the head row's linearisation, one Gauss-Newton step from the bottom edge.
+  H = statures[data.box_track]
+  s = data.v_bottom.copy()
+  for _ in range(1):
+    top = _head_row(K, K_inv, R, height, data.u_centre, s, H)
+    slope = (_head_row(K, K_inv, R, height, data.u_centre, s + 0.5, H) - top) / 0.5
+    s = s + (data.v_bottom - s + slope * (data.v_top - top)) / (1. + slope ** 2)
+  top = _head_row(K, K_inv, R, height, data.u_centre, s, H)
+  out = [(s - data.v_bottom) / data.box_sigma, (top - data.v_top) / data.box_sigma]
+  # Leans: the mid-shoulder lies on the line from the mid-hip to the vertical vanishing point
+  # K n (homogeneous: also when it is at infinity).
+  if len(data.hip):
+    vp = K @ n
+    ones = np.ones((len(data.hip), 1))
+    line = np.cross(np.concatenate([data.hip, ones], 1), vp[None])
+    dist = (np.concatenate([data.shoulder, ones], 1) * line).sum(1) / np.hypot(line[:, 0],
+                                                                               line[:, 1])
+    out.append(dist / data.lean_sigma)
+  out.append(np.array([(mu - STATURE_M) / STATURE_MEAN_SD_M]))
+  out.append((statures - mu) / STATURE_SD_M)
+  return np.concatenate(out)
+
+
+def _people_jacobian(theta: np.ndarray, data: _PeopleData, image_size) -> np.ndarray:
+  """Forward-difference Jacobian: one column per global parameter, and all statures at once
+  (each box residual depends on one track's stature, the leans on none)."""
+  r0 = _people_residuals(theta, data, image_size)
+  num_box = 2 * len(data.box_track)
+  J = np.zeros((len(r0), len(theta)))
+  for j in range(5):
+    step = 1e-6 * max(1., abs(theta[j]))
+    t = theta.copy()
+    t[j] += step
+    J[:, j] = (_people_residuals(t, data, image_size) - r0) / step
+  step = 1e-6
+  t = theta.copy()
+  t[5:] += step
+  d = (_people_residuals(t, data, image_size) - r0)[:num_box] / step
+  J[np.arange(num_box), 5 + np.tile(data.box_track, 2)] = d
+  prior = len(r0) - data.num_tracks
+  J[prior + np.arange(data.num_tracks), 5 + np.arange(data.num_tracks)] = 1. / STATURE_SD_M
+  return J
+
+
+def _plane_fit(u: np.ndarray, v: np.ndarray, size: np.ndarray, iters: int = 20
+               ) -> tuple[np.ndarray, np.ndarray]:
+  """Robust (Huber IRLS) fit size ≈ a v + b u + c; returns (a, b, c) and the weights."""
+  A = np.stack([v, u, np.ones_like(u)], 1)
+  w = np.ones_like(u)
+  coef = np.zeros(3)
+  for _ in range(iters):
+    sw = np.sqrt(w)
+    coef = np.linalg.lstsq(A * sw[:, None], size * sw, rcond=None)[0]
+    r = size - A @ coef
+    s = 1.4826 * np.median(np.abs(r)) + 1e-9
+    k = 1.345 * s
+    w = np.where(np.abs(r) <= k, 1., k / np.maximum(np.abs(r), 1e-12))
+  return coef, w
+
+
+def _check_people_geometry(obs: Observations, config: CalibrationConfig) -> tuple[float, float]:
+  """Refuses people observations that cannot calibrate; returns the start (horizon row at the
+  centre column, horizon slope dv/du) of the plane fit."""
+  w, h = obs.image_size
+  left, right, top, bottom = _box_edges(obs.box)
+  spread = np.percentile(bottom, 90) - np.percentile(bottom, 10)
+  if spread < config.min_foot_spread * h:
+    raise CalibrationError(
+        f'no vertical spread: the feet of the people lie on one band of rows ({spread:.1f} px '
+        f'between the 10th and 90th percentile, need >= {config.min_foot_spread:.0%} of the image '
+        f'height = {config.min_foot_spread * h:.1f} px); the horizon cannot be told from sizes')
+  size = bottom - top
+  u = 0.5 * (left + right) - 0.5 * (w - 1)
+  v = bottom - 0.5 * (h - 1)
+  (a, b, c), _ = _plane_fit(u, v, size)
+  # Size must grow towards the image bottom by a clear margin over the foot rows' spread.
+  growth = a * spread
+  if not growth > 0.15 * np.median(size):
+    raise CalibrationError(
+        'people do not grow towards the bottom of the image (box height changes by '
+        f'{growth:+.1f} px over the foot rows\' spread, median height {np.median(size):.1f} px): '
+        'no ground plane is seen below a horizon (a camera looking at the sky, an upside-down '
+        'image, or boxes that are not standing people)')
+  horizon = -c / a + 0.5 * (h - 1)
+  if horizon > np.percentile(bottom, 10):
+    raise CalibrationError(
+        f'the horizon of the sizes (row {horizon:.0f}) lies below the feet: a camera looking at '
+        'the sky, or an upside-down image')
+  return float(horizon), float(-b / a)
+
+
+def _start_people(horizon: float, slope: float, f: float, data: _PeopleData,
+                  image_size) -> np.ndarray:
+  """theta at focal length f: pitch from the horizon row, roll from its slope, height scaled so
+  that median predicted and observed box heights agree."""
+  w, h = image_size
+  pitch = math.atan2(0.5 * (h - 1) - horizon, f)
+  # The roll whose horizon slope matches (sign from the model itself).
+  d = 1e-3
+  s = (horizon_row(f, pitch, d, image_size, 0.5 * (w - 1) + 100.)
+       - horizon_row(f, pitch, d, image_size)) / 100.
+  roll = float(np.clip(slope / (s / d) if abs(s) > 1e-12 else 0., -0.5, 0.5))
+  K = data.num_tracks
+  theta = np.concatenate([[math.log(f), math.log(10.), pitch, roll, STATURE_M],
+                          np.full(K, STATURE_M)])
+  for _ in range(3):
+    R, Km = rotation(theta[2], theta[3]), intrinsics(f, image_size)
+    top = _head_row(Km, np.linalg.inv(Km), R, math.exp(theta[1]), data.u_centre, data.v_bottom,
+                    np.full(len(data.v_bottom), STATURE_M))
+    ratio = np.median(np.maximum(data.v_bottom - top, 1e-3)
+                      / np.maximum(data.v_bottom - data.v_top, 1e-3))
+    if not np.isfinite(ratio) or ratio <= 0:
+      break
+    theta[1] += math.log(ratio)
+  return theta
+
+
+@dataclasses.dataclass(frozen=True)
+class _Solution:
+  """A robust least-squares optimum: parameters, residuals, the Jacobian, the Cauchy weights and
+  the robust cost."""
+
+  x: np.ndarray
+  fun: np.ndarray
+  jac: np.ndarray
+  weights: np.ndarray
+  cost: float
+  iterations: int
+
+
+def _cauchy(r: np.ndarray, scale: float) -> tuple[float, np.ndarray]:
+  """Robust cost Σ c²/2 log(1 + (r/c)²) and the IRLS weights 1 / (1 + (r/c)²)."""
+  z = (r / scale) ** 2
+  return float(0.5 * scale ** 2 * np.sum(np.log1p(z))), 1. / (1. + z)
+
+
+def _solve(fun, jac, theta0: np.ndarray, loss_scale: float, max_iterations: int = 100,
+           tol: float = 1e-10) -> _Solution:
+  """Levenberg-Marquardt on the Cauchy-weighted normal equations (IRLS): the systems are tiny
+  (4 camera + 1 + K stature parameters), so each step is one small dense solve."""
+  x = np.array(theta0, np.float64)
+  r = fun(x)
+  cost, w = _cauchy(r, loss_scale)
+  lam = 1e-3
+  J = jac(x)
+  it = 0
+  for it in range(1, max_iterations + 1):
+    A = J.T @ (w[:, None] * J)
+    g = J.T @ (w * r)
+    improved = False
+    for _ in range(12):
+      step = np.linalg.solve(A + lam * np.diag(np.maximum(np.diag(A), 1e-12)), -g)
+      x_new = x + step
+      r_new = fun(x_new)
+      cost_new, w_new = _cauchy(r_new, loss_scale) if np.all(np.isfinite(r_new)) else (
+          np.inf, None)
+      if cost_new < cost:
+        improved = True
+        break
+      lam *= 4.
+    if not improved:
+      break
+    done = cost - cost_new < tol * max(cost, 1.) and np.max(np.abs(step)) < 1e-7 * (
+        1. + np.max(np.abs(x)))
+    x, r, cost, w = x_new, r_new, cost_new, w_new
+    lam = max(lam / 3., 1e-9)
+    J = jac(x)
+    if done:
+      break
+  return _Solution(x, r, J, w, cost, it)
+
+
+def _covariance(res: _Solution, num_data: int, num_latent: int = 0) -> np.ndarray:
+  """Gauss-Newton covariance of all parameters: σ² (Jᵀ W J)⁻¹ with the Cauchy weights W and σ²
+  the weighted variance of the data residuals (the priors' rows are exact units)."""
+  J, r, w = res.jac, res.fun, res.weights
+  dof = max(num_data - num_latent - J.shape[1], 1)
+  sigma2 = float(np.sum(w[:num_data] * r[:num_data] ** 2) / dof)
+  return np.linalg.pinv(J.T @ (w[:, None] * J)) * max(sigma2, 1e-12)
+
+
+def _finish(theta: np.ndarray, cov: np.ndarray, image_size, source: str, num_tracks: int,
+            residuals_units: np.ndarray, residual_px: np.ndarray, feet_rows: np.ndarray,
+            feet_cols: np.ndarray, config: CalibrationConfig) -> CalibrationResult:
+  w, h = image_size
+  f, height, pitch, roll = math.exp(theta[0]), math.exp(theta[1]), theta[2], theta[3]
+  if not config.focal_range[0] * w <= f <= config.focal_range[1] * w:
+    raise CalibrationError(
+        f'degenerate fit from {source}: focal length {f:.0f} px is outside '
+        f'{config.focal_range[0]}–{config.focal_range[1]} × the image width ({w} px)')
+  lo, hi = config.pitch_range_deg
+  if not lo <= math.degrees(pitch) <= hi:
+    raise CalibrationError(
+        f'degenerate fit from {source}: pitch {math.degrees(pitch):.1f}° is outside '
+        f'[{lo}°, {hi}°]')
+  inlier = residuals_units < 3.
+  below = feet_rows > np.array([horizon_row(f, pitch, roll, image_size, u) for u in feet_cols])
+  if np.mean(below[inlier]) < 0.9 if inlier.any() else True:
+    raise CalibrationError(
+        f'degenerate fit from {source}: the fitted horizon is not above the feet '
+        f'({np.mean(below):.0%} of the feet below it): a camera looking at the sky?')
+  horizon = horizon_row(f, pitch, roll, image_size)
+  # Delta method for the horizon row.
+  grad = np.zeros(4)
+  for j in range(4):
+    t = np.array(theta[:4], np.float64)
+    step = 1e-6
+    t[j] += step
+    grad[j] = (horizon_row(math.exp(t[0]), t[2], t[3], image_size) - horizon) / step
+  c4 = cov[:4, :4]
+  sd = np.sqrt(np.maximum(np.diag(c4), 0.))
+  std = {'focal_px': f * sd[0], 'height_m': height * sd[1], 'pitch_rad': sd[2],
+         'roll_rad': sd[3], 'horizon_row': float(np.sqrt(max(grad @ c4 @ grad, 0.)))}
+  flags = []
+  for name, value in (('focal length', sd[0]), ('camera height', sd[1])):
+    if value > config.flag_relative_std:
+      flags.append(f'uncertain {name}: standard error {value:.0%}')
+  if std['pitch_rad'] > math.radians(2.):
+    flags.append(f'uncertain tilt: standard error {math.degrees(std["pitch_rad"]):.1f}°')
+  if inlier.mean() < 0.6:
+    flags.append(f'few inliers: {inlier.mean():.0%} of the observations')
+  return CalibrationResult(
+      camera=make_camera(f, height, pitch, roll, image_size), focal_px=f, height_m=height,
+      pitch_rad=float(pitch), roll_rad=float(roll), horizon_row=float(horizon),
+      std={k: float(v) for k, v in std.items()}, covariance=c4, source=source,
+      num_tracks=num_tracks, num_observations=len(residuals_units),
+      num_inliers=int(inlier.sum()),
+      residual_px=float(np.median(residual_px[inlier])) if inlier.any() else float('nan'),
+      flags=tuple(flags))
+
+
+def _usable(obs: Observations, category: int, config: CalibrationConfig) -> Observations:
+  keep = (obs.category == category) & (obs.track_id >= 0) & _inside(obs.box, obs.image_size,
+                                                                      config.border_px)
+  keep &= np.all(np.isfinite(obs.box), axis=1)
+  return obs.select(keep)
+
+
+def _count_check(obs: Observations, what: str, config: CalibrationConfig) -> None:
+  tracks = len(np.unique(obs.track_id))
+  if tracks < config.min_tracks or len(obs) < config.min_observations:
+    raise CalibrationError(
+        f'too few {what}: {tracks} tracks and {len(obs)} usable observations (boxes clear of the '
+        f'image border), need >= {config.min_tracks} tracks and >= {config.min_observations} '
+        'observations; give a longer or busier sequence, or a camera.json')
+
+
+def calibrate_people(obs: Observations, config: CalibrationConfig = CalibrationConfig(),
+                     seed: int = 0) -> CalibrationResult:
+  """Calibrates from the person tracks of `obs` (see the module docstring)."""
+  people = _usable(obs, PERSON, config)
+  _count_check(people, 'people', config)
+  people = _subsample(people, config, np.random.default_rng(seed))
+  horizon, slope = _check_people_geometry(people, config)
+  data = _people_data(people, config)
+  size = obs.image_size
+  fun = lambda t: _people_residuals(t, data, size)
+  jac = lambda t: _people_jacobian(t, data, size)
+  w = size[0]
+  best = fallback = None
+  for f in np.geomspace(config.focal_range[0] * w, config.focal_range[1] * w, config.num_starts):
+    theta0 = _start_people(horizon, slope, float(f), data, size)
+    if not np.all(np.isfinite(fun(theta0))):
+      continue
+    res = _solve(fun, jac, theta0, config.loss_scale)
+    # A camera below the people's heads explains sizes too (degenerate): traffic cameras look
+    # down on people, so such optima are skipped.
+    if math.exp(res.x[1]) < MIN_CAMERA_HEIGHT_M:
+      fallback = res if fallback is None or res.cost < fallback.cost else fallback
+      continue
+    if best is None or res.cost < best.cost:
+      best = res
+  if best is None:
+    if fallback is None:
+      raise CalibrationError('people: no starting camera gave finite residuals')
+    raise CalibrationError(
+        f'degenerate fit from people: the best camera stands {math.exp(fallback.x[1]):.2f} m '
+        f'above the ground, below the people\'s heads (need >= {MIN_CAMERA_HEIGHT_M} m)')
+  num_obs, num_lean = len(data.box_track), len(data.hip)
+  cov = _covariance(best, 2 * num_obs + num_lean, num_obs)
+  pairs = best.fun[:2 * num_obs].reshape(2, num_obs)
+  units = np.hypot(pairs[0], pairs[1])
+  px = units * data.box_sigma
+  feet_rows, feet_cols = data.v_bottom, data.u_centre
+  return _finish(best.x, cov, size, 'people', data.num_tracks, units, px, feet_rows, feet_cols,
+                 config)
+
+
+def calibrate(obs: Observations, config: CalibrationConfig = CalibrationConfig(),
+              seed: int = 0) -> CalibrationResult:
+  """The camera of `obs`, from its person tracks (config.use 'auto' or 'people'). Raises
+  CalibrationError naming the reason when the tracks do not constrain the camera, or when
+  config.use is 'cars' or there are only car tracks (car-only calibration is not implemented)."""
+  if config.use not in ('auto', 'people', 'cars'):
+    raise CalibrationError(f"calibration: field 'use': expected auto, people or cars, got "
+                           f'{config.use!r}')
+  people = _usable(obs, PERSON, config)
+  if config.use == 'cars' or (len(people) == 0 and np.any(obs.category == CAR)):
+    cars = len(np.unique(obs.track_id[(obs.category == CAR) & (obs.track_id >= 0)]))
+    raise CalibrationError(
+        f'cannot calibrate from cars alone ({cars} car tracks, {len(people)} usable person '
+        'observations): calibration from car tracks is not implemented; give a sequence with '
+        'people walking through it, or a camera.json')
+  return calibrate_people(obs, config, seed)
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def save_calibration(result: CalibrationResult, path: str | os.PathLike) -> None:
+  """Writes camera.json (`camera.save_camera`) with an extra `uncertainty` field
+  (`CalibrationResult.uncertainty`); `camera.load_camera` ignores fields it does not know."""
+  source = os.fspath(path)
+  camera_lib.save_camera(result.camera, source)
+  with open(source) as f:
+    data = json.load(f)
+  data['uncertainty'] = result.uncertainty()
+  camera_lib.camera_from_dict(data, source)  # still loads
+  with open(source, 'w') as f:
+    json.dump(data, f, indent=2, allow_nan=False)
+    f.write('\n')
+
+
+def load_uncertainty(path: str | os.PathLike) -> dict[str, Any] | None:
+  """The `uncertainty` field of a camera.json written by `save_calibration` (None if absent)."""
+  with open(os.fspath(path)) as f:
+    return json.load(f).get('uncertainty')
+
+
+# --- synthetic observations (tests, benchmark) ------------------------------------------------
+
+
+def synthetic_people(height: float, pitch: float, hfov: float, image_size: tuple[int, int],
+                     roll: float, num_tracks: int, rng: np.random.Generator, frames: int = 10,
+                     fps: float = 10., occluded_fraction: float = 0.1, box_jitter_px: int = 1,
+                     keypoint_sigma_px: float = 2., keypoints: bool = True,
+                     min_height_px: float = 12.) -> Observations:
+  """People walking on the ground of `mounted_camera(height, pitch, hfov, image_size, roll)`.
+
+  Each track is a sampled adult (`shapes.person`, statures 1.62 / 1.75 ± 0.07 m) walking straight
+  at 1.2–1.5 m/s for `frames` frames; boxes are the tight integer boxes of the projected mesh,
+  grown or shrunk by up to `box_jitter_px` (as the imitated detector's mask jitter); keypoints
+  the projected COCO-17 joints with Gaussian noise, scores 0.6–1.0. A fraction
+  `occluded_fraction` of the observations loses 20–60 % of its box from the bottom (a car in
+  front) with low ankle scores. Observations whose box leaves the image or is under
+  `min_height_px` are dropped.
+  """
+  from walt3d_jax.shapes import person  # pylint: disable=g-import-not-at-top
+
+  w, h = image_size
+  f = 0.5 * w / math.tan(0.5 * hfov)
+  K, R = intrinsics(f, image_size), rotation(pitch, roll)
+  K_inv = np.linalg.inv(K)
+  t_cg = -height * R[:, 2]
+  horizon = max(horizon_row(f, pitch, roll, image_size, 0.), horizon_row(f, pitch, roll,
+                                                                           image_size, w - 1.))
+  rows = dict(track=[], frame=[], box=[], kp=[])
+  track_id, frame0 = 0, 0
+  while track_id < num_tracks:
+    # A foot pixel below the horizon -> its ground point (ground frame).
+    uv = np.array([[rng.uniform(0.05, 0.95) * w, rng.uniform(max(horizon + 0.04 * h, 0.), h)]])
+    cam = _ground_points(K_inv, R, height, uv, np.zeros(1))[0]
+    start = R.T @ (cam - t_cg)
+    params = person.sample_person(rng)
+    heading = rng.uniform(-math.pi, math.pi)
+    speed = rng.uniform(1.2, 1.5)
+    phase0 = rng.uniform(0., 1.)
+    step = person.person_step_length(params)
+    c, s = math.cos(heading), math.sin(heading)
+    yaw_rot = np.array([[c, -s, 0.], [s, c, 0.], [0., 0., 1.]])
+    kept = 0
+    for k in range(frames):
+      t = k / fps
+      origin = start + np.array([c, s, 0.]) * speed * t
+      phase = (phase0 + speed * t / (2 * step)) % 1.
+      verts = person.person_mesh(params, phase).vertices @ yaw_rot.T + origin
+      joints = person.person_joints(params, phase) @ yaw_rot.T + origin
+      vc, jc = verts @ R.T + t_cg, joints @ R.T + t_cg
+      if np.any(vc[:, 2] < 0.5):
+        continue
+      p = _project(K, vc)
+      x0, x1 = math.ceil(p[:, 0].min()), math.floor(p[:, 0].max())
+      y0, y1 = math.ceil(p[:, 1].min()), math.floor(p[:, 1].max())
+      j = int(rng.integers(-box_jitter_px, box_jitter_px + 1)) if box_jitter_px else 0
+      x0, y0, x1, y1 = x0 - j, y0 - j, x1 + j, y1 + j
+      if x0 < 0 or y0 < 0 or x1 > w - 1 or y1 > h - 1 or y1 - y0 + 1 < min_height_px:
+        continue
+      kp = np.zeros((17, 3))
+      kp[:, :2] = _project(K, jc) + rng.normal(size=(17, 2)) * keypoint_sigma_px
+      kp[:, 2] = rng.uniform(0.6, 1.0, 17)
+      if rng.uniform() < occluded_fraction:
+        y1 = int(round(y1 - rng.uniform(0.2, 0.6) * (y1 - y0 + 1)))
+        kp[11:, 2] = rng.uniform(0.05, 0.45, 6)
+      rows['track'].append(track_id)
+      rows['frame'].append(frame0 + k)
+      rows['box'].append([x0, y0, x1 - x0 + 1, y1 - y0 + 1])
+      rows['kp'].append(kp)
+      kept += 1
+    if kept:
+      track_id += 1
+      frame0 += frames
+  n = len(rows['track'])
+  frame = np.asarray(rows['frame'], np.int64)
+  return Observations(np.asarray(rows['track'], np.int64), frame, frame / fps,
+                      np.full(n, PERSON), np.asarray(rows['box'], np.float64).reshape(n, 4),
+                      np.asarray(rows['kp']).reshape(n, 17, 3) if keypoints else None,
+                      (int(w), int(h)))
