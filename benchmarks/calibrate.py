@@ -1,0 +1,90 @@
+r"""Self-calibration from people (walt3d_jax.geometry.calibrate) on every preset's rig, vs goals.
+
+Per preset and seed: people walking on the preset's ground (shapes.person meshes and joints,
+`calibrate.synthetic_people`), 640×360, with detection noise like the imitated detector (mask
+jitter ±1 px on every box edge, keypoints ±2 px, 10 % of observations cut from below as if
+occluded); calibrated from boxes + torso keypoints, and from boxes alone. Prints the errors of
+focal length (%), camera height (%), tilt (°), roll (°) and horizon row (% of the image height)
+against the "Real footage" issue's goals, and |error| / standard error (calibration of the
+uncertainty). Car-only calibration is not implemented (see geometry/calibrate.py).
+
+  .venv/bin/python benchmarks/calibrate.py [--seeds 3] [--tracks 30]
+
+About 1-2 s per calibration on one core.
+"""
+
+import argparse
+import math
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run as a script
+
+from walt3d_jax.geometry import calibrate as C
+from walt3d_jax.sim import presets
+
+GOALS = {'f %': 10., 'height %': 10., 'tilt °': 2., 'roll °': 2., 'horizon %H': 1.}
+SIZE = (640, 360)
+
+
+def errors(res: C.CalibrationResult, rig) -> dict[str, float]:
+  f = 0.5 * SIZE[0] / math.tan(0.5 * rig.hfov)
+  horizon = C.horizon_row(f, rig.pitch, rig.roll, SIZE)
+  return {
+      'f %': 100 * (res.focal_px / f - 1), 'height %': 100 * (res.height_m / rig.height - 1),
+      'tilt °': math.degrees(res.pitch_rad - rig.pitch),
+      'roll °': math.degrees(res.roll_rad - rig.roll),
+      'horizon %H': 100 * (res.horizon_row - horizon) / SIZE[1],
+  }, {
+      'f %': 100 * res.std['focal_px'] / f, 'height %': 100 * res.std['height_m'] / rig.height,
+      'tilt °': math.degrees(res.std['pitch_rad']), 'roll °': math.degrees(res.std['roll_rad']),
+      'horizon %H': 100 * res.std['horizon_row'] / SIZE[1],
+  }
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument('--seeds', type=int, default=3)
+  parser.add_argument('--tracks', type=int, default=30)
+  args = parser.parse_args()
+  print(f'goals: ' + ', '.join(f'|{k}| < {v:g}' for k, v in GOALS.items()))
+  for mode in ('boxes+keypoints', 'boxes only'):
+    print(f'\n== people only, {mode}, {args.tracks} tracks, {args.seeds} seeds ==')
+    print(f'{"preset":13s} ' + ' '.join(f'{k:>16s}' for k in GOALS) + '  z(max) flags  s/run')
+    for name in sorted(presets.PRESETS):
+      rig = presets.PRESETS[name](0).rig
+      errs, zs, flagged, secs = [], [], 0, 0.
+      for seed in range(args.seeds):
+        obs = C.synthetic_people(rig.height, rig.pitch, rig.hfov, SIZE, rig.roll, args.tracks,
+                                 np.random.default_rng(100 + seed),
+                                 keypoints=mode == 'boxes+keypoints')
+        tic = time.perf_counter()
+        try:
+          res = C.calibrate(obs)
+        except C.CalibrationError as e:
+          print(f'{name:13s} seed {seed}: refused: {e}')
+          continue
+        secs += time.perf_counter() - tic
+        e, s = errors(res, rig)
+        errs.append(e)
+        zs.append(max(abs(e[k]) / max(s[k], 1e-9) for k in e))
+        flagged += bool(res.flags)
+      if not errs:
+        continue
+      cells = []
+      for k, goal in GOALS.items():
+        worst = max(abs(e[k]) for e in errs)
+        mean = np.mean([e[k] for e in errs])
+        cells.append(f'{mean:+7.2f}/{worst:5.2f}{"ok" if worst < goal else "✗":>3s}')
+      print(f'{name:13s} ' + ' '.join(f'{c:>16s}' for c in cells)
+            + f'  {max(zs):5.1f}  {flagged}/{len(errs)}  {secs / len(errs):.1f}')
+  print('\ncells: mean signed error / worst |error| over seeds, ok when the worst meets the goal;'
+        ' z(max): largest |error| / standard error; flags: runs flagged as weak.')
+  print('cars only: not implemented (calibrate refuses car-only tracks with that reason).')
+
+
+if __name__ == '__main__':
+  main()
