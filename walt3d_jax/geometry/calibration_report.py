@@ -75,10 +75,10 @@ def draw_calibration(image: np.ndarray, result: calibrate_lib.CalibrationResult,
       last_row = uv[0, 1]
       placed += 1
   s = result.std
-  text = [f'f {result.focal_px:.0f}±{s["focal_px"]:.0f} px  height {result.height_m:.2f}'
-          f'±{s["height_m"]:.2f} m',
-          f'pitch {np.degrees(result.pitch_rad):.1f}±{np.degrees(s["pitch_rad"]):.1f}  roll '
-          f'{np.degrees(result.roll_rad):.1f}±{np.degrees(s["roll_rad"]):.1f} deg  ({result.source},'
+  text = [f'f {result.focal_px:.0f}+-{s["focal_px"]:.0f} px  height {result.height_m:.2f}'
+          f'+-{s["height_m"]:.2f} m',
+          f'pitch {np.degrees(result.pitch_rad):.1f}+-{np.degrees(s["pitch_rad"]):.1f}  roll '
+          f'{np.degrees(result.roll_rad):.1f}+-{np.degrees(s["roll_rad"]):.1f} deg  ({result.source},'
           f' {result.num_tracks} tracks)',
           f'grid {grid_m:g} m, people {PERSON_M} m' + ('  FLAGGED' if result.flags else '')]
   scale = max(0.35, h / 900.)
