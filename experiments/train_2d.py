@@ -11,11 +11,11 @@ Default (GPU-sized): ResNet-18 stages ("R18", ~13M parameters) at 640×360, glob
 20k steps, shard_map over every device JAX sees. Not run here (no GPU on the machine this was
 written on); expect hours on one GPU.
 
-`tiny` (CPU): the `tiny` variant (~35k parameters) at 64×48, batch 4, 60 steps, pmap-free
-single-device step; with no config.data.data_dir it first builds experiments/clipart.py:tiny
+`tiny` (CPU): the `tiny` variant (~35k parameters) at 160×90, batch 4, 60 steps, the
+single-device step (config.parallel='none'); with no config.data.data_dir it first builds experiments/clipart.py:tiny
 (3 train / 2 test images) into <workdir>/data (~15 s). On 2 shared CPU cores the whole run takes
-about a minute, most of it compiling; the loss falls from about 45 to about 15 (measured:
-docs/design.md, "Learning"). It shows the machinery works, not a useful detector.
+one to two minutes, most of it compiling (train_3d.py:tiny measured 104 s, loss 35 → 10:
+docs/design.md, "Learning"). It shows the machinery works, not a useful detector (AP50 0).
 
 Rerun the same command to resume from <workdir>/checkpoints (model, optimizer and the grain
 iterator): the loss curve continues exactly as if never stopped. Metrics: <workdir>/metrics.jsonl,
@@ -73,7 +73,7 @@ def get_config(arg: str | None = None, with_3d: bool = False) -> ml_collections.
 
   if arg == "tiny":
     config.parallel = "none"
-    config.data.image_size = (64, 48)
+    config.data.image_size = (160, 90)  # the tiny dataset as stored
     config.data.max_objects = 8
     config.data.batch_size = 4
     config.data.num_threads = 2

@@ -102,3 +102,28 @@ def test_reduce_counts_and_weights():
   terms = {"a": (jnp.float32(6.0), jnp.float32(3.0)), "b": (jnp.float32(0.0), jnp.float32(0.0))}
   loss, means = losses.reduce(terms, {"a": 2.0, "b": 5.0})
   assert float(loss) == 4.0 and float(means["b"]) == 0.0
+
+
+def test_predict_entries_are_results_the_mining_reader_accepts(tmp_path):
+  from walt3d_jax.formats import coco
+  from walt3d_jax.models import predict
+  from walt3d_jax.timelapse import detections
+
+  k, (iw, ih), (fw, fh) = 3, (40, 30), (80, 60)
+  mask = np.zeros((k, ih, iw), bool)
+  mask[0, 5:15, 4:20] = True
+  mask[1, 10:25, 20:30] = True  # k = 2: a visible mask too; k = 3 has none and is dropped
+  det = {"score": np.array([0.9, 0.6, 0.8]), "category": np.array([1, 2, 1]),
+         "amodal_box": np.array([[4, 5, 16, 10], [20, 10, 10, 15], [0, 0, 5, 5]], np.float32),
+         "amodal_mask": mask, "visible_mask": mask, "keypoints": np.full((k, 17, 2), 10.0, np.float32),
+         "keypoint_score": np.full((k, 17), 0.5, np.float32), "keypoint_states": np.zeros((k, 17), int),
+         "rotation": np.tile(np.eye(3), (k, 1, 1)), "translation": np.tile([0.0, 1.0, 9.0], (k, 1)),
+         "ground_pose": np.zeros((k, 3)), "shape": np.zeros((k, 10)), "keypoints_3d": np.zeros((k, 17, 3)),
+         "pose_valid": np.ones(k, bool)}
+  out = predict.entries(det, 7, (fw, fh), (iw, ih), 0.5, with_3d=True)
+  assert [e["category_id"] for e in out] == [1, 2]
+  assert len(out[0]["keypoints"]) == 36 and len(out[1]["keypoints"]) == 51
+  assert out[0]["bbox"] == [8.0, 10.0, 32.0, 20.0]  # the visible box at the frame's size
+  coco.write_json(out, tmp_path / "detections.json")
+  frames = detections.load_detections(tmp_path / "detections.json", image_size=(fw, fh))
+  assert list(frames) == [7] and len(frames[7].scores) == 2
