@@ -32,12 +32,14 @@ print(json.dumps({"start": result["start"], "steps": result["steps"]}))
 
 def config(stop_after: int = -1):
   from experiments import train_2d
+  from tests.train import batches
 
   c = train_2d.get_config("tiny")
   c.total_steps, c.stop_after = 4, stop_after
   c.log_every, c.checkpoint_every, c.eval_every = 1, 2, 0
   c.progress = False
   c.data.max_objects, c.data.batch_size = 4, 2
+  c.data.image_size = (batches.WIDTH, batches.HEIGHT)
   return c
 
 
