@@ -16,6 +16,12 @@ from): more devices cannot be faster, so the ratio measures what the split costs
 per-device batches, the host-driven regrouping waiting on every device), and the pose
 difference checks correctness. On a machine with several accelerators the same script, with
 --platform gpu and no forced devices, would measure the scaling itself.
+
+Measured (--tracks 256 --frames 16 --repeats 3, 2 shared CPU cores under a load average of
+about 8, so ±10 %): 1 device 0.184 s per call, 1394 tracks/s, 44.8 µs/frame (compile 39.5 s);
+2 devices 1231 tracks/s, 50.8 µs/frame, ×0.88; 4 devices 1375 tracks/s, 45.5 µs/frame,
+×0.99. Poses within 5.3e-4 m and 2.4e-4 rad of the 1-device fit, quality flags equal. No GPU
+figure: none was available.
 """
 
 from __future__ import annotations
