@@ -47,16 +47,21 @@ JOBS = {
 # What each job reads (for --help); everything it writes goes under --workdir.
 JOB_INPUTS = {
     "simulate": "nothing: scene presets (config.presets) → sequences with ground truth",
-    "demo": "nothing: simulate, mine and fit end to end (make demo)",
+    "demo": "nothing: simulate, mine, fit and compose the clip-art dataset end to end (make demo)",
     "mine": "config.source.video (a video file) or config.source.frames (an image folder); "
             "optional config.source.camera (camera.json) and config.source.detections (COCO "
             "results JSON); none given: a simulated sequence",
     "occlusion_classifier": "nothing: trains on simulated scenes",
-    "fit": "config.bank or config.banks (object banks mined with a camera.json); none given: "
-           "mines one first with config.mine",
-    "clipart": "object banks with 3D fits (the fit job's output); see experiments/clipart.py",
+    "fit": "config.bank or config.banks (object banks mined with a camera.json, or a glob); "
+           "none given: mines one first with config.mine",
+    "clipart": "config.bank (an object bank with 3D fits: the fit job's output); none given: a "
+               "fitted bank under --workdir, else the fit job first; see experiments/clipart.py",
     "testsets": "nothing: simulates the true-occlusion test sets (TFDS walt3d_trueocc); see "
                 "experiments/testsets.py",
+    "train": "config.data.data_dir (a built walt3d_clipart dataset, array_record); none given: "
+             "builds a tiny one first; see experiments/train_2d.py, experiments/train_3d.py",
+    "predict": "config.checkpoint (a train job's workdir) and config.source (frames, video or a "
+               "simulated sequence; optional camera.json); see experiments/predict.py",
 }
 
 # OS errors that mean a path the user gave is missing or unusable (when they name such a path).
