@@ -20,9 +20,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import numpy as np
+from pycocotools import mask as mask_utils
 
 from walt3d_jax.clipart import example as example_lib
-from walt3d_jax.formats import rle
 
 MAX_KEYPOINTS = example_lib.MAX_KEYPOINTS
 NUM_SHAPE_SLOTS = example_lib.NUM_SHAPE_SLOTS
@@ -64,17 +64,34 @@ def _stack(values: Any, dtype, shape: tuple[int, ...]) -> np.ndarray:
   return np.stack([np.asarray(v, dtype) for v in values]).reshape((-1, *shape))
 
 
-def decode_masks(counts: Any, height: int, width: int) -> np.ndarray:
-  """(N, H, W) bool masks of N COCO compressed RLE counts strings (str or bytes)."""
-  counts = list(counts)
-  masks = np.zeros((len(counts), height, width), bool)
-  for i, c in enumerate(counts):
-    masks[i] = rle.decode_mask({"size": [height, width], "counts": _text(c)})
-  return masks
+def nearest_index(n_out: int, n_in: int) -> np.ndarray:
+  """(n_out,) source pixel of each output pixel when resampling n_in → n_out pixels by the
+  nearest pixel centre."""
+  return np.clip(((np.arange(n_out) + 0.5) * n_in / n_out).astype(np.int64), 0, n_in - 1)
 
 
-def decode_record(record: Mapping[str, Any]) -> dict[str, Any]:
-  """The dense example (module docstring) of one stored record."""
+def decode_masks(counts: Any, height: int, width: int,
+                 size: tuple[int, int] | None = None) -> np.ndarray:
+  """(N, H, W) bool masks of N COCO compressed RLE counts strings (str or bytes) of (H, W)
+  masks; with `size` (W', H'), resampled to it by the nearest pixel centre (`nearest_index`).
+
+  One pycocotools call for all N; its column-major (H, W, N) output is read as (N, W, H), and
+  only the kept rows and columns are gathered before the transpose to (N, H, W).
+  """
+  rles = [{"size": [height, width], "counts": c.encode("ascii") if isinstance(c, str) else bytes(c)}
+          for c in (_text(c) for c in counts)]
+  out_w, out_h = (width, height) if size is None else (int(size[0]), int(size[1]))
+  if not rles:
+    return np.zeros((0, out_h, out_w), bool)
+  by_column = mask_utils.decode(rles).T  # (N, W, H) C-contiguous view, uint8
+  if size is not None:
+    by_column = by_column[:, nearest_index(out_w, width)][:, :, nearest_index(out_h, height)]
+  return np.ascontiguousarray(by_column.transpose(0, 2, 1)).view(bool)
+
+
+def decode_record(record: Mapping[str, Any], mask_size: tuple[int, int] | None = None) -> dict[str, Any]:
+  """The dense example (module docstring) of one stored record; mask_size (W', H'): its masks
+  already resampled to that size (as `transforms.resize` would), the rest at the stored size."""
   image = np.asarray(record["image"], np.uint8)
   height, width = image.shape[:2]
   objects = record["objects"]
@@ -89,7 +106,7 @@ def decode_record(record: Mapping[str, Any]) -> dict[str, Any]:
   for name, (stored, dtype, shape) in OBJECT_FIELDS.items():
     out[name] = _stack(objects[stored], dtype, shape)
   for name, stored in MASK_FIELDS.items():
-    out[name] = decode_masks(objects[stored], height, width)
+    out[name] = decode_masks(objects[stored], height, width, mask_size)
   return out
 
 

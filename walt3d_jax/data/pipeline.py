@@ -71,7 +71,8 @@ _DROP = ("key",)
 
 def prepare(record: Mapping[str, Any], config: PipelineConfig) -> dict[str, Any]:
   """A stored record decoded and resized (the deterministic part of the per-example map)."""
-  example = decode.decode_record(record)
+  # Masks are decoded straight at the model's size: most of a record's decode is its masks.
+  example = decode.decode_record(record, config.image_size)
   if config.image_size is not None:
     example = transforms.resize(example, config.image_size)
   return example

@@ -77,10 +77,6 @@ def hflip(example: Mapping[str, Any]) -> dict[str, Any]:
   return out
 
 
-def _nearest_index(n_out: int, n_in: int) -> np.ndarray:
-  return np.clip(((np.arange(n_out) + 0.5) * n_in / n_out).astype(np.int64), 0, n_in - 1)
-
-
 def resize(example: Mapping[str, Any], size: tuple[int, int]) -> dict[str, Any]:
   """The example at `size` (W, H): image by area (down) or bilinear (up) interpolation, masks
   and depth by nearest pixel; keypoints, boxes and K scaled (module docstring). 3D unchanged."""
@@ -92,10 +88,11 @@ def resize(example: Mapping[str, Any], size: tuple[int, int]) -> dict[str, Any]:
   sx, sy = width / w0, height / h0
   interp = cv2.INTER_AREA if sx * sy < 1 else cv2.INTER_LINEAR
   out["image"] = cv2.resize(example["image"], (width, height), interpolation=interp)
-  rows, cols = _nearest_index(height, h0), _nearest_index(width, w0)
+  rows, cols = decode.nearest_index(height, h0), decode.nearest_index(width, w0)
   out["depth"] = example["depth"][rows][:, cols]
   for name in ("amodal_mask", "visible_mask"):
-    out[name] = example[name][:, rows][:, :, cols]
+    if example[name].shape[1:] != (height, width):  # else decoded at this size already
+      out[name] = example[name][:, rows][:, :, cols]
   s = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1]], np.float32)
   out["K"] = (s @ example["K"]).astype(np.float32)
   scale = np.array([sx, sy, sx, sy], np.float32)
