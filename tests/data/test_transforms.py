@@ -30,6 +30,15 @@ def test_decode_of_to_features_roundtrips_masks_and_depth(dense):
   assert dense["key"] == ex.key and dense["keypoints"].shape == (4, 17, 2)
 
 
+@pytest.mark.parametrize("size", [(48, 32), (61, 23), (150, 100)])
+def test_masks_decoded_at_a_size_equal_decode_then_resize(size):
+  features = example_lib.to_features(synthetic.make_example(seed=2, num=3))
+  direct = transforms.resize(decode.decode_record(features, size), size)
+  resized = transforms.resize(decode.decode_record(features), size)
+  for name in ("amodal_mask", "visible_mask", "depth", "image", "keypoints", "K"):
+    np.testing.assert_array_equal(direct[name], resized[name])
+
+
 def test_synthetic_keypoints_project(dense):
   used = _used(dense)
   proj = synthetic.project(dense["K"], dense["keypoints_3d"])
