@@ -12,13 +12,14 @@ examples after the first batch (start-up and compile excluded), over --epochs pa
 medians of --repeats alternating runs. Goal:
 grain ≥ tf.data. Also prints the build's examples/s (composite + encode + write) per format.
 
-Measured on the shared 2-core machine (load average ~9 from other jobs, so single runs vary
-2x), 160 examples of a simulated avenue truth bank, batch 8, 4 grain threads, 5 alternating
-runs: grain [67, 56, 75, 33, 35], tf.data [75, 69, 61, 33, 57] examples/s; medians 55.6 vs
-61.4, ratio 0.90: not yet the goal. Per example (single thread): TFDS's array_record read and
-OpenCV PNG decode of image + depth 14 ms, 22 RLE masks 9 ms, resize 2 ms, flip + pad 5 ms;
-tf.data decodes PNGs in C++ outside the GIL and batches in C++. Build: 3.7 (array_record) and
-4.4 (tfrecord) examples/s at 640x360 with 8-15 objects (compositing + PNG + RLE, one process).
+Measured on the 2-core machine with nothing else running (load average ~1.7), 160 examples
+of a simulated avenue truth bank, batch 8, 4 grain threads, 3 alternating runs: grain
+[107, 108, 104], tf.data [156, 140, 158] examples/s; ratio 0.69: not the goal. Per example on
+one thread: array_record read + OpenCV PNG decode of image and depth ~6.5 ms, RLE masks (decoded
+straight at the model's size) ~4 ms, resize, flip and pad ~3 ms. tf.data decodes the PNGs in
+C++ outside the GIL; the rest is the same Python in both, so grain's threads mostly wait on the
+GIL (2 threads: 104 examples/s, 8: 88). Build: 44 (array_record) and 29 (tfrecord) examples/s
+at 640x360 with 8-15 objects (compositing + PNG + RLE, one process).
 """
 
 from __future__ import annotations
