@@ -30,10 +30,6 @@ from ml_collections import config_flags
 
 from walt3d_jax import errors
 
-# TensorFlow (loaded by TFDS) prints C++ start-up notes (oneDNN, CPU features) on every import;
-# keep its warnings and errors only, unless the user asks for more.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-
 # job name -> "module:function"; the function takes (config, workdir: pathlib.Path).
 # Imported lazily so that a job's heavy dependencies load only when it runs.
 JOBS = {
