@@ -213,3 +213,18 @@ def test_plane_behind_check_uses_the_bottom_row(tmp_path, pitch, sees_ground):
   else:
     with pytest.raises(camera_lib.CameraError, match='behind the camera'):
       camera_lib.load_camera(path)
+
+
+@pytest.mark.parametrize('roll', [0.5, -0.5])
+def test_rolled_camera_seeing_ground_from_one_bottom_corner_loads(tmp_path, roll):
+  # Pitched 17 degrees up and rolled 29 degrees: only one bottom corner's ray goes down to the
+  # ground (the other looks above the horizon), which is enough for the camera to be valid.
+  cam = camera_lib.mounted_camera(9., -0.3, 1.1, (640, 360), roll)
+  data = camera_lib.camera_to_dict(cam)
+  k, n = np.array(data['K']), np.array(data['n'])
+  corners = np.linalg.solve(k, np.array([[0., 359., 1.], [639., 359., 1.]]).T).T
+  assert np.sum(corners @ n < 0.) == 1  # the premise: exactly one corner sees the ground
+  path = tmp_path / 'camera.json'
+  path.write_text(json.dumps(data))
+  loaded = camera_lib.load_camera(path)
+  np.testing.assert_allclose(np.asarray(loaded.normal), np.asarray(cam.normal), atol=1e-6)
