@@ -176,3 +176,23 @@ def test_initial_procrustes_yaw_is_exact_on_clean_mean_car(model):
     np.testing.assert_array_less(_yaw_error(starts[0, :, 2], tr.yaw[i]), 1e-3)
     np.testing.assert_array_less(np.pi - 1e-3, _yaw_error(starts[1, :, 2], tr.yaw[i]))
     assert bool(moved) and _yaw_error(starts[2, 0, 2], tr.yaw[i, 0]) < 0.1
+
+
+def test_high_residual_is_raised_on_gross_outliers_only(model):
+  tr = _tracks(model, 1)
+  uv = tr.uv.copy()
+  rng = np.random.default_rng(7)
+  # Track 0: frame 4's keypoints scattered 60 px at random (a gross outlier frame).
+  uv[0, 4] += rng.normal(0., 60., uv[0, 4].shape)
+  # Track 1: every frame's keypoints wrong (shuffled across keypoints and scattered 40 px).
+  uv[1] = uv[1][:, rng.permutation(uv.shape[2])] + rng.normal(0., 40., uv[1].shape)
+  r = _fit(tr, model, uv=uv)
+  _assert_finite(r)
+  high = lambda code: (code & quality.HIGH_RESIDUAL) != 0
+  assert high(r.frame_reason[0, 4]) and r.frame_rmse_px[0, 4] > _CONFIG.max_rmse_px
+  assert not np.any(high(np.delete(r.frame_reason[0], 4)))  # the outlier stays in its frame
+  assert high(r.reason[0])  # and its 60 px lift the track's RMSE over the limit too
+  assert high(r.reason[1]) and r.rmse_px[1] > _CONFIG.max_rmse_px
+  assert np.all(high(r.frame_reason[1][tr.frame_valid[1]]))
+  # The clean tracks (2 px noise) raise it nowhere.
+  assert not np.any(high(r.reason[2:])) and not np.any(high(r.frame_reason[2:]))
