@@ -128,3 +128,46 @@ def test_kalman_state_round_trip_and_velocity():
     t.update(np.array([0]), track.box_to_observation(d.boxes))
   t.predict()
   np.testing.assert_allclose(track.state_to_box(t.x)[0], [60, 20, 40, 20], atol=0.5)
+
+
+def test_associate_respects_the_iou_threshold():
+  track_box = np.array([[0., 0., 10., 10.]])
+  low = np.array([[8., 0., 10., 10.]])  # overlap 20 px² of 180: IoU 0.11
+  high = np.array([[4., 0., 10., 10.]])  # overlap 60 px² of 140: IoU 0.43
+  assert track.associate(low, track_box, 0.3) == []
+  assert track.associate(low, track_box, 0.1) == [(0, 0)]
+  assert track.associate(high, track_box, 0.3) == [(0, 0)]
+  # Of two candidates the best one is taken, but only when it clears the threshold.
+  assert track.associate(np.concatenate([low, high]), track_box, 0.3) == [(1, 0)]
+  assert track.associate(np.concatenate([low, low + [1, 0, 0, 0]]), track_box, 0.3) == []
+
+
+def _stopping_car():
+  # A car drives right at 6 px/frame for 40 frames, then stops; a box of 20 x 20 px.
+  xs = [10 + 6 * min(f, 40) for f in range(70)]
+  return [_dets(f, [[x, 50, 20, 20]]) for f, x in enumerate(xs)]
+
+
+def test_process_noise_lets_a_track_follow_a_change_of_velocity(monkeypatch):
+  config = track.SortConfig(min_hits=1, max_age=0)
+  ids = [int(d.track_ids[0]) for d in track.track(_stopping_car(), config=config)]
+  assert ids == [1] * 70
+  # Guard that the stop is a real test: without process noise the filter trusts its velocity
+  # ever more, overshoots the stopped car and loses it.
+  monkeypatch.setattr(track, '_Q', np.zeros((7, 7)))
+  ids = [int(d.track_ids[0]) for d in track.track(_stopping_car(), config=config)]
+  assert len(set(ids)) > 1
+
+
+def test_prediction_covariance_grows_between_updates():
+  t = track._Tracks.empty()
+  t.add(track.box_to_observation(np.array([[10., 20., 40., 20.]])), [[]])
+  for f in range(1, 60):  # a long steady track: the covariance reaches its steady state
+    t.predict()
+    t.update(np.array([0]), track.box_to_observation(np.array([[10. + 5 * f, 20., 40., 20.]])))
+  after_update = np.diag(t.P[0]).copy()
+  t.predict()
+  grown = np.diag(t.P[0]) - after_update
+  # Position variance gains at least Q's share every step, and the velocity's never vanishes.
+  assert np.all(grown[:4] >= np.diag(track._Q)[:4] - 1e-9)
+  assert np.all(after_update[4:6] > 1e-3)
