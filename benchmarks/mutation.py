@@ -61,7 +61,7 @@ T_CAM = ('tests/geometry/test_camera.py',)
 T_FOOT = ('tests/geometry/test_footprint.py',)
 T_QUAL = ('tests/fit/test_quality.py',)
 T_TFIT = ('tests/fit/test_track_fit.py', '-k', 'high_residual or noisy or collinear or behind')
-T_MINE = ('tests/timelapse/test_mine.py',)
+T_MINE = ('tests/timelapse/test_mine.py', 'tests/timelapse/test_mining_rules.py')
 T_OCC = ('tests/timelapse/test_occlusion.py',)
 T_TRACK = ('tests/timelapse/test_track.py',)
 T_TRUTH = ('tests/sim/test_truth.py',)
@@ -126,7 +126,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(_MINE, '(np.minimum(detections.boxes[:, 2], detections.boxes[:, 3]) < config.mining.min_box_side',
            '(np.maximum(detections.boxes[:, 2], detections.boxes[:, 3]) < config.mining.min_box_side',
            T_MINE, 'TOO_SMALL on the smaller box side'),
-    Mutant(_MINE, '< config.mining.min_track_length,', '<= config.mining.min_track_length,', T_MINE,
+    Mutant(_MINE, '< config.mining.min_track_length,', '<= config.mining.min_track_length,',
+           ('tests/timelapse/test_mining_rules.py',),
            'a track of exactly min_track_length frames is long enough'),
     Mutant(_MINE, 'if config.mining.delta < 1 else', 'if config.mining.delta <= 1 else', T_MINE,
            'δ >= 1 switches the heuristic off'),
@@ -162,11 +163,14 @@ MUTANTS: tuple[Mutant, ...] = (
            'self-occlusion wins over occlusion by others'),
     Mutant(_TRUTH, 'states[~inside] = KeypointState.OUTSIDE_IMAGE',
            'states[~inside] = KeypointState.VISIBLE', T_TRUTH, 'outside the image'),
+    # SURVIVED run 1 (no test yet): a visible keypoint on a background pixel would turn occluded.
     Mutant(_COMP, '& (other >= 0)', '& (other >= -1)', T_COMP,
            'background pixels (owner -1) cover nothing'),
     Mutant(_COMP, 'if not comp.depth_of_owner[row[slot, k], col[slot, k]] < own:',
            'if not comp.depth_of_owner[row[slot, k], col[slot, k]] > own:', T_COMP,
            'walt3d: only a nearer owner occludes'),
+    # SURVIVED run 1 (no test yet): equivalent with depth_test (own depth is not < own), a real
+    # bug without it (WALT's 2-D mode): no test checks keypoint states with depth_test=False.
     Mutant(_COMP, '& (other != np.arange(len(chosen))[:, None]))', '& (other != -2))', T_COMP,
            'an object does not occlude its own keypoints'),
     Mutant(_SAMP, 'far_rects = np.any(dist >= reach_c + reach_o, axis=1)',
@@ -190,14 +194,14 @@ MUTANTS: tuple[Mutant, ...] = (
            'IoU union subtracts the intersection'),
     Mutant(_DET, 'ok = candidates & (iou[i] >= iou_threshold)', 'ok = candidates & (iou[i] > iou_threshold)',
            T_DET, 'IoU exactly at the threshold matches'),
-    Mutant(_DET, 'taken[j] |= not ignore[j]', 'taken[j] |= True', T_DET,
-           'ignored truth absorbs several predictions'),
     Mutant(_DET, 'fn = int(np.sum(~found & ~ignore))', 'fn = int(np.sum(~found))', T_DET,
            'ignored truth is never a miss'),
     Mutant(_MOT, 'valid = np.isfinite(sim) & (sim >= iou_threshold)', 'valid = np.isfinite(sim)',
            T_MOT, 'MOT correspondences need IoU >= threshold'),
     Mutant(_AMO, 'upper = occlusion <= self.high if self.closed else occlusion < self.high',
            'upper = occlusion <= self.high', T_AMO, 'occlusion bins are half-open'),
+    # SURVIVED run 1 (no test yet): the tests' images hold one truth box in the bin, where any
+    # and all agree; a test with two truth boxes per image would kill it.
     Mutant(_AMO, '(detection.box_iou([box], boxes) > WALT_BIN_MATCH_IOU).any()',
            '(detection.box_iou([box], boxes) > WALT_BIN_MATCH_IOU).all()', T_AMO,
            "WALT's per-bin prediction filter"),
@@ -214,6 +218,9 @@ MUTANTS: tuple[Mutant, ...] = (
 EQUIVALENT = (
     # rle.encode_mask: `if y0 > 0 or y1 < height:` -> `and`. The else branch (whole columns) is
     # correct for every mask; the box-cropped branch is only a faster path. Same output.
+    # detection.greedy_match: `taken[j] |= not ignore[j]` -> `taken[j] |= True`. `taken` is read
+    # only in the first pass (`~ignore & ~taken`), which already excludes ignored truth; the
+    # second pass (ignored truth) never reads it. Same matches (run 1: survived).
     # footprint._core_and_radius: `fp.half_size[..., 0]` -> `[..., 1]` for discs, whose
     # half_size is (r, r) by construction (`discs`).
 )

@@ -100,3 +100,18 @@ def test_perfect_predictions_score_one(seed, num):
 def test_evaluate_checks_ignore_shape():
   with pytest.raises(ValueError, match=r"gt_ignore\[0\]"):
     detection.evaluate_detections([(_dets([], []), _dets([[0, 0, 1, 1]], [1]))], gt_ignore=[np.zeros(2, bool)])
+
+
+def test_greedy_match_iou_exactly_at_threshold_matches():
+  iou = np.array([[0.5, 0.2]])
+  np.testing.assert_array_equal(detection.greedy_match(iou, np.ones(1), 0.5), [0])
+  np.testing.assert_array_equal(detection.greedy_match(iou, np.ones(1), 0.51), [-1])
+
+
+def test_ignored_truth_absorbs_several_predictions():
+  iou = np.array([[0.9], [0.8], [0.7]])
+  ignore = np.array([True])
+  np.testing.assert_array_equal(detection.greedy_match(iou, np.array([.9, .8, .7]), 0.5, ignore),
+                                [0, 0, 0])
+  # Not ignored, the truth takes only the best prediction.
+  np.testing.assert_array_equal(detection.greedy_match(iou, np.array([.9, .8, .7]), 0.5), [0, -1, -1])

@@ -171,3 +171,15 @@ def test_prediction_covariance_grows_between_updates():
   # Position variance gains at least Q's share every step, and the velocity's never vanishes.
   assert np.all(grown[:4] >= np.diag(track._Q)[:4] - 1e-9)
   assert np.all(after_update[4:6] > 1e-3)
+
+
+def test_kalman_update_gain_is_textbook():
+  # From P0 and one predict, the position gain is P / (P + R) with P = P0 + Q (+ the velocity's
+  # share through F): x moves by that fraction of the innovation.
+  t = track._Tracks.empty()
+  t.add(track.box_to_observation(np.array([[0., 0., 20., 20.]])), [[]])
+  t.predict()
+  p = t.P[0, 0, 0]
+  z = track.box_to_observation(np.array([[11., 0., 20., 20.]]))
+  t.update(np.array([0]), z)
+  assert t.x[0, 0] == pytest.approx(10. + 11. * p / (p + track._R[0, 0]))
