@@ -163,14 +163,15 @@ MUTANTS: tuple[Mutant, ...] = (
            'self-occlusion wins over occlusion by others'),
     Mutant(_TRUTH, 'states[~inside] = KeypointState.OUTSIDE_IMAGE',
            'states[~inside] = KeypointState.VISIBLE', T_TRUTH, 'outside the image'),
-    # SURVIVED run 1 (no test yet): a visible keypoint on a background pixel would turn occluded.
+    # Survived run 1 (walt3d's depth check hides it); killed since by
+    # test_walt2d_keypoint_states_follow_the_paste_order.
     Mutant(_COMP, '& (other >= 0)', '& (other >= -1)', T_COMP,
            'background pixels (owner -1) cover nothing'),
     Mutant(_COMP, 'if not comp.depth_of_owner[row[slot, k], col[slot, k]] < own:',
            'if not comp.depth_of_owner[row[slot, k], col[slot, k]] > own:', T_COMP,
            'walt3d: only a nearer owner occludes'),
-    # SURVIVED run 1 (no test yet): equivalent with depth_test (own depth is not < own), a real
-    # bug without it (WALT's 2-D mode): no test checks keypoint states with depth_test=False.
+    # Survived run 1 (equivalent with depth_test: own depth is not < own); a real bug in WALT's
+    # 2-D mode, killed since by test_walt2d_keypoint_states_follow_the_paste_order.
     Mutant(_COMP, '& (other != np.arange(len(chosen))[:, None]))', '& (other != -2))', T_COMP,
            'an object does not occlude its own keypoints'),
     Mutant(_SAMP, 'far_rects = np.any(dist >= reach_c + reach_o, axis=1)',

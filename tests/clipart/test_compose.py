@@ -134,3 +134,23 @@ def test_prefer_overlap_raises_the_occlusion_level(pool, config):
     occlusion = np.concatenate([compose.make_example(pool, f"occ-{i}", c).objects.occlusion for i in range(20)])
     return np.mean(occlusion > 0)
   assert occluded_share(1.0) > 1.4 * occluded_share(0.0)
+
+
+def test_walt2d_keypoint_states_follow_the_paste_order(pool, config):
+  """In WALT2D (no depth test) a keypoint is occluded by others exactly where another object's
+  visible pixel lies, never on the background or on its own object."""
+  walt2d = dataclasses.replace(config, mode="walt2d")
+  seen = {KeypointState.VISIBLE: 0, KeypointState.OCCLUDED_BY_OTHERS: 0}
+  for key in KEYS[:8]:
+    o = compose.make_example(pool, key, walt2d).objects
+    owner = np.where(o.visible_mask.any(0), o.visible_mask.argmax(0), -1)
+    for i in range(o.num):
+      for k in range(int(o.num_keypoints[i])):
+        state = o.keypoint_states[i, k]
+        if state not in seen:
+          continue
+        u, v = np.rint(o.keypoints[i, k]).astype(int)
+        other = owner[v, u] not in (-1, i)
+        assert other == (state == KeypointState.OCCLUDED_BY_OTHERS), (key, i, k)
+        seen[state] += 1
+  assert all(count > 0 for count in seen.values())
