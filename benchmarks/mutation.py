@@ -201,8 +201,8 @@ MUTANTS: tuple[Mutant, ...] = (
            T_MOT, 'MOT correspondences need IoU >= threshold'),
     Mutant(_AMO, 'upper = occlusion <= self.high if self.closed else occlusion < self.high',
            'upper = occlusion <= self.high', T_AMO, 'occlusion bins are half-open'),
-    # SURVIVED run 1 (no test yet): the tests' images hold one truth box in the bin, where any
-    # and all agree; a test with two truth boxes per image would kill it.
+    # Survived runs 1 and 2 (one truth box per image in the bin: any and all agree); killed since
+    # by test_walt_bin_filter_keeps_a_prediction_on_any_object_of_the_bin.
     Mutant(_AMO, '(detection.box_iou([box], boxes) > WALT_BIN_MATCH_IOU).any()',
            '(detection.box_iou([box], boxes) > WALT_BIN_MATCH_IOU).all()', T_AMO,
            "WALT's per-bin prediction filter"),

@@ -135,3 +135,15 @@ def test_no_predictions_and_bad_input():
     amodal.coco_results([amodal.ImagePredictions(np.zeros((1, 4)), [1.], [1])], "segm")
   with pytest.raises(ValueError, match="protocol"):
     amodal.evaluate(_truths(), empty, protocol="kins")
+
+
+def test_walt_bin_filter_keeps_a_prediction_on_any_object_of_the_bin():
+  gt = {"annotations": [
+      {"image_id": 1, "occlusion": 0.55, "bbox": [0.0, 0.0, 10.0, 10.0]},
+      {"image_id": 1, "occlusion": 0.52, "bbox": [50.0, 50.0, 10.0, 10.0]},
+      {"image_id": 1, "occlusion": 0.05, "bbox": [100.0, 0.0, 10.0, 10.0]}]}
+  results = [{"image_id": 1, "bbox": [1.0, 1.0, 10.0, 10.0], "score": 0.9},  # on the first
+             {"image_id": 1, "bbox": [100.0, 0.0, 10.0, 10.0], "score": 0.8}]  # outside the bin
+  kept_gt, kept = amodal.walt_bin_filter(gt, results, amodal.OcclusionBin("0.5-0.6", 0.5, 0.6))
+  assert len(kept_gt["annotations"]) == 2
+  assert kept == results[:1]
