@@ -21,6 +21,7 @@ import hashlib
 import cv2
 import numpy as np
 
+from walt3d_jax.clipart import clearance
 from walt3d_jax.clipart import sampler
 from walt3d_jax.clipart.config import ClipartConfig
 from walt3d_jax.clipart.example import ClipartExample
@@ -173,7 +174,7 @@ def _footprint_intersections(pool: ObjectPool, chosen: np.ndarray) -> int:
     placed = chosen[:a]
     i = chosen[a]
     for j in placed:
-      if not sampler.footprints_clear(pool.footprint[i], bool(pool.is_disc[i]), pool.footprint[j][None],
+      if not clearance.footprints_clear(pool.footprint[i], bool(pool.is_disc[i]), pool.footprint[j][None],
                                       pool.is_disc[j][None], 0.0):
         count += 1
   return count

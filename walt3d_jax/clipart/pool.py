@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from walt3d_jax.clipart import clearance
 from walt3d_jax.clipart import proxy
 from walt3d_jax.clipart.config import ClipartConfig
 from walt3d_jax.clipart.example import MAX_KEYPOINTS
@@ -109,9 +110,7 @@ class ObjectPool:
     key = (int(index), float(margin))
     row = self._conflicts.get(key)
     if row is None:
-      from walt3d_jax.clipart import sampler  # sampler imports this module
-
-      row = ~sampler.footprints_apart(self.footprint[index], bool(self.is_disc[index]), self.footprint,
+      row = ~clearance.footprints_apart(self.footprint[index], bool(self.is_disc[index]), self.footprint,
                                       self.is_disc, margin)
       if self.track_id[index] >= 0:
         row |= self.track_id == self.track_id[index]

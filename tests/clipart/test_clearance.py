@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from walt3d_jax.clipart import sampler
+from walt3d_jax.clipart import clearance
 from walt3d_jax.geometry import footprint as fp_lib
 
 coord = st.floats(-6, 6)
@@ -36,7 +36,7 @@ def test_clear_implies_exact_separation_at_least_margin(x1, y1, t1, l1, w1, x2, 
     a[4] = a[3]
   if d2:
     b[4] = b[3]
-  clear = sampler.footprints_clear(a, d1, b[None], np.array([d2]), margin)
+  clear = clearance.footprints_clear(a, d1, b[None], np.array([d2]), margin)
   sep = exact_separation(a, d1, b, d2)
   if clear:
     assert sep >= margin - 1e-4
@@ -52,17 +52,17 @@ def test_overlapping_rectangles_refused_and_far_ones_accepted():
   car = np.array([0.0, 0.0, 0.3, 2.2, 0.9])
   near = np.array([[1.0, 0.5, -0.2, 2.2, 0.9]])
   far = np.array([[0.0, 4.0, 0.0, 2.2, 0.9]])
-  assert not sampler.footprints_clear(car, False, near, np.array([False]), 0.0)
-  assert sampler.footprints_clear(car, False, far, np.array([False]), 0.3)
-  assert not sampler.footprints_clear(car, False, far, np.array([False]), 3.5)
+  assert not clearance.footprints_clear(car, False, near, np.array([False]), 0.0)
+  assert clearance.footprints_clear(car, False, far, np.array([False]), 0.3)
+  assert not clearance.footprints_clear(car, False, far, np.array([False]), 3.5)
 
 
 def test_margin_is_kept_between_rectangles_and_discs():
   car = np.array([0.0, 0.0, 0.0, 2.2, 0.9])
   beside = np.array([[0.0, 1.8 + 0.2, 0.0, 2.2, 0.9]])  # side by side, 0.2 m apart
-  assert sampler.footprints_clear(car, False, beside, np.array([False]), 0.1)
-  assert not sampler.footprints_clear(car, False, beside, np.array([False]), 0.3)
+  assert clearance.footprints_clear(car, False, beside, np.array([False]), 0.1)
+  assert not clearance.footprints_clear(car, False, beside, np.array([False]), 0.3)
   person = np.array([[0.0, 0.9 + 0.3 + 0.2, 0.0, 0.3, 0.3]])  # disc 0.2 m from the car's side
-  assert sampler.footprints_clear(car, False, person, np.array([True]), 0.1)
-  assert not sampler.footprints_clear(car, False, person, np.array([True]), 0.3)
-  assert not sampler.footprints_clear(person[0], True, car[None], np.array([False]), 0.3)
+  assert clearance.footprints_clear(car, False, person, np.array([True]), 0.1)
+  assert not clearance.footprints_clear(car, False, person, np.array([True]), 0.3)
+  assert not clearance.footprints_clear(person[0], True, car[None], np.array([False]), 0.3)
