@@ -66,3 +66,10 @@ def test_margin_is_kept_between_rectangles_and_discs():
   assert clearance.footprints_clear(car, False, person, np.array([True]), 0.1)
   assert not clearance.footprints_clear(car, False, person, np.array([True]), 0.3)
   assert not clearance.footprints_clear(person[0], True, car[None], np.array([False]), 0.3)
+
+
+def test_margin_is_kept_between_discs():
+  person = np.array([0.0, 0.0, 0.0, 0.3, 0.3])
+  other = np.array([[0.8, 0.0, 0.0, 0.3, 0.3]])  # 0.2 m apart
+  assert clearance.footprints_clear(person, True, other, np.array([True]), 0.1)
+  assert not clearance.footprints_clear(person, True, other, np.array([True]), 0.3)
