@@ -72,6 +72,14 @@ def test_ignored_truth_absorbs_predictions():
   assert detection.frame_counts(np.zeros((0, 4)), [], gt, 0.5, [True, True]) == detection.DetectionCounts()
 
 
+def test_predictions_on_an_empty_frame_are_false_positives():
+  # With an ignore array given for no truth at all (a frame with no objects), every prediction
+  # is an FP; indexing the empty ignore array used to raise.
+  counts = detection.frame_counts([[0, 0, 5, 5], [9, 9, 4, 4]], [0.9, 0.5], np.zeros((0, 4)), 0.5,
+                                  gt_ignore=np.zeros(0, bool))
+  assert counts == detection.DetectionCounts(tp=0, fp=2, fn=0)
+
+
 def test_evaluate_per_class_and_agnostic():
   truth = _dets([[0, 0, 10, 10], [20, 0, 4, 10]], [1, 2])
   pred = _dets([[0, 0, 10, 10], [20, 0, 4, 10]], [1, 1], [0.9, 0.8])  # person called a car

@@ -100,7 +100,9 @@ def frame_counts(pred_boxes: np.ndarray, pred_scores: np.ndarray, gt_boxes: np.n
   ignore = np.zeros(len(gt_boxes), bool) if gt_ignore is None else np.asarray(gt_ignore, bool)
   match = greedy_match(box_iou(pred_boxes, gt_boxes), pred_scores, iou_threshold, ignore)
   matched = match >= 0
-  tp = int(np.sum(matched & ~ignore[np.maximum(match, 0)]))
+  on_ignored = np.zeros(len(match), bool)
+  on_ignored[matched] = ignore[match[matched]]  # (indexing with -1 would fail on empty truth)
+  tp = int(np.sum(matched & ~on_ignored))
   fp = int(np.sum(~matched))
   found = np.zeros(len(gt_boxes), bool)
   found[match[matched]] = True
