@@ -42,6 +42,7 @@ JOBS = {
     "testsets": "walt3d_jax.data.testsets:run",
     "train": "walt3d_jax.train.amodal:run",
     "predict": "walt3d_jax.models.predict:run",
+    "evaluate": "walt3d_jax.evaluation.job:run",
 }
 
 # What each job reads (for --help); everything it writes goes under --workdir.
@@ -62,6 +63,8 @@ JOB_INPUTS = {
              "builds a tiny one first; see experiments/train_2d.py, experiments/train_3d.py",
     "predict": "config.checkpoint (a train job's workdir) and config.source (frames, video or a "
                "simulated sequence; optional camera.json); see experiments/predict.py",
+    "evaluate": "config.checkpoint (a train job's workdir) and config.dataset, config.data_dir, "
+                "config.split (a built walt3d_clipart or walt3d_trueocc split); see experiments/evaluate.py",
 }
 
 # OS errors that mean a path the user gave is missing or unusable (when they name such a path).

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from walt3d_jax.data import pipeline
+from walt3d_jax.evaluation import inference
 from walt3d_jax.models import amodal
 from walt3d_jax.models import losses
 from walt3d_jax.train import step as step_lib
@@ -38,19 +38,6 @@ def _forward(model: amodal.Model, batch: dict, weights: tuple, image_size: tuple
   terms = per_image(outputs, batch)
   det = amodal.decode(outputs, batch["K"], batch["plane"], image_size, max_detections, with_3d=False)
   return terms, det
-
-
-def batches(source, batch_size: int, image_size, max_objects: int):
-  """(batch, real (B,) bool) over every example once; the last batch padded by repetition."""
-  config = pipeline.PipelineConfig(batch_size=batch_size, image_size=tuple(image_size), max_objects=max_objects,
-                                   flip_prob=0.0, shuffle=False, num_epochs=1)
-  ds = pipeline.make_dataset(source, config)
-  examples = [ds[i] for i in range(len(ds))]
-  for start in range(0, len(examples), batch_size):
-    chunk = examples[start:start + batch_size]
-    real = np.arange(batch_size) < len(chunk)
-    chunk = chunk + [chunk[-1]] * (batch_size - len(chunk))
-    yield {k: np.stack([e[k] for e in chunk]) for k in chunk[0]}, real
 
 
 def coco_ap50(gt: list[dict], dt: list[dict], image_ids: list[int]) -> dict[str, float]:
@@ -108,7 +95,7 @@ def evaluate(model: amodal.Model, source, config) -> tuple[dict[str, float], np.
   totals: dict[str, list[float]] = {}
   gt, dt, image_ids, pic = [], [], [], None
   image_id = 0
-  for batch, real in batches(source, config.eval.batch_size, image_size, config.data.max_objects):
+  for batch, real in inference.batches(source, config.eval.batch_size, image_size, config.data.max_objects):
     terms, det = _forward(model, step_lib.device_batch(batch), weights, image_size, config.eval.max_detections)
     terms, det = jax.device_get((terms, det))
     for name, (total, count) in terms.items():

@@ -1,0 +1,1 @@
+"""Evaluation of a trained amodal detector on a dataset split (the `evaluate` job)."""
