@@ -203,3 +203,46 @@ def test_open_frames_dispatches(tmp_path, video):
   (tmp_path / "empty").mkdir()
   with pytest.raises(frames_lib.FrameSourceError, match="no image files"):
     frames_lib.open_frames(tmp_path / "empty")
+
+
+def _resumed_pass(make_reader, stop_after: int):
+  """A pass stopped after `stop_after` frames, its position pickled (as the mine job keeps it)
+  and continued by a fresh reader: the frames' indices of both parts, and the final report."""
+  import pickle
+
+  reader = make_reader()
+  frames = reader.iterate()
+  head = [next(frames).index for _ in range(stop_after)]
+  position = pickle.loads(pickle.dumps(reader.position()))
+  frames.close()
+  resumed = make_reader()
+  tail = [f.index for f in resumed.iterate(start=position)]
+  return head + tail, resumed.report
+
+
+@pytest.mark.parametrize("stop_after", [1, 3])
+def test_a_video_pass_resumes_from_its_position(tmp_path, stop_after):
+  path = tmp_path / "clip.avi"
+  _write_video(path, 8, "MJPG")
+  data = bytearray(path.read_bytes())
+  starts = [i for i in range(len(data) - 2) if data[i:i + 3] == b"\xff\xd8\xff"]
+  data[starts[5]:starts[5] + 300] = bytes(300)  # a frame lost after the resume point
+  path.write_bytes(bytes(data))
+  make = lambda: frames_lib.VideoFrames(path, Sampling(every=2))
+  whole = make()
+  want = [f.index for f in whole]
+  got, report = _resumed_pass(make, stop_after)
+  assert got == want
+  assert report == whole.report and report.num_skipped >= 1 and report.sampled_out > 0
+
+
+def test_an_image_folder_pass_resumes_from_its_position(tmp_path):
+  for i in range(7):
+    _write_jpeg(tmp_path / f"{i:03d}.jpg", _image(i))
+  (tmp_path / "004.jpg").write_bytes(b"")  # unreadable, after the resume point
+  make = lambda: frames_lib.FolderFrames(tmp_path, Sampling(every=2))
+  whole = make()
+  want = [f.index for f in whole]
+  got, report = _resumed_pass(make, 2)
+  assert got == want == [0, 2, 6] and report == whole.report and report.num_skipped == 1
+  assert make().expected() == len(want) + whole.report.num_skipped

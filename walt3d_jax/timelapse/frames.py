@@ -17,6 +17,12 @@ Sampling (`Sampling`) is decided from a frame's index and time before it is deco
        frames starts at the first frame at least `burst_period` seconds after the previous
        burst's start.
 
+Resuming: every reader keeps a `ReadPosition` (entries or grabs consumed, the report, the
+sampler, the frame size so far); `position()` after a frame was yielded is a copy of it, and
+`iterate(start=position)`, in this process or another, continues the same pass exactly: the same
+frames, the same report. Image readers skip the consumed entries without reading them; a video
+grabs its consumed frames again without decoding their pixels (no seeking, see `VideoFrames`).
+
 Time bases: video — container timestamps in seconds from the start (CAP_PROP_POS_MSEC, or
 index / fps when the backend gives none); image folder — the timestamp parsed from the file name
 (seconds since the Unix epoch, UTC), else index / fps; simulated sequence — `timestamp` of
@@ -26,6 +32,7 @@ ground_truth.json (seconds since the start of the capture).
 from __future__ import annotations
 
 import calendar
+import copy
 import dataclasses
 import json
 import math
@@ -153,6 +160,22 @@ class FrameSampler:
     return True
 
 
+@dataclasses.dataclass
+class ReadPosition:
+  """How far a reader's pass went, and the state that reading so far left (see module docstring).
+
+  consumed: entries taken from the listing (image readers) or grabs made (video).
+  size: (W, H) every later frame must have (the first readable frame's, or the expected size).
+  next_index: video only: the frame index the next grab should bring.
+  """
+
+  report: ReadReport
+  sampler: FrameSampler
+  consumed: int = 0
+  size: tuple[int, int] | None = None
+  next_index: int = 0
+
+
 def sample_frames(frames: Iterator[Frame], sampling: Sampling) -> Iterator[Frame]:
   """Applies `sampling` to an already decoded stream of frames."""
   sampler = FrameSampler(sampling)
@@ -225,34 +248,52 @@ class _FileFrames:
   def __init__(self, source: str, entries: list[tuple[int, float, str, pathlib.Path]],
                sampling: Sampling, image_size: tuple[int, int] | None,
                listing_skips: tuple[tuple[str, str], ...] = ()):
-    self.report = ReadReport(source)
     self._source = source
     self._entries = entries
     self._sampling = sampling
     self._image_size = image_size
     self._listing_skips = listing_skips
+    self._pos = self._start_position()
+    self.report = self._pos.report
 
   def __len__(self) -> int:
     """Frames listed (before sampling and skips)."""
     return len(self._entries)
 
-  def __iter__(self) -> Iterator[Frame]:
-    self.report = ReadReport(self._source)  # one report per pass
-    for name, reason in self._listing_skips:
-      self.report.skip(name, reason)
+  def expected(self) -> int:
+    """Frames a pass will offer after sampling (before decode failures): a progress total."""
     sampler = FrameSampler(self._sampling)
-    size = self._image_size
-    for index, time, name, path in self._entries:
-      if not sampler.keep(index, time):
-        self.report.sampled_out += 1
+    return sum(sampler.keep(index, time) for index, time, _, _ in self._entries)
+
+  def _start_position(self) -> ReadPosition:
+    report = ReadReport(self._source)
+    for name, reason in self._listing_skips:
+      report.skip(name, reason)
+    return ReadPosition(report, FrameSampler(self._sampling), size=self._image_size)
+
+  def position(self) -> ReadPosition:
+    """A copy of the pass's position after the last frame yielded."""
+    return copy.deepcopy(self._pos)
+
+  def __iter__(self) -> Iterator[Frame]:
+    return self.iterate()
+
+  def iterate(self, start: ReadPosition | None = None) -> Iterator[Frame]:
+    """One pass, from the beginning or from `start` (a `position()` of an earlier pass)."""
+    pos = self._pos = copy.deepcopy(start) if start is not None else self._start_position()
+    self.report = pos.report  # one report per pass
+    for index, time, name, path in self._entries[pos.consumed:]:
+      pos.consumed += 1
+      if not pos.sampler.keep(index, time):
+        pos.report.sampled_out += 1
         continue
       image, reason = decode_image_file(path)
-      reason = reason or _size_mismatch(image, size)
+      reason = reason or _size_mismatch(image, pos.size)
       if reason:
-        self.report.skip(name, reason)
+        pos.report.skip(name, reason)
         continue
-      size = size or (image.shape[1], image.shape[0])  # the first readable frame sets the size
-      self.report.yielded += 1
+      pos.size = pos.size or (image.shape[1], image.shape[0])  # the first readable frame sets the size
+      pos.report.yielded += 1
       yield Frame(index, time, image, name)
 
 
@@ -330,61 +371,90 @@ class VideoFrames:
     self.path = pathlib.Path(path)
     if not self.path.is_file():
       raise FrameSourceError(f"{self.path}: no such video file")
-    self.report = ReadReport(str(self.path))
     self._sampling = sampling
     self._fps = fps
     self._max_failures = int(max_consecutive_failures)
+    self._pos = self._start_position()
+    self.report = self._pos.report
+
+  def _start_position(self) -> ReadPosition:
+    return ReadPosition(ReadReport(str(self.path)), FrameSampler(self._sampling))
+
+  def position(self) -> ReadPosition:
+    """A copy of the pass's position after the last frame yielded."""
+    return copy.deepcopy(self._pos)
+
+  def expected(self) -> int | None:
+    """About how many frames a pass offers after sampling (the container's frame count and
+    rate; None when it announces none): a progress total."""
+    cap = cv2.VideoCapture(str(self.path))
+    try:
+      count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+      fps = self._fps or cap.get(cv2.CAP_PROP_FPS) or 0.0
+    finally:
+      cap.release()
+    if count <= 0:
+      return None
+    sampler = FrameSampler(self._sampling)
+    return sum(sampler.keep(i, i / fps if fps > 0 else float(i)) for i in range(count))
 
   def __iter__(self) -> Iterator[Frame]:
-    self.report = ReadReport(str(self.path))
+    return self.iterate()
+
+  def iterate(self, start: ReadPosition | None = None) -> Iterator[Frame]:
+    """One pass, from the beginning or from `start` (a `position()` of an earlier pass)."""
+    pos = self._pos = copy.deepcopy(start) if start is not None else self._start_position()
+    self.report = pos.report
     cap = cv2.VideoCapture(str(self.path))
     try:
       if not cap.isOpened():
         raise FrameSourceError(f"{self.path}: OpenCV cannot open this video")
-      yield from self._frames(cap)
+      yield from self._frames(cap, pos)
     finally:
       cap.release()
 
-  def _frames(self, cap: cv2.VideoCapture) -> Iterator[Frame]:
+  def _frames(self, cap: cv2.VideoCapture, pos: ReadPosition) -> Iterator[Frame]:
     fps = self._fps or cap.get(cv2.CAP_PROP_FPS) or 0.0
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    sampler = FrameSampler(self._sampling)
     stem = self.path.name
-    size, next_index, failures = None, 0, 0
+    for _ in range(pos.consumed):  # resuming: the same grabs again, pixels not decoded
+      cap.grab()
+    failures = 0
     while failures < self._max_failures:
+      pos.consumed += 1
       if not cap.grab():
-        if count <= 0 or next_index >= count:
+        if count <= 0 or pos.next_index >= count:
           break  # the normal end of the stream
         failures += 1
         continue
       failures = 0
       msec = cap.get(cv2.CAP_PROP_POS_MSEC)
-      if fps > 0 and (msec > 0 or next_index == 0):
-        index, time = max(int(round(msec * fps / 1000.0)), next_index), msec / 1000.0
+      if fps > 0 and (msec > 0 or pos.next_index == 0):
+        index, time = max(int(round(msec * fps / 1000.0)), pos.next_index), msec / 1000.0
       else:
-        index = next_index
+        index = pos.next_index
         time = index / fps if fps > 0 else float(index)
-      for lost in range(next_index, index):
-        self.report.skip(f"{stem}#{lost}", "frame does not decode")
-      next_index = index + 1
-      if not sampler.keep(index, time):
-        self.report.sampled_out += 1
+      for lost in range(pos.next_index, index):
+        pos.report.skip(f"{stem}#{lost}", "frame does not decode")
+      pos.next_index = index + 1
+      if not pos.sampler.keep(index, time):
+        pos.report.sampled_out += 1
         continue
       ok, bgr = cap.retrieve()
       name = f"{stem}#{index}"
       if not ok or bgr is None:
-        self.report.skip(name, "frame does not decode")
+        pos.report.skip(name, "frame does not decode")
         continue
       image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-      reason = _size_mismatch(image, size)
+      reason = _size_mismatch(image, pos.size)
       if reason:
-        self.report.skip(name, reason)
+        pos.report.skip(name, reason)
         continue
-      size = size or (image.shape[1], image.shape[0])
-      self.report.yielded += 1
+      pos.size = pos.size or (image.shape[1], image.shape[0])
+      pos.report.yielded += 1
       yield Frame(index, time, image, name)
-    for lost in range(next_index, count):
-      self.report.skip(f"{stem}#{lost}", "not delivered by the decoder (stream ended early)")
+    for lost in range(pos.next_index, count):
+      pos.report.skip(f"{stem}#{lost}", "not delivered by the decoder (stream ended early)")
 
 
 def open_frames(source: str | pathlib.Path, sampling: Sampling = Sampling(), order: str = "name",
