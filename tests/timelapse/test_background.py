@@ -103,3 +103,22 @@ def test_bad_inputs_raise_clear_errors():
     model.update(Frame(1, NOON, np.zeros((6, 8, 3), np.float32), "c"))
   with pytest.raises(ValueError, match="finite"):
     model.bucket_of(np.nan)
+
+
+def test_state_restores_the_model_exactly():
+  """A model rebuilt from `state()` (pickled, as the mine job keeps it) and fed the rest of the
+  frames equals one fed them all: reservoir slots and random replacements alike."""
+  import pickle
+
+  rng = np.random.default_rng(3)
+  bg = _scene(rng)
+  config = background.BackgroundConfig(max_samples=3)
+  frames = [Frame(t, NOON + 60 * t, _with_blobs(bg, rng, t), str(t)) for t in range(12)]
+  whole = background.fit_background(frames, config)
+  head = background.fit_background(frames[:5], config)
+  resumed = background.BackgroundModel.from_state(config, pickle.loads(pickle.dumps(head.state())))
+  for frame in frames[5:]:
+    resumed.update(frame)
+  np.testing.assert_array_equal(resumed.median("day"), whole.median("day"))
+  np.testing.assert_array_equal(resumed.state()["samples"]["day"], whole.state()["samples"]["day"])
+  assert resumed.seen("day") == 12

@@ -191,6 +191,26 @@ class BackgroundModel:
     step = max(1, _WORK_BYTES // (num_samples * width * 3 * 8))
     return [slice(r, min(r + step, height)) for r in range(0, height, step)]
 
+  def state(self) -> dict:
+    """Everything `from_state` needs to continue exactly: the reservoirs' filled slots, the
+    counts, the random generator's state (plain numpy arrays, ints and dicts)."""
+    return {
+        "shape": self._shape, "seen": dict(self._seen), "rng": self._rng.bit_generator.state,
+        "samples": {b: s[: self.stored(b)].copy() for b, s in self._samples.items()},
+    }
+
+  @classmethod
+  def from_state(cls, config: BackgroundConfig, state: dict) -> "BackgroundModel":
+    """The model `state()` was taken of (same config), as if fed the same frames."""
+    model = cls(config)
+    model._shape = None if state["shape"] is None else tuple(state["shape"])
+    model._seen = dict(state["seen"])
+    model._rng.bit_generator.state = state["rng"]
+    for bucket, stored in state["samples"].items():
+      model._samples[bucket] = np.zeros((config.max_samples, *model._shape, 3), np.uint8)
+      model._samples[bucket][: len(stored)] = stored
+    return model
+
   @property
   def image_size(self) -> tuple[int, int] | None:
     """(width, height) of the frames fed so far; None before the first."""
