@@ -37,6 +37,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.job = "mine"
   config.seed = 0
   config.progress = True
+  # Resume (walt3d_jax/timelapse/mine.py): each pass saves its state after this many frames
+  # and at least this many seconds; a kill loses at most that much work. Outputs do not depend on it.
+  config.checkpoint_frames = 200
+  config.checkpoint_seconds = 60.0
 
   config.source = ml_collections.ConfigDict()
   config.source.video = ""  # a video file, or

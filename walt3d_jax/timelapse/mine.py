@@ -8,6 +8,19 @@ Streaming passes over the source, so memory stays bounded however long the foota
      classifier (by default the one shipped with the package), low scores, small boxes and short
      tracks; append the kept objects, with crops, to the object bank, and the medians beside them.
 Writes <workdir>/bank.h5, summary.json and report.png.
+
+Resumable: rerunning the same command after a kill (even `kill -9`) continues where the job
+stopped and ends with the same bytes in bank.h5, summary.json (except its `seconds`) and
+report.png as an uninterrupted run. Each pass checkpoints under <workdir>/mine_state/
+(`mine_state.py`) every `checkpoint_frames` frames and `checkpoint_seconds` seconds: pass 1 its
+reservoirs and reader position, passes 2 and 3 chunks of their per-frame results (detections;
+kept objects with crops, outcome counts, the report's examples). A rerun reloads finished chunks
+and reads on from the last one's position, so a kill loses at most one checkpoint interval.
+Tracking (SORT over all boxes, seconds) is redone on every run. The bank is written from the
+chunks into a temporary file and renamed, so bank.h5 is absent or whole; a simulated source is
+made in a temporary folder and renamed too. A finished job leaves mine_complete.json (settings
+digest and summary) and no checkpoints; a rerun with the same settings returns at once, other
+settings start over.
 """
 
 from __future__ import annotations
@@ -15,7 +28,9 @@ from __future__ import annotations
 import collections
 import dataclasses
 import json
+import os
 import pathlib
+import shutil
 import time
 from typing import Any
 
@@ -36,6 +51,7 @@ from walt3d_jax.timelapse import bank as bank_lib
 from walt3d_jax.timelapse import detect as detect_lib
 from walt3d_jax.timelapse import detections as detections_lib
 from walt3d_jax.timelapse import frames as frames_lib
+from walt3d_jax.timelapse import mine_state
 from walt3d_jax.timelapse import mining_report
 from walt3d_jax.timelapse import occlusion
 from walt3d_jax.timelapse import occlusion_data
@@ -69,9 +85,14 @@ def resolve_source(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> 
     return Source(pathlib.Path(given), detections, path(src.camera))
   root = workdir / "source" / src.simulate.preset
   if not (root / "ground_truth.json").is_file():
+    # Made aside and renamed: a sequence killed half-written is never taken for a whole one.
+    partial = root.with_name(f".{root.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
     sim_config = ml_collections.ConfigDict(src.simulate.to_dict())
     sim_config.presets = [src.simulate.preset]
-    simulate.simulate_sequence(sim_config, src.simulate.preset, 0, root)
+    simulate.simulate_sequence(sim_config, src.simulate.preset, 0, partial)
+    os.replace(partial, root)
   detections = root / "detections.json" if src.detections != "builtin" else None
   return Source(root, detections, root / "camera.json")
 
@@ -81,41 +102,93 @@ def _reader(source: Source, config: ml_collections.ConfigDict):
   return frames_lib.open_frames(source.frames, sampling, order=config.source.order, fps=config.source.fps)
 
 
-def _progress(iterable, desc: str, config: ml_collections.ConfigDict):
-  return tqdm.tqdm(iterable, desc=desc, unit="frame", disable=not config.progress)
+def _progress(iterable, desc: str, config: ml_collections.ConfigDict, total: int | None = None,
+              initial: int = 0):
+  """A tqdm bar with a total (so it shows a rate and the time left); `initial` frames were done
+  by an earlier, killed run."""
+  return tqdm.tqdm(iterable, desc=desc, unit="frame", total=total, initial=initial,
+                   disable=not config.progress)
 
 
-def fit_background(source: Source, config: ml_collections.ConfigDict) -> tuple[background_lib.BackgroundModel, Any]:
-  """Pass 1: the per-bucket median model; also returns the reader's report."""
-  model = background_lib.BackgroundModel(background_lib.BackgroundConfig(
-      max_samples=config.background.max_samples, start_hour=config.background.start_hour))
+def _throttle(config: ml_collections.ConfigDict) -> mine_state.Throttle:
+  return mine_state.Throttle(config.get("checkpoint_frames", 200), config.get("checkpoint_seconds", 60.0))
+
+
+def _background_config(config: ml_collections.ConfigDict) -> background_lib.BackgroundConfig:
+  return background_lib.BackgroundConfig(max_samples=config.background.max_samples,
+                                         start_hour=config.background.start_hour)
+
+
+def fit_background(source: Source, config: ml_collections.ConfigDict,
+                   state: mine_state.MineState) -> tuple[background_lib.BackgroundModel, Any]:
+  """Pass 1: the per-bucket median model; also returns the reader's report.
+
+  Checkpoint `background`: the model's state and the reader's position; `done` once complete.
+  """
+  saved = state.load("background")
+  if saved is not None and saved["done"]:
+    return background_lib.BackgroundModel.from_state(_background_config(config), saved["model"]), saved["position"].report
+  model = (background_lib.BackgroundModel.from_state(_background_config(config), saved["model"])
+           if saved is not None else background_lib.BackgroundModel(_background_config(config)))
+  start = saved["position"] if saved is not None else None
   reader = _reader(source, config)
-  for frame in _progress(reader, "background", config):
+  throttle = _throttle(config)
+  checkpoint = lambda done: state.save("background", {"model": model.state(), "position": reader.position(), "done": done})
+  frames = reader.iterate(start)
+  for frame in _progress(frames, "background", config, reader.expected(), start.report.yielded if start else 0):
     model.update(frame)
+    if throttle.tick():
+      checkpoint(False)
+  checkpoint(True)
   return model, reader.report
 
 
 def detect_and_track(
-    source: Source, model: background_lib.BackgroundModel, camera, config: ml_collections.ConfigDict
+    source: Source, model: background_lib.BackgroundModel, camera, config: ml_collections.ConfigDict,
+    state: mine_state.MineState, num_frames: int | None = None,
 ) -> tuple[list[FrameDetections], list[int]]:
   """Pass 2: detections of every sampled frame (file or built-in), linked by SORT.
 
   Returns the tracked detections and the frame indices they belong to, in reading order.
+  Checkpoints: chunks `detect-N` of per-frame detections, times and indices, each with the
+  reader's position after it; the last one `done`. num_frames: pass 1's count (progress total).
   """
-  loaded = None
-  if source.detections is not None:
-    loaded = detections_lib.load_detections(source.detections, image_size=model.image_size)
-  detector = detect_lib.DetectorConfig()
   per_frame, times, indices = [], [], []
-  for frame in _progress(_reader(source, config), "detect", config):
-    if loaded is not None:
-      found = loaded.get(frame.index, FrameDetections.empty(frame.index))
-    else:
-      bucket = model.bucket_of(frame.time)
-      found = detect_lib.detect(frame.image, model.median(bucket), model.noise(bucket), frame.index, camera, detector)
-    per_frame.append(found)
-    times.append(frame.time)
-    indices.append(frame.index)
+  start, done, number = None, False, 0
+  for name in state.chunk_names("detect"):
+    chunk = state.load(name)
+    per_frame += chunk["detections"]
+    times += chunk["times"]
+    indices += chunk["indices"]
+    start, done, number = chunk["position"], chunk["done"], number + 1
+  if not done:
+    loaded = None
+    if source.detections is not None:
+      loaded = detections_lib.load_detections(source.detections, image_size=model.image_size)
+    detector = detect_lib.DetectorConfig()
+    reader = _reader(source, config)
+    throttle = _throttle(config)
+    first = len(indices)  # frames of this run's pending chunk start here
+
+    def save_chunk(done: bool) -> None:
+      nonlocal first, number
+      state.save_chunk("detect", number, {
+          "detections": per_frame[first:], "times": times[first:], "indices": indices[first:],
+          "position": reader.position(), "done": done})
+      first, number = len(indices), number + 1
+
+    for frame in _progress(reader.iterate(start), "detect", config, num_frames, len(indices)):
+      if loaded is not None:
+        found = loaded.get(frame.index, FrameDetections.empty(frame.index))
+      else:
+        bucket = model.bucket_of(frame.time)
+        found = detect_lib.detect(frame.image, model.median(bucket), model.noise(bucket), frame.index, camera, detector)
+      per_frame.append(found)
+      times.append(frame.time)
+      indices.append(frame.index)
+      if throttle.tick():
+        save_chunk(False)
+    save_chunk(True)
   sort = track_lib.SortConfig(**config.tracker.to_dict())
   return track_lib.track(per_frame, times, sort), indices
 
@@ -215,33 +288,54 @@ def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float)
   return {"mined": total, "matched": matched, "purity": clean / total if total else None}
 
 
+def _write_outputs(workdir: pathlib.Path, bank_path: pathlib.Path, examples: mining_report.Examples,
+                   summary: dict) -> None:
+  """summary.json and report.png, each written aside and renamed (whole or absent)."""
+  tmp = workdir / ".summary.json.partial"
+  coco.write_json(summary, tmp)
+  os.replace(tmp, workdir / "summary.json")
+  tmp = workdir / ".report.partial.png"  # cv2 picks the format from the suffix
+  mining_report.write_report(tmp, bank_path, examples, summary)
+  os.replace(tmp, workdir / "report.png")
+
+
 # A warning line at the end of the job when at least this share of the frames did not decode.
 WARN_LOST_FRAMES = 0.05
 
 
-def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
-  """Mines one camera's footage into <workdir>/bank.h5; returns the summary it writes."""
-  tic = time.perf_counter()
-  source = resolve_source(config, workdir)
-  camera = camera_lib.load_camera(source.camera) if source.camera else None
-  model, read_report = fit_background(source, config)
-  if model.image_size is None:
-    raise UserError(f"{source.frames}: no readable frame ({read_report.summary()})")
-  tracked, indices = detect_and_track(source, model, camera, config)
-  track_lengths = collections.Counter(int(t) for d in tracked for t in d.track_ids if t >= 0)
-
-  classifier = Classifier.load(config)
-  bank_path = workdir / "bank.h5"
-  camera_json = camera_lib.camera_to_dict(camera) if camera is not None else {}
+def mine_frames(
+    source: Source, by_index: dict[int, FrameDetections], image_size: tuple[int, int],
+    track_lengths: dict[int, int], classifier: Classifier | None, config: ml_collections.ConfigDict,
+    state: mine_state.MineState, num_frames: int | None = None,
+) -> tuple[collections.Counter, mining_report.Examples]:
+  """Pass 3: the verdict on every tracked detection; the kept ones' bank records go to chunks
+  `mine-N` (per frame, with the outcome counts and report examples so far and the reader's
+  position; the last one `done`). Returns the outcome counts and the report's examples."""
   counts = collections.Counter()
   examples = mining_report.Examples(config.report.examples, seed=config.seed)
-  by_index = dict(zip(indices, tracked))
-  with bank_lib.ObjectBank.create(bank_path, camera_json, model.image_size, overwrite=True) as bank:
-    for frame in _progress(_reader(source, config), "mine", config):
-      detections = by_index.get(frame.index)
-      if detections is None or not detections.num:
-        continue
-      flags = mining_flags(detections, model.image_size, track_lengths, config)
+  start, done, number, frames_done = None, False, 0, 0
+  for name in state.chunk_names("mine"):
+    chunk = state.load(name)
+    counts, examples = chunk["counts"], chunk["examples"]
+    start, done, number, frames_done = chunk["position"], chunk["done"], number + 1, chunk["frames_done"]
+  if done:
+    return counts, examples
+  reader = _reader(source, config)
+  throttle = _throttle(config)
+  pending = []  # kept records per frame since the last chunk
+
+  def save_chunk(done: bool) -> None:
+    nonlocal number
+    state.save_chunk("mine", number, {"records": pending, "counts": counts, "examples": examples,
+                                      "frames_done": frames_done, "position": reader.position(), "done": done})
+    pending.clear()
+    number += 1
+
+  for frame in _progress(reader.iterate(start), "mine", config, num_frames, frames_done):
+    frames_done += 1
+    detections = by_index.get(frame.index)
+    if detections is not None and detections.num:
+      flags = mining_flags(detections, image_size, track_lengths, config)
       records = bank_lib.object_records(frame, detections)
       if classifier is not None:
         prob = classifier.prob_occluded(frame.image, detections)
@@ -253,11 +347,77 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
       if kept.size:
         chosen = {k: (v[kept] if isinstance(v, np.ndarray) else [v[i] for i in kept]) for k, v in records.items()}
         chosen["mining_flags"] = flags[kept]
-        bank.append(chosen)
+        pending.append(chosen)
+    if throttle.tick():
+      save_chunk(False)
+  save_chunk(True)
+  return counts, examples
+
+
+# Rows per bank append when the bank is written from the chunks: appends fall on the same rows
+# however the chunks were cut, so a resumed job writes the same file.
+ROWS_PER_APPEND = 1024
+
+
+def _concat(records: list[dict]) -> dict:
+  """One records dict of several frames' (arrays concatenated, lists joined)."""
+  return {k: (np.concatenate([r[k] for r in records]) if isinstance(records[0][k], np.ndarray)
+              else [x for r in records for x in r[k]]) for k in records[0]}
+
+
+def write_bank(state: mine_state.MineState, path: pathlib.Path, camera_json: dict,
+               model: background_lib.BackgroundModel) -> int:
+  """The bank from pass 3's chunks and the background medians, into a temporary file renamed to
+  `path` (whole or absent); returns its row count."""
+  tmp = path.with_name(f".{path.name}.partial")
+  with bank_lib.ObjectBank.create(tmp, camera_json, model.image_size, overwrite=True) as bank:
+    buffer, rows = [], 0
+    for name in state.chunk_names("mine"):
+      for records in state.load(name)["records"]:
+        buffer.append(records)
+        rows += len(records["frame_index"])
+        if rows >= ROWS_PER_APPEND:
+          bank.append(_concat(buffer))
+          buffer, rows = [], 0
+    if buffer:
+      bank.append(_concat(buffer))
     for bucket in model.bucket_names:
       if model.seen(bucket):
         bank.put_background(bucket, model.median(bucket))
     num_mined = len(bank)
+  os.replace(tmp, path)
+  return num_mined
+
+
+def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
+  """Mines one camera's footage into <workdir>/bank.h5; returns the summary it writes.
+
+  Resumes a killed run with the same settings; returns a finished one's summary at once (module
+  docstring).
+  """
+  tic = time.perf_counter()
+  workdir = pathlib.Path(workdir)
+  digest = mine_state.settings_digest(config)
+  finished = mine_state.completed(workdir, digest)
+  if finished is not None and (workdir / "bank.h5").is_file():
+    logging.info("mine: %s already holds this job's outputs (%s); nothing to do", workdir, mine_state.MARKER)
+    return finished
+  source = resolve_source(config, workdir)
+  camera = camera_lib.load_camera(source.camera) if source.camera else None
+  state = mine_state.MineState(workdir, digest)
+  model, read_report = fit_background(source, config, state)
+  if model.image_size is None:
+    raise UserError(f"{source.frames}: no readable frame ({read_report.summary()})")
+  tracked, indices = detect_and_track(source, model, camera, config, state, read_report.yielded)
+  track_lengths = collections.Counter(int(t) for d in tracked for t in d.track_ids if t >= 0)
+
+  classifier = Classifier.load(config)
+  counts, examples = mine_frames(source, dict(zip(indices, tracked)), model.image_size, track_lengths,
+                                 classifier, config, state, read_report.yielded)
+  mine_state.clear_marker(workdir)
+  bank_path = workdir / "bank.h5"
+  camera_json = camera_lib.camera_to_dict(camera) if camera is not None else {}
+  num_mined = write_bank(state, bank_path, camera_json, model)
 
   summary = {
       "source": {"frames": str(source.frames), "detections": str(source.detections) if source.detections else "built-in",
@@ -274,8 +434,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   truth_path = source.frames / "ground_truth.json"
   if truth_path.is_file():
     summary["purity_vs_simulator_truth"] = _purity(bank_path, truth_path, config.mining.truth_occlusion)
-  coco.write_json(summary, workdir / "summary.json")
-  mining_report.write_report(workdir / "report.png", bank_path, examples, summary)
+  _write_outputs(workdir, bank_path, examples, summary)
+  mine_state.mark_complete(workdir, digest, summary)
   logging.info("mined %d of %d detections in %d tracks → %s", num_mined, summary["detections"], summary["tracks"], bank_path)
   lost, offered = read_report.num_skipped, read_report.num_skipped + read_report.yielded
   if lost >= WARN_LOST_FRAMES * offered > 0:
