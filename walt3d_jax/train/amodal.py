@@ -193,8 +193,9 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   workdir = pathlib.Path(workdir)
   train_source, eval_source = sources(config, workdir)
   result = train(config, workdir, train_source, eval_source)
-  tail = result["history"][-min(len(result["history"]), 10):]
+  head, tail = result["history"][:10], result["history"][-10:]  # the mean of 10 logged steps
   out = {"steps": result["steps"], "resumed_from": result["start"], "seconds": result["seconds"],
+         "first_loss": float(np.mean([r["loss"] for r in head])) if head else None,
          "final_loss": float(np.mean([r["loss"] for r in tail])) if tail else None,
          "eval": result["eval"], "devices": jax.device_count(), "parallel": config.parallel}
   if jax.process_index() == 0:
