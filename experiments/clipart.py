@@ -16,6 +16,18 @@ of a simulated intersection, about a minute on 2 CPU cores). Writes <workdir>/tf
 <workdir>/coco/<split>/ (COCO-amodal export, --config.coco_export=True), and summary.json
 (examples per split, examples/s per format, the pool's objects and skipped objects by reason).
 
+Beam (any runner, through TFDS's Beam support; the same examples, byte for byte, as the local
+build): --config.beam_pipeline_options='FLAGS' with Beam's command-line flags, e.g.
+  local, 2 processes: '--runner=DirectRunner --direct_num_workers=2 --direct_running_mode=multi_processing'
+  Dataflow: '--runner=DataflowRunner --project=P --region=R --temp_location=gs://B/tmp
+             --extra_package=dist/walt3d_jax-0.1.0-py3-none-any.whl --requirements_file=requirements.txt'
+             (the wheel from `pip wheel --no-deps -w dist .`), --workdir and --config.bank on gs://
+  Flink: '--runner=FlinkRunner --flink_master=HOST:8081 --environment_type=LOOPBACK';
+  Spark: '--runner=SparkRunner --spark_master_url=spark://HOST:7077'
+Workers need walt3d_jax and tfds_builders installed and the bank and workdir readable; each
+worker loads the bank's pool once. benchmarks/build_beam.py measures DirectRunner against the
+local build.
+
 `tiny` builds tiny_walt3d (3 train / 2 test at 160x90) from a simulated sequence's truly
 unoccluded objects (`clipart.truth_bank`, no fitting) in both formats plus the COCO export: about
 15 s on 2 CPU cores, most of it simulating and importing.
@@ -41,6 +53,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.formats = ("array_record", "tfrecord")  # one TFDS build each, own data dir
   config.coco_export = False  # also write COCO-amodal JSON + PNGs of coco_splits
   config.coco_splits = ("test",)
+  # Beam flags ("--runner=DirectRunner --direct_num_workers=2 ..."): build on that Beam runner;
+  # "": the local build (one process, no Beam).
+  config.beam_pipeline_options = ""
 
   config.bank = ""  # any object bank (bank.h5); "": from bank_source
   config.bank_source = "fit"  # 'fit': a fitted bank under the workdir, else run fit; 'truth'

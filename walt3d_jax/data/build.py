@@ -7,7 +7,8 @@
     → <workdir>/summary.json
 
 One TFDS build writes one file format (PIPELINE.md), so each format is its own build into its
-own data dir; generation is deterministic per key, so the two hold the same examples. The bank
+own data dir; generation is deterministic per key, so the two hold the same examples. With
+config.beam_pipeline_options (Beam flags) each build runs on that Beam runner, same examples. The bank
 reaches the builder through TFDS's manual dir (`<manual_dir>/bank.h5`): a bank under another
 name is linked as <workdir>/tfds/manual/bank.h5.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+import shlex
 import time
 from typing import Any
 
@@ -106,12 +108,22 @@ def builder_config(config: ml_collections.ConfigDict):
       description=f"{base.description} Job overrides: {num_train} train / {num_test} test, {overrides}.")
 
 
+def beam_options(flags: str):
+  """Beam `PipelineOptions` of a command-line string ("--runner=DirectRunner ..."); None for ""."""
+  if not flags.strip():
+    return None
+  from apache_beam.options import pipeline_options  # only for Beam builds
+
+  return pipeline_options.PipelineOptions(shlex.split(flags))
+
+
 def build_format(builder_cfg, data_dir: pathlib.Path, manual_dir: pathlib.Path | None, file_format: str,
-                 builder_class=None):
+                 builder_class=None, beam_pipeline_options: str = ""):
   """Builds one file format into data_dir; returns the builder (already built: just opened).
 
   builder_class: a TFDS builder class (default walt3d_clipart's); manual_dir: what it reads
-  through TFDS's manual-data mechanism (None for a builder that reads nothing).
+  through TFDS's manual-data mechanism (None for a builder that reads nothing);
+  beam_pipeline_options: Beam flags (walt3d_clipart then builds on that Beam runner), "" local.
   """
   import tensorflow_datasets as tfds
 
@@ -123,6 +135,9 @@ def build_format(builder_cfg, data_dir: pathlib.Path, manual_dir: pathlib.Path |
   options = dict(compute_stats=tfds.download.ComputeStatsMode.SKIP)
   if manual_dir is not None:
     options["manual_dir"] = str(manual_dir)
+  beam = beam_options(beam_pipeline_options)
+  if beam is not None:  # TFDS then runs the build as a Beam pipeline on the runner it names
+    options["beam_options"] = beam
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(**options))
   return builder
 
@@ -152,6 +167,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
   pool_seconds = time.perf_counter() - tic
   summary: dict[str, Any] = {
       "bank": str(bank), "dataset": f"walt3d_clipart/{builder_cfg.name}",
+      "beam_pipeline_options": config.get("beam_pipeline_options", ""),
       "pool": pool_lib.pool_summary(pool), "pool_seconds": round(pool_seconds, 2), "skipped_objects": dict(sorted(pool.skipped.items())),
       "builds": {},
   }
@@ -160,7 +176,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
     data_dir = tfds_dir / file_format
     reused = (data_dir / "walt3d_clipart" / builder_cfg.name / "1.0.0" / "dataset_info.json").is_file()
     tic = time.perf_counter()
-    builder = builders[file_format] = build_format(builder_cfg, data_dir, manual, file_format)
+    builder = builders[file_format] = build_format(
+        builder_cfg, data_dir, manual, file_format, beam_pipeline_options=config.get("beam_pipeline_options", ""))
     seconds = time.perf_counter() - tic
     splits = {name: int(s.num_examples) for name, s in builder.info.splits.items()}
     total = sum(splits.values())
