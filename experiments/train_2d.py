@@ -56,6 +56,7 @@ def get_config(arg: str | None = None, with_3d: bool = False) -> ml_collections.
   config.data.max_objects = 24
   config.data.batch_size = 32  # global (all processes and devices)
   config.data.flip_prob = 0.5
+  config.data.labels = "amodal"  # or "modal": visible boxes and masks as targets (the off-the-shelf baseline)
   config.data.num_threads = 8
   config.data.prefetch_buffer_size = 64
 

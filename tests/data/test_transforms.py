@@ -132,3 +132,20 @@ def test_no_objects():
   assert ex["category"].shape == (0,) and ex["amodal_mask"].shape == (0, 64, 96)
   out = transforms.pad_objects(transforms.resize(transforms.hflip(ex), (48, 32)), 2)
   assert out["num_objects"] == 0 and not out["object_valid"].any()
+
+
+def test_modal_labels_are_what_a_visible_only_annotator_gives(dense):
+  ex = dict(dense)
+  hidden = np.zeros(len(ex["category"]), bool)
+  hidden[0] = True  # make the first object wholly hidden: a modal annotator never sees it
+  ex["visible_mask"] = np.where(hidden[:, None, None], False, ex["visible_mask"])
+  ex["keypoint_states"] = ex["keypoint_states"].copy()
+  ex["keypoint_states"][-1, 0] = int(coco.KeypointState.OCCLUDED_BY_OTHERS)
+  out = transforms.modal_labels(ex)
+  seen = ex["visible_mask"].reshape(len(hidden), -1).any(1)
+  assert decode.num_objects(out) == seen.sum() < len(hidden)
+  np.testing.assert_array_equal(out["amodal_box"], ex["visible_box"][seen])
+  np.testing.assert_array_equal(out["amodal_mask"], ex["visible_mask"][seen])
+  assert not (out["keypoint_states"] == int(coco.KeypointState.OCCLUDED_BY_OTHERS)).any()
+  np.testing.assert_array_equal(out["category"], ex["category"][seen])
+  assert (out["occlusion"] == 0).all() and out["image"] is ex["image"]

@@ -46,7 +46,8 @@ class PipelineConfig:
   max_objects: objects per image after padding (more are cut and counted). flip_prob: chance of
   a horizontal flip (0 at evaluation). shuffle: shuffle (seeded) before each epoch.
   num_epochs: None repeats forever. seed: shuffling and flips. num_threads,
-  prefetch_buffer_size: grain.ReadOptions."""
+  prefetch_buffer_size: grain.ReadOptions. labels: 'amodal' (the dataset's), or 'modal' (visible
+  boxes and masks as the targets, `transforms.modal_labels`: the off-the-shelf baseline)."""
 
   batch_size: int = 8
   image_size: tuple[int, int] | None = None
@@ -57,13 +58,18 @@ class PipelineConfig:
   seed: int = 0
   num_threads: int = 8
   prefetch_buffer_size: int = 64
+  labels: str = "amodal"
 
   def __post_init__(self):
     if self.batch_size < 1 or self.max_objects < 1:
       raise ValueError(f"batch_size and max_objects must be >= 1, got {self.batch_size}, {self.max_objects}")
     if not 0.0 <= self.flip_prob <= 1.0:
       raise ValueError(f"flip_prob must be in [0, 1], got {self.flip_prob}")
+    if self.labels not in LABELS:
+      raise ValueError(f"labels must be one of {LABELS}, got {self.labels!r}")
 
+
+LABELS = ("amodal", "modal")
 
 # String fields of the dense example that do not go into batches.
 _DROP = ("key",)
@@ -75,6 +81,8 @@ def prepare(record: Mapping[str, Any], config: PipelineConfig) -> dict[str, Any]
   example = decode.decode_record(record, config.image_size)
   if config.image_size is not None:
     example = transforms.resize(example, config.image_size)
+  if config.labels == "modal":
+    example = transforms.modal_labels(example)
   return example
 
 

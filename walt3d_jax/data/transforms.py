@@ -128,3 +128,22 @@ def pad_objects(example: Mapping[str, Any], max_objects: int) -> dict[str, Any]:
   out["num_objects"] = np.int32(keep)
   out["objects_dropped"] = np.int32(n - keep)
   return out
+
+
+def modal_labels(example: Mapping[str, Any]) -> dict[str, Any]:
+  """The example as an off-the-shelf (modal) detector's training data would label it.
+
+  The amodal box and mask become the visible ones, keypoints hidden by other objects become
+  unlabelled (state 3, as outside the image), and objects with no visible pixel are dropped:
+  what a model learns from modal annotations, the baseline of the paper's amodal training.
+  """
+  keep = example["visible_mask"].reshape(len(example["visible_mask"]), -1).any(1)
+  out = {name: (example[name][keep] if name in (*decode.OBJECT_FIELDS, *decode.MASK_FIELDS) else example[name])
+         for name in example}
+  out["amodal_box"] = out["visible_box"].copy()
+  out["amodal_mask"] = out["visible_mask"].copy()
+  out["occlusion"] = np.zeros_like(out["occlusion"])
+  states = out["keypoint_states"].copy()
+  states[states == int(coco.KeypointState.OCCLUDED_BY_OTHERS)] = int(coco.KeypointState.OUTSIDE_IMAGE)
+  out["keypoint_states"] = states
+  return out

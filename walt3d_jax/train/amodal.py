@@ -95,7 +95,7 @@ def input_config(config: ml_collections.ConfigDict) -> pipeline.PipelineConfig:
   return pipeline.PipelineConfig(
       batch_size=d.batch_size // jax.process_count(), image_size=tuple(d.image_size),
       max_objects=d.max_objects, flip_prob=d.flip_prob, seed=config.seed,
-      num_threads=d.num_threads, prefetch_buffer_size=d.prefetch_buffer_size)
+      num_threads=d.num_threads, prefetch_buffer_size=d.prefetch_buffer_size, labels=d.get("labels", "amodal"))
 
 
 def loss_weights(config: ml_collections.ConfigDict) -> dict[str, float]:
