@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -167,3 +168,14 @@ def test_os_errors_are_the_users_only_for_paths_they_gave(tmp_path):
   assert not user(FileNotFoundError("something internal"))
   assert launch.one_line("a\n  b\n\nc") == "a | b | c"
   assert len(launch.one_line("x" * 5000)) == 600
+
+
+def test_tensorflow_loads_quietly_under_the_launcher():
+  """The launcher's environment keeps TensorFlow's C++ start-up notes (oneDNN, CPU features,
+  absl's pre-init banner) off the console; a user's own setting would win."""
+  env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
+  code = "from walt3d_jax import launch; import tensorflow as tf; tf.constant(1) + 1"
+  run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+                       capture_output=True, text=True, timeout=120)
+  assert run.returncode == 0, run.stderr[-2000:]
+  assert run.stderr == ""

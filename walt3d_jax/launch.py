@@ -23,12 +23,24 @@ import sys
 import textwrap
 from typing import Any, NoReturn
 
-from absl import app
-from absl import flags
-from absl import logging
-from ml_collections import config_flags
+# TensorFlow (loaded by TFDS in the clipart, testsets, train and evaluate jobs) prints C++ notes
+# at load time. Its oneDNN note ("oneDNN custom operations are on ...") is printed whatever
+# TF_CPP_MIN_LOG_LEVEL says (even 3): only TF_ENABLE_ONEDNN_OPTS=0 stops it, which is why the
+# log level alone did not quieten the demo. TF_CPP_MIN_LOG_LEVEL=2 drops the rest of its info
+# and warning lines (cpu_feature_guard; absl's "before InitializeLog" banner appears only when
+# such a line is logged). TensorFlow reads both once, when its library loads, so they are set
+# here, before anything imports it; a value the user set wins. TF runs only the input pipeline
+# here (datasets and summaries, no model numerics), so oneDNN has nothing to speed up.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from walt3d_jax import errors
+# Nothing below imports TensorFlow yet; kept after the environment all the same.
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+from absl import logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from walt3d_jax import errors  # noqa: E402
 
 # job name -> "module:function"; the function takes (config, workdir: pathlib.Path).
 # Imported lazily so that a job's heavy dependencies load only when it runs.
