@@ -146,7 +146,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
   reader = frames_lib.open_frames(given, frames_lib.Sampling(**config.sampling.to_dict()),
                                   order=config.source.order, fps=config.source.fps)
   results, count, tic = [], 0, time.perf_counter()
-  for frame in tqdm.tqdm(reader, desc="predict", unit="frame", disable=not config.progress):
+  for frame in tqdm.tqdm(reader, desc="predict", unit="frame", total=reader.expected(),
+                         disable=not config.progress):
     fh, fw = frame.image.shape[:2]
     image = cv2.resize(frame.image, input_size, interpolation=cv2.INTER_AREA)
     if with_3d:

@@ -22,6 +22,7 @@ import ml_collections
 import numpy as np
 import optax
 import orbax.checkpoint as ocp
+import tqdm
 
 from walt3d_jax.models import occlusion_classifier as oc
 from walt3d_jax.timelapse import occlusion_data
@@ -229,6 +230,8 @@ def train(config: ml_collections.ConfigDict, train_set: occlusion_data.Occlusion
   labels = train_set.occluded.astype(np.float32)
   weights = class_weights(labels)
   key = jax.random.key(config.seed)
+  bar = tqdm.tqdm(total=total_steps, initial=first_epoch * steps_per_epoch, unit="step",
+                  desc="occlusion classifier", disable=not config.get("progress", True))
   for epoch in range(first_epoch, tc.epochs):
     # The epoch's order and flips follow from (seed, epoch) alone, so a resumed run is the same run.
     order_key, flip_key = jax.random.split(jax.random.fold_in(key, epoch))
@@ -239,6 +242,7 @@ def train(config: ml_collections.ConfigDict, train_set: occlusion_data.Occlusion
       loss = train_step(model, optimizer, jnp.asarray(train_set.crops[idx]), jnp.asarray(labels[idx]),
                         jax.random.fold_in(flip_key, step), weights)
       losses.append(float(loss))
+      bar.update(1)
     val_prob = predict(model, val_set.crops)
     threshold = choose_threshold(val_prob, val_set.occluded, config.eval.min_precision)
     scores = unoccluded_scores(val_prob < threshold, val_set.occluded)
@@ -248,6 +252,7 @@ def train(config: ml_collections.ConfigDict, train_set: occlusion_data.Occlusion
                  scores["f1"], scores["precision"], scores["recall"])
     save_checkpoint(manager, (epoch + 1) * steps_per_epoch, model, optimizer,
                     {"epoch": epoch, "history": history, "threshold": threshold})
+  bar.close()
   meta = restore_checkpoint(manager, model, optimizer)  # the final state, also after a no-op resume
   manager.close()
   return TrainResult(model, float(meta["threshold"]), list(meta["history"]), time.perf_counter() - tic)
