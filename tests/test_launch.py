@@ -179,3 +179,15 @@ def test_tensorflow_loads_quietly_under_the_launcher():
                        capture_output=True, text=True, timeout=120)
   assert run.returncode == 0, run.stderr[-2000:]
   assert run.stderr == ""
+
+
+def test_only_our_own_info_lines_reach_the_console():
+  import logging as py_logging
+
+  keep = launch.OwnInfoOnly().filter
+  record = lambda path, level: py_logging.LogRecord("x", level, path, 1, "message", None, None)
+  library = str(pathlib.Path(py_logging.__file__))  # any file outside the project's sources
+  assert not keep(record(library, py_logging.INFO))
+  assert keep(record(library, py_logging.WARNING))
+  assert keep(record(str(ROOT / "walt3d_jax" / "timelapse" / "mine.py"), py_logging.INFO))
+  assert keep(record(str(ROOT / "tfds_builders" / "walt3d_clipart" / "builder.py"), py_logging.INFO))

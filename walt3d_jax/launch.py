@@ -34,6 +34,8 @@ from typing import Any, NoReturn
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+import logging as py_logging  # noqa: E402 (the standard library's, beside absl's)
+
 # Nothing below imports TensorFlow yet; kept after the environment all the same.
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
@@ -217,6 +219,27 @@ def names_user_path(error: OSError, config, workdir: pathlib.Path) -> bool:
   return message.startswith("config.") or any(str(p) in message for p in given)
 
 
+# Source folders whose INFO lines reach the console (this package, the TFDS builders).
+_OWN_SOURCES = tuple(str(p) for p in (pathlib.Path(__file__).resolve().parent,
+                                      pathlib.Path(__file__).resolve().parents[1] / "tfds_builders"))
+
+
+class OwnInfoOnly(py_logging.Filter):
+  """Keeps a log record if it is a warning or worse, or comes from our own code: libraries'
+  INFO lines (JAX probing for a TPU, TFDS's "Generating dataset ...", orbax's checkpoint notes)
+  stay off the console. Their warnings and errors still show."""
+
+  def filter(self, record: py_logging.LogRecord) -> bool:
+    return record.levelno >= py_logging.WARNING or record.pathname.startswith(_OWN_SOURCES)
+
+
+def save_config(config, workdir: pathlib.Path) -> pathlib.Path:
+  """The full config as run, <workdir>/config.yaml (the record; the console gets its path)."""
+  path = workdir / "config.yaml"
+  path.write_text(str(config))
+  return path
+
+
 def run_job(argv: list[str]) -> None:
   """absl's main: loads the config, runs its job, turns the user's mistakes into one line."""
   if len(argv) > 1:
@@ -236,7 +259,8 @@ def run_job(argv: list[str]) -> None:
     import jax  # only here: jobs that never touch jax still start fast
 
     jax.config.update("jax_compilation_cache_dir", _CACHE.value)
-  logging.info("job %s → %s\n%s", config.job, workdir, config)
+  logging.get_absl_handler().addFilter(OwnInfoOnly())
+  logging.info("job %s → %s (config: %s)", config.job, workdir, save_config(config, workdir))
   job = resolve_job(config.job)
   try:
     job(config, workdir)
