@@ -185,9 +185,11 @@ def test_only_our_own_info_lines_reach_the_console():
   import logging as py_logging
 
   keep = launch.OwnInfoOnly().filter
-  record = lambda path, level: py_logging.LogRecord("x", level, path, 1, "message", None, None)
+  record = lambda path, level, msg="message": py_logging.LogRecord("x", level, path, 1, msg, None, None)
   library = str(pathlib.Path(py_logging.__file__))  # any file outside the project's sources
   assert not keep(record(library, py_logging.INFO))
   assert keep(record(library, py_logging.WARNING))
   assert keep(record(str(ROOT / "walt3d_jax" / "timelapse" / "mine.py"), py_logging.INFO))
   assert keep(record(str(ROOT / "tfds_builders" / "walt3d_clipart" / "builder.py"), py_logging.INFO))
+  assert not keep(record(library, py_logging.WARNING, "Using custom data configuration: x"))
+  assert keep(record(library, py_logging.ERROR, "Using custom data configuration: x"))

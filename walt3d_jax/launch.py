@@ -224,13 +224,22 @@ _OWN_SOURCES = tuple(str(p) for p in (pathlib.Path(__file__).resolve().parent,
                                       pathlib.Path(__file__).resolve().parents[1] / "tfds_builders"))
 
 
+# Library warnings that say nothing to a user of ours: TFDS names every job-sized builder config
+# (`data.build.builder_config`) a "custom data configuration", as it is.
+_EXPECTED_WARNINGS = ("Using custom data configuration",)
+
+
 class OwnInfoOnly(py_logging.Filter):
   """Keeps a log record if it is a warning or worse, or comes from our own code: libraries'
   INFO lines (JAX probing for a TPU, TFDS's "Generating dataset ...", orbax's checkpoint notes)
-  stay off the console. Their warnings and errors still show."""
+  stay off the console. Their warnings and errors still show, but for _EXPECTED_WARNINGS."""
 
   def filter(self, record: py_logging.LogRecord) -> bool:
-    return record.levelno >= py_logging.WARNING or record.pathname.startswith(_OWN_SOURCES)
+    if record.pathname.startswith(_OWN_SOURCES):
+      return True
+    if record.levelno < py_logging.WARNING:
+      return False
+    return not (record.levelno == py_logging.WARNING and str(record.msg).startswith(_EXPECTED_WARNINGS))
 
 
 def save_config(config, workdir: pathlib.Path) -> pathlib.Path:
