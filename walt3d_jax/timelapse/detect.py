@@ -62,6 +62,15 @@ class DetectorConfig:
   max_noise_ratio: float = 1.5
   match_gain: bool = True
   shadows: bool = True
+  illumination: bool = True
+  illumination_ratio: tuple[float, float] = (0.3, 2.5)
+  illumination_chroma: float = 0.12
+  texture_px: int = 2
+  texture_ncc: float = 0.5
+  flat_std: float = 3.0
+  min_width_m: float = 0.3
+  min_height_m: float = 1.1
+  max_width_m: float = 8.0
 
   def __post_init__(self):
     for name in ("threshold_sigmas", "min_threshold", "shadow_chroma", "person_max_width_m",
@@ -120,6 +129,18 @@ def metric_size(camera: camera_lib.Camera, boxes: np.ndarray) -> tuple[np.ndarra
   return np.where(valid, width, zero), np.where(valid, height, zero), np.where(valid, depth, zero), valid
 
 
+def plausible_size(boxes: np.ndarray, camera: camera_lib.Camera,
+                   config: DetectorConfig = DetectorConfig()) -> np.ndarray:
+  """(N,) bool: boxes (N, 4) xywh pixels whose metric size, standing on the ground, could be a
+  person or a car: at least `min_width_m` wide and `min_height_m` tall (fragments, flicker and
+  speckle are smaller than any person: REFERENCE.md, stature 1.70 ± 0.09 m, shoulders 0.26 ×
+  stature), at most `max_width_m` wide. Boxes whose bottom lies above the horizon are kept (no
+  metric size: the shape rule classes them)."""
+  width, height, _, valid = metric_size(camera, boxes)
+  ok = (width >= config.min_width_m) & (height >= config.min_height_m) & (width <= config.max_width_m)
+  return np.where(valid, ok, True)
+
+
 def classify(boxes: np.ndarray, camera: camera_lib.Camera | None,
              config: DetectorConfig = DetectorConfig()) -> np.ndarray:
   """Category (N,) int32 of boxes (N, 4): by metric size when a camera is given, else by shape."""
@@ -156,6 +177,8 @@ def foreground(image: np.ndarray, background: np.ndarray, noise: np.ndarray | fl
             & (ratio.max(axis=2) - ratio.min(axis=2) <= config.shadow_chroma))
   if config.shadows:
     fg &= ~shadow
+  if config.illumination:
+    fg &= ~illumination_change(image, background, config)
   mask = fg.astype(np.uint8)
   if config.open_px:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * config.open_px + 1,) * 2)
@@ -164,6 +187,41 @@ def foreground(image: np.ndarray, background: np.ndarray, noise: np.ndarray | fl
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * config.close_px + 1,) * 2)
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
   return mask.astype(bool), threshold, dist
+
+
+def local_ncc(a: np.ndarray, b: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+  """Normalised cross-correlation (H, W) float32 of grey images a, b (H, W) over (2r+1)² windows,
+  and b's local standard deviation (H, W) grey levels."""
+  size = (2 * radius + 1,) * 2
+  a = a.astype(np.float32)
+  b = b.astype(np.float32)
+  box = lambda x: cv2.blur(x, size, borderType=cv2.BORDER_REFLECT)
+  ma, mb = box(a), box(b)
+  va = np.maximum(box(a * a) - ma * ma, 0.)
+  vb = np.maximum(box(b * b) - mb * mb, 0.)
+  cov = box(a * b) - ma * mb
+  return cov / np.sqrt(va * vb + 1e-3), np.sqrt(vb)
+
+
+def illumination_change(image: np.ndarray, background: np.ndarray,
+                        config: DetectorConfig = DetectorConfig()) -> np.ndarray:
+  """Pixels (H, W) bool where the frame is the background under other light, not an object.
+
+  image, background: (H, W, 3) uint8 RGB. A cast shadow or a shadow that has moved away since
+  the background was taken (the sun's hours differ within a bucket) scales the three channels by
+  about one factor (same chromaticity: `illumination_chroma` bounds the channel ratios' spread
+  relative to their mean; the factor lies in `illumination_ratio`) and keeps the background's
+  texture (local normalised cross-correlation >= `texture_ncc` over (2 texture_px + 1)² pixels).
+  On flat background (local std < `flat_std`) texture cannot tell, and the ratio test decides
+  (Cucchiara et al. 2003; texture as in Sanin, Sanderson & Lovell 2012's survey).
+  """
+  ratio = (image.astype(np.float32) + 1.) / (background.astype(np.float32) + 1.)
+  mean = ratio.mean(axis=2)
+  spread = ratio.max(axis=2) - ratio.min(axis=2)
+  low, high = config.illumination_ratio
+  photometric = (mean >= low) & (mean <= high) & (spread <= config.illumination_chroma * mean)
+  ncc, flat_std = local_ncc(image.mean(axis=2), background.mean(axis=2), config.texture_px)
+  return photometric & ((ncc >= config.texture_ncc) | (flat_std < config.flat_std))
 
 
 def match_gain(image: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -215,6 +273,9 @@ def detect(image: np.ndarray, background: np.ndarray, noise: np.ndarray | float,
     scores.append(float(strength[y:y + h, x:x + w][crop].mean()))
     masks.append(rle.encode_mask(full))
   boxes = np.asarray(boxes, np.float32)
+  if camera is not None:
+    keep = plausible_size(boxes, camera, config)
+    boxes, scores, masks = boxes[keep], [scores[i] for i in np.flatnonzero(keep)], [masks[i] for i in np.flatnonzero(keep)]
   n = len(boxes)
   return FrameDetections(
       image_id=int(image_id), boxes=boxes, scores=np.asarray(scores, np.float32),
@@ -231,3 +292,7 @@ def detect_frames(frames, model: background_lib.BackgroundModel, camera: camera_
     bucket = model.bucket_of(frame.time)
     out.append(detect(frame.image, model.median(bucket), model.noise(bucket), frame.index, camera, config))
   return out
+
+
+# The detector as it was before issue 11 ("real footage"), for benchmarks/detector.py --baseline.
+BASELINE_CONFIG = DetectorConfig(illumination=False, min_width_m=0., min_height_m=0., max_width_m=float("inf"))
