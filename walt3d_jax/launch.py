@@ -57,6 +57,7 @@ JOBS = {
     "train": "walt3d_jax.train.amodal:run",
     "predict": "walt3d_jax.models.predict:run",
     "evaluate": "walt3d_jax.evaluation.job:run",
+    "study": "walt3d_jax.evaluation.study:run",
 }
 
 # What each job reads (for --help); everything it writes goes under --workdir.
@@ -79,6 +80,9 @@ JOB_INPUTS = {
                "simulated sequence; optional camera.json); see experiments/predict.py",
     "evaluate": "config.checkpoint (a train job's workdir) and config.dataset, config.data_dir, "
                 "config.split (a built walt3d_clipart or walt3d_trueocc split); see experiments/evaluate.py",
+    "study": "nothing but an object bank (config.clipart, as the clipart job finds one): trains and "
+             "scores the runs of a paper experiment; see experiments/eval_occlusion.py, "
+             "eval_data_efficiency.py, eval_tracking.py",
 }
 
 # OS errors that mean a path the user gave is missing or unusable (when they name such a path).

@@ -6,41 +6,12 @@ import copy
 import numpy as np
 import pytest
 
+from tests.evaluation.records import oracle
 from tests.train import batches
 from walt3d_jax.evaluation import inference
 from walt3d_jax.evaluation import report
 from walt3d_jax.evaluation import scores
 from walt3d_jax.models import amodal
-
-
-@pytest.fixture(scope="module")
-def truth_records() -> list[inference.ImageRecord]:
-  """Synthetic examples (cars and people with exact 3D) through the real batching, no model."""
-  out = []
-  size = (batches.WIDTH, batches.HEIGHT)
-  for batch, real in inference.batches(batches.source(6, seed=11), 4, size, batches.MAX_OBJECTS):
-    for i in np.flatnonzero(real):
-      valid = batch["object_valid"][i]
-      truth = {k: batch[k][i][valid] for k in inference.TRUTH_FIELDS}
-      truth["amodal_rle"] = inference._rles(batch["amodal_mask"][i][valid])
-      out.append(inference.ImageRecord(truth, {}, *size, None))
-  assert sum(len(r.truth["category"]) for r in out) >= 6, "the fixture needs objects"
-  return out
-
-
-def oracle(records, shift: float = 0.0, score: float = 0.9):
-  """Records whose detections are their truth (keypoints and boxes moved by `shift` pixels)."""
-  out = []
-  for r in records:
-    t = r.truth
-    det = {"score": np.full(len(t["category"]), score, np.float32), "category": t["category"],
-           "amodal_box": t["amodal_box"] + [shift, shift, 0, 0], "visible_box": t["visible_box"],
-           "keypoints": t["keypoints"] + shift, "keypoint_states": t["keypoint_states"],
-           "keypoint_score": np.ones(t["keypoint_states"].shape, np.float32), "rotation": t["rotation"],
-           "translation": t["translation"], "keypoints_3d": t["keypoints_3d"],
-           "pose_valid": np.ones(len(t["category"]), bool), "amodal_rle": t["amodal_rle"]}
-    out.append(inference.ImageRecord(t, det, r.width, r.height, None))
-  return out
 
 
 def test_detections_equal_to_the_truth_score_one(truth_records):

@@ -69,7 +69,7 @@ def _detect(model: amodal.Model, images, K, plane, image_size: tuple[int, int], 
   return amodal.decode(model(images), K, plane, image_size, max_detections, with_3d)
 
 
-def _rles(masks: np.ndarray) -> list[dict]:
+def mask_rles(masks: np.ndarray) -> list[dict]:
   return [rle.encode_mask(m) for m in masks]
 
 
@@ -88,10 +88,10 @@ def collect(model: amodal.Model, source: Sequence[Any], image_size: tuple[int, i
     for i in np.flatnonzero(real):
       valid = batch["object_valid"][i]
       truth = {k: batch[k][i][valid] for k in TRUTH_FIELDS}
-      truth["amodal_rle"] = _rles(batch["amodal_mask"][i][valid])
+      truth["amodal_rle"] = mask_rles(batch["amodal_mask"][i][valid])
       keep = det["score"][i] >= min_score
       detections = {k: det[k][i][keep] for k in DETECTION_FIELDS if k in det}
-      detections["amodal_rle"] = _rles(det["amodal_mask"][i][keep])
+      detections["amodal_rle"] = mask_rles(det["amodal_mask"][i][keep])
       picture = None
       if len(records) < keep_images:
         picture = {"image": batch["image"][i], "truth_amodal_mask": batch["amodal_mask"][i][valid],
