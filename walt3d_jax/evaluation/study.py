@@ -157,13 +157,32 @@ def evaluate_run(config: ml_collections.ConfigDict, directory: pathlib.Path,
   """{test set: scores} of a run's final checkpoint."""
   from walt3d_jax.models import predict
 
-  model, meta = predict.load(directory)
+  model, _ = predict.load(directory)
+  return evaluate_model(config, model, tests)
+
+
+def evaluate_model(config: ml_collections.ConfigDict, model, tests: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+  """{test set: scores} of a model at the training input size."""
   out = {}
   for name, source in tests.items():
-    records = inference.collect(model, source, tuple(meta["model"]["image_size"]), batch_size=config.eval.batch_size,
+    records = inference.collect(model, source, tuple(config.train.data.image_size), batch_size=config.eval.batch_size,
                                 max_objects=config.eval.max_objects, max_detections=config.eval.max_detections,
                                 with_3d=False, keep_images=0)
     out[name] = scores_lib.score(records, config.eval.match_score)
+  return out
+
+
+def untrained_scores(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+                     tests: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+  """{test set: scores} of the freshly initialised model (seed 0): what a model that learned
+  nothing scores, the floor of the sanity gate."""
+  from walt3d_jax.models import amodal
+
+  path = workdir / "runs" / f"untrained-{config.train.model.variant}" / "scores.json"
+  if path.is_file():
+    return json.loads(path.read_text())
+  out = evaluate_model(config, amodal.create(config.train.model.variant, 0), tests)
+  coco.write_json(out, path)
   return out
 
 
@@ -232,7 +251,8 @@ def heavy_value(scores: Mapping[str, Any], iou: str) -> float | None:
   return float(np.mean(values)) if values else None
 
 
-def occlusion_markdown(config, results: dict[Run, dict], workdir: pathlib.Path) -> list[str]:
+def occlusion_markdown(config, results: dict[Run, dict], workdir: pathlib.Path,
+                       untrained: Mapping[str, Any] | None = None) -> list[str]:
   arms = list(dict.fromkeys(r.arm for r in results))
   lines = []
   for test in [COMPOSITED, *config.testsets.keys()]:
@@ -242,7 +262,10 @@ def occlusion_markdown(config, results: dict[Run, dict], workdir: pathlib.Path) 
     lines += [f"### Test set `{test}`", "", f"![{test}]({figure})", "",
               "| training data | seeds | box AP50 all | L0 | L1 | L2 | L3 | mask AP50 all | L0 | L1 | L2 | L3 |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for arm, runs in curves.items():
+    rows = dict(curves)
+    if untrained is not None:
+      rows["untrained model"] = [untrained[test]]
+    for arm, runs in rows.items():
       row = [arm, str(len(runs))]
       for iou in ("bbox", "segm"):
         row += [pm([detection_value(s, iou, "AP50", b) for s in runs]) for b in ("all", "L0", "L1", "L2", "L3")]
@@ -263,9 +286,14 @@ def compare(name_a: str, name_b: str, a: tuple, b: tuple) -> str:
   return f"no difference between {name_a} and {name_b} beyond the spread over seeds"
 
 
-def verdicts(config, results: dict[Run, dict]) -> list[str]:
-  """Plain sentences comparing the arms on heavily occluded objects, from the numbers."""
-  lines = []
+def verdicts(config, results: dict[Run, dict], untrained: Mapping[str, Any]) -> list[str]:
+  """Plain sentences: the sanity gate (trained vs untrained), then the arms compared on heavily
+  occluded objects, from the numbers."""
+  trained = [res["scores"][COMPOSITED]["detection"]["bbox"]["all"]["AP50"] for r, res in results.items()
+             if r.arm == "WALT3D"]
+  floor = untrained[COMPOSITED]["detection"]["bbox"]["all"]["AP50"]
+  lines = [f"- Sanity gate, composited test split, amodal box AP50: WALT3D-trained {pm(trained)} vs the untrained "
+           f"model {pm([floor])}."]
   by_arm = lambda arm, test, iou: [heavy_value(res["scores"][test], iou) for r, res in results.items() if r.arm == arm]
   arms = list(dict.fromkeys(r.arm for r in results))
   if "modal" in arms and "WALT3D" in arms:
@@ -386,7 +414,9 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
            "- test sets: " + ", ".join(f"`{k}` ({len(v)} images)" for k, v in tests.items()),
            f"- wall time of this call: {time.perf_counter() - tic:.0f} s", ""]
   if config.study == "occlusion":
-    lines += ["## Verdict", "", *verdicts(config, results), "", "## Results", "", *occlusion_markdown(config, results, workdir)]
+    untrained = untrained_scores(config, workdir, tests)
+    lines += ["## Verdict", "", *verdicts(config, results, untrained), "", "## Results", "",
+              *occlusion_markdown(config, results, workdir, untrained)]
   elif config.study == "data_efficiency":
     lines += ["## Verdict", "", *efficiency_verdicts(config, results), "", "## Results", "",
               *efficiency_markdown(config, results, workdir)]
