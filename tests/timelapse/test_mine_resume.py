@@ -159,3 +159,27 @@ def test_killed_mine_job_reruns_to_the_uninterrupted_outputs(frames, tmp_path):
   assert again.returncode == 0, again.stderr[-3000:]
   assert json.loads(again.stdout.strip().splitlines()[-1])["events"] == 0
   assert {name: os.stat(workdir / name).st_mtime_ns for name in _OUTPUTS} == stamps
+
+
+def test_settings_digest_follows_outputs_not_checkpointing():
+  from experiments import mine as mine_experiment
+
+  config = mine_experiment.get_config()
+  digest = mine_state.settings_digest(config)
+  config.progress, config.checkpoint_frames, config.checkpoint_seconds = False, 3, 0.0
+  config.source.simulate.progress = False
+  assert mine_state.settings_digest(config) == digest
+  config.mining.min_score = 0.6
+  assert mine_state.settings_digest(config) != digest
+
+
+def test_state_of_other_settings_is_dropped_not_continued(tmp_path):
+  state = mine_state.MineState(tmp_path, "aaaa")
+  state.save_chunk("detect", 0, {"done": False})
+  assert mine_state.MineState(tmp_path, "aaaa").chunk_names("detect") == ["detect-000000"]
+  assert mine_state.MineState(tmp_path, "bbbb").chunk_names("detect") == []
+  assert mine_state.MineState(tmp_path, "bbbb").load("background") is None
+  mine_state.mark_complete(tmp_path, "bbbb", {"mined": 3})
+  assert not (tmp_path / mine_state.STATE_DIR).exists()
+  assert mine_state.completed(tmp_path, "bbbb") == {"mined": 3}
+  assert mine_state.completed(tmp_path, "aaaa") is None
