@@ -127,3 +127,22 @@ def test_predict_entries_are_results_the_mining_reader_accepts(tmp_path):
   coco.write_json(out, tmp_path / "detections.json")
   frames = detections.load_detections(tmp_path / "detections.json", image_size=(fw, fh))
   assert list(frames) == [7] and len(frames[7].scores) == 2
+
+
+def test_box_cells_are_the_stride_cells_a_box_meets():
+  s = amodal.OUTPUT_STRIDE
+  cells = np.asarray(losses.box_cells(jnp.array([[[s, s, s, s], [s - 1, 0, 2, 1]]], jnp.float32), 3, 4))
+  assert cells[0, 0].sum() == 1 and cells[0, 0, 1, 1] == 1  # exactly cell (1, 1)
+  np.testing.assert_array_equal(np.argwhere(cells[0, 1]), [[0, 0], [0, 1]])  # straddles columns 0 and 1
+
+
+def test_mask_loss_sees_only_the_cells_of_the_box():
+  rng = np.random.default_rng(0)
+  logits = jnp.asarray(rng.normal(size=(1, 1, 6, 6)), jnp.float32)
+  target = jnp.asarray(rng.random((1, 1, 6, 6)) > 0.5, jnp.float32)
+  crop = jnp.zeros((1, 1, 6, 6)).at[..., 1:4, 2:5].set(1.0)
+  valid = jnp.ones((1, 1), bool)
+  base = losses.mask_loss(logits, target, crop, valid)[0]
+  outside = losses.mask_loss(logits.at[..., 5, :].add(9.0), target.at[..., 0, :].set(1.0), crop, valid)[0]
+  inside = losses.mask_loss(logits.at[..., 2, 3].add(9.0), target, crop, valid)[0]
+  assert float(outside) == pytest.approx(float(base)) and float(inside) != pytest.approx(float(base))

@@ -337,7 +337,10 @@ def decode(outputs: dict[str, jax.Array], K: jax.Array, plane: jax.Array, image_
   clip_box = lambda box: jnp.stack([jnp.clip(box[..., 0], 0, width), jnp.clip(box[..., 1], 0, height),
                                     jnp.clip(box[..., 2], 0, width), jnp.clip(box[..., 3], 0, height)], -1)
   amodal, visible = clip_box(det["amodal_box"]), clip_box(det["visible_box"])
-  logits = jax.image.resize(det["mask_logits"], (b, max_detections, 2, height, width), "bilinear")
+  # Cell i's centre is pixel (i + ½)·s − ½: a resize to the grid's own extent (h·s, w·s) keeps
+  # that, then the crop drops the padding rows and columns past the image.
+  s = OUTPUT_STRIDE
+  logits = jax.image.resize(det["mask_logits"], (b, max_detections, 2, h * s, w * s), "bilinear")[..., :height, :width]
   u = jnp.arange(width) + 0.5
   v = jnp.arange(height) + 0.5
   inside = lambda box: ((u[None, None, None, :] >= box[..., 0, None, None]) & (u[None, None, None, :] <= box[..., 2, None, None])

@@ -12,7 +12,8 @@ Terms (the paper's names; weights in config.loss):
   cls          centre heatmap focal loss (CenterNet), per centre
   box          amodal box: L1 of the sides / box size + GIoU, per object
   visible_box  visible box: L1 of the sides / amodal box size, per object
-  mask         amodal mask: BCE + Dice at stride 4 against the area-averaged mask, per object
+  mask         amodal mask: BCE + Dice at stride 4 against the area-averaged mask, inside the
+               cells of the amodal box (YOLACT's crop), per object
   visible_mask the same for the visible mask
   kp           amodal keypoints (all inside the image, visible or not): L1 / box size, per keypoint
   kp_vis       4-state visibility cross-entropy, per keypoint slot the category uses
@@ -107,11 +108,25 @@ def giou(a: jax.Array, b: jax.Array) -> jax.Array:
   return inter / jnp.maximum(union, _EPS) - (hull - union) / jnp.maximum(hull, _EPS)
 
 
-def mask_loss(logits: jax.Array, target: jax.Array, valid: jax.Array):
-  """BCE (mean over the grid) + Dice per object; logits, target (B, M, h, w); valid (B, M)."""
-  bce = jnp.mean(jnp.maximum(logits, 0) - logits * target + jnp.log1p(jnp.exp(-jnp.abs(logits))), (-2, -1))
-  p = jax.nn.sigmoid(logits)
-  dice = 1 - (2 * jnp.sum(p * target, (-2, -1)) + 1) / (jnp.sum(p, (-2, -1)) + jnp.sum(target, (-2, -1)) + 1)
+def box_cells(box_xywh: jax.Array, h: int, w: int) -> jax.Array:
+  """(B, M, h, w) float: 1 on the stride-4 cells that overlap the box [x, y, w, h] pixels (B, M, 4)."""
+  s = amodal.OUTPUT_STRIDE
+  x0, y0 = box_xywh[..., 0, None], box_xywh[..., 1, None]
+  x1, y1 = x0 + box_xywh[..., 2, None], y0 + box_xywh[..., 3, None]
+  cols, rows = jnp.arange(w, dtype=jnp.float32) * s, jnp.arange(h, dtype=jnp.float32) * s
+  in_x = (cols + s > x0) & (cols < x1)  # (B, M, w): cell [c·s, (c + 1)·s) meets [x0, x1)
+  in_y = (rows + s > y0) & (rows < y1)
+  return (in_y[..., :, None] & in_x[..., None, :]).astype(jnp.float32)
+
+
+def mask_loss(logits: jax.Array, target: jax.Array, crop: jax.Array, valid: jax.Array):
+  """BCE (mean over the crop) + Dice per object, both inside `crop` (the cells of the object's
+  amodal box, YOLACT's crop: the decoder cuts masks to the box, and outside it the negatives
+  would swamp a small object's few positive cells); logits, target, crop (B, M, h, w); valid (B, M)."""
+  bce = jnp.maximum(logits, 0) - logits * target + jnp.log1p(jnp.exp(-jnp.abs(logits)))
+  bce = jnp.sum(bce * crop, (-2, -1)) / jnp.maximum(jnp.sum(crop, (-2, -1)), 1.0)
+  p = jax.nn.sigmoid(logits) * crop
+  dice = 1 - (2 * jnp.sum(p * target, (-2, -1)) + 1) / (jnp.sum(p, (-2, -1)) + jnp.sum(target * crop, (-2, -1)) + 1)
   return _masked(bce + dice, valid)
 
 
@@ -185,9 +200,10 @@ def terms(outputs: Mapping[str, jax.Array], batch: Mapping[str, jax.Array],
   l1 = lambda p, t: jnp.sum(jnp.abs(p - t), -1) / size
   out["box"] = _masked(l1(pred["amodal_box"], a_gt) + 1 - giou(pred["amodal_box"], a_gt), valid)
   out["visible_box"] = _masked(l1(pred["visible_box"], v_gt), valid)
+  crop = box_cells(box, h, w)
   for name, index, key in (("mask", 0, "amodal_mask"), ("visible_mask", 1, "visible_mask")):
     if weights.get(name, 0):
-      out[name] = mask_loss(pred["mask_logits"][:, :, index], downsample_masks(batch[key], h, w), valid)
+      out[name] = mask_loss(pred["mask_logits"][:, :, index], downsample_masks(batch[key], h, w), crop, valid)
   slots = keypoint_slots(batch)
   states = batch["keypoint_states"]
   inside = slots & (states != amodal.OUTSIDE)
