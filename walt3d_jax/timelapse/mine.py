@@ -91,6 +91,7 @@ def resolve_source(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> 
     shutil.rmtree(root, ignore_errors=True)
     sim_config = ml_collections.ConfigDict(src.simulate.to_dict())
     sim_config.presets = [src.simulate.preset]
+    sim_config.progress = bool(src.simulate.progress and config.progress)  # --config.progress=False: no bars at all
     simulate.simulate_sequence(sim_config, src.simulate.preset, 0, partial)
     os.replace(partial, root)
   detections = root / "detections.json" if src.detections != "builtin" else None
