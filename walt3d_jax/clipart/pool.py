@@ -17,6 +17,7 @@ import pathlib
 from typing import Any, Sequence
 
 import numpy as np
+import tqdm
 
 from walt3d_jax.clipart import clearance
 from walt3d_jax.clipart import proxy
@@ -242,7 +243,7 @@ def build_pool(objects: Sequence[SourceObject], camera: camera_lib.Camera,
                          f"uint8 {(image_size[1], image_size[0], 3)}")
   kept: list[tuple[SourceObject, np.ndarray, np.ndarray, bool]] = []
   depths, states = [], []
-  for obj in objects:
+  for obj in _bar(objects, "pool: depth proxies", "object"):
     reason = reject_reason(obj, image_size)
     if reason is None:
       tris = _proxy_triangles(obj, plane)
@@ -300,6 +301,13 @@ def camera_name_of(bank_path: str | pathlib.Path) -> str:
   return path.parent.name if path.stem == "bank" and path.parent.name else path.stem
 
 
+def _bar(items, desc: str, unit: str):
+  """A progress bar with a total, drawn only once a loop has run 2 s (a big bank: ~4 ms a row);
+  small pools and tests load in silence."""
+  total = len(items) if hasattr(items, "__len__") else None
+  return tqdm.tqdm(items, desc=desc, unit=unit, total=total, delay=2.0, leave=False)
+
+
 def load_pool(bank_path: str | pathlib.Path, config: ClipartConfig) -> ObjectPool:
   """The composable objects of one object bank (docs/formats.md), prepared for compositing.
 
@@ -322,7 +330,7 @@ def load_pool(bank_path: str | pathlib.Path, config: ClipartConfig) -> ObjectPoo
         background_lib.BackgroundConfig(start_hour=config.background_start_hour))
     skipped = collections.Counter()
     objects = []
-    for i in range(len(bank)):
+    for i in _bar(range(len(bank)), "pool: reading the bank", "row"):
       if not rows["fitted"][i]:
         skipped["not_fitted"] += 1
         continue
