@@ -24,6 +24,7 @@ import cv2
 import ml_collections
 import numpy as np
 from pycocotools import mask as mask_utils
+import tqdm
 
 from walt3d_jax.formats import rle
 from walt3d_jax.sim import simulate
@@ -153,7 +154,7 @@ def simulate_scenes(sim_config: ml_collections.ConfigDict, scenes: Sequence[Scen
   The cache is keyed by scene only: use a fresh cache_dir when sim_config changes.
   """
   roots = []
-  for spec in scenes:
+  for spec in tqdm.tqdm(scenes, desc="simulate scenes", unit="scene", delay=2.0):
     root = pathlib.Path(cache_dir) / spec.name
     if not (root / "detections.json").exists():
       config = ml_collections.ConfigDict(sim_config.to_dict())
@@ -266,7 +267,8 @@ def build_examples(sim_config: ml_collections.ConfigDict, scenes: Sequence[Scene
   i·10⁶ + image id."""
   roots = simulate_scenes(sim_config, scenes, cache_dir)
   return OcclusionExamples.concatenate([
-      sequence_examples(root, data_config, index, index * 1_000_000) for index, root in enumerate(roots)
+      sequence_examples(root, data_config, index, index * 1_000_000)
+      for index, root in enumerate(tqdm.tqdm(roots, desc="classifier crops", unit="scene", delay=2.0))
   ])
 
 
