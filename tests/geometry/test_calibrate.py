@@ -69,6 +69,14 @@ def test_recovers_every_preset_from_people_with_detection_noise(calibrated):
   assert res.std['focal_px'] < 0.15 * res.focal_px
 
 
+def test_many_tracks_keep_the_scale_of_the_stature_prior():
+  # The stature priors are quadratic: under the Cauchy loss their cost was capped, and with
+  # 100 tracks camera height and statures shrank together to a 0.1 m camera (refused).
+  rig = _rig('intersection')
+  res = C.calibrate(_people('intersection', seed=100, tracks=100))
+  assert abs(res.height_m / rig.height - 1) < HEIGHT_GOAL, res.height_m
+
+
 def test_boxes_alone_are_flagged_when_weak():
   res = C.calibrate(_people('avenue', keypoints=False))
   assert res.flags and any('focal length' in flag for flag in res.flags)

@@ -501,19 +501,28 @@ class _Solution:
   iterations: int
 
 
-def _cauchy(r: np.ndarray, scale: float) -> tuple[float, np.ndarray]:
-  """Robust cost Σ c²/2 log(1 + (r/c)²) and the IRLS weights 1 / (1 + (r/c)²)."""
-  z = (r / scale) ** 2
-  return float(0.5 * scale ** 2 * np.sum(np.log1p(z))), 1. / (1. + z)
+def _cauchy(r: np.ndarray, scale: float, num_robust: int | None = None) -> tuple[float, np.ndarray]:
+  """Robust cost Σ c²/2 log(1 + (r/c)²) over the first `num_robust` residuals (the data) plus
+  Σ r²/2 over the rest (the priors), and the IRLS weights (1 / (1 + (r/c)²), then 1).
+
+  Priors must stay quadratic: under the Cauchy loss a prior's cost is capped, and the scale
+  (camera height and statures together) drifts to zero as soon as the data's robust cost gains
+  more than the cap (seen with 100 tracks: camera heights of 0.1 m)."""
+  num_robust = len(r) if num_robust is None else num_robust
+  z = (r[:num_robust] / scale) ** 2
+  cost = 0.5 * scale ** 2 * np.sum(np.log1p(z)) + 0.5 * np.sum(r[num_robust:] ** 2)
+  return float(cost), np.concatenate([1. / (1. + z), np.ones(len(r) - num_robust)])
 
 
 def _solve(fun, jac, theta0: np.ndarray, loss_scale: float, max_iterations: int = 100,
-           tol: float = 1e-10) -> _Solution:
+           tol: float = 1e-10, num_priors: int = 0) -> _Solution:
   """Levenberg-Marquardt on the Cauchy-weighted normal equations (IRLS): the systems are tiny
-  (4 camera + 1 + K stature parameters), so each step is one small dense solve."""
+  (4 camera + 1 + K stature parameters), so each step is one small dense solve. The last
+  `num_priors` residuals are priors (quadratic, never downweighted)."""
   x = np.array(theta0, np.float64)
   r = fun(x)
-  cost, w = _cauchy(r, loss_scale)
+  robust = len(r) - num_priors
+  cost, w = _cauchy(r, loss_scale, robust)
   lam = 1e-3
   J = jac(x)
   it = 0
@@ -525,7 +534,7 @@ def _solve(fun, jac, theta0: np.ndarray, loss_scale: float, max_iterations: int 
       step = np.linalg.solve(A + lam * np.diag(np.maximum(np.diag(A), 1e-12)), -g)
       x_new = x + step
       r_new = fun(x_new)
-      cost_new, w_new = _cauchy(r_new, loss_scale) if np.all(np.isfinite(r_new)) else (
+      cost_new, w_new = _cauchy(r_new, loss_scale, robust) if np.all(np.isfinite(r_new)) else (
           np.inf, None)
       if cost_new < cost:
         improved = True
@@ -635,7 +644,7 @@ def calibrate_people(obs: Observations, config: CalibrationConfig = CalibrationC
     theta0 = _start_people(horizon, slope, float(f), data, size)
     if not np.all(np.isfinite(fun(theta0))):
       continue
-    res = _solve(fun, jac, theta0, config.loss_scale)
+    res = _solve(fun, jac, theta0, config.loss_scale, num_priors=1 + data.num_tracks)
     # A camera below the people's heads explains sizes too (degenerate): traffic cameras look
     # down on people, so such optima are skipped.
     if math.exp(res.x[1]) < MIN_CAMERA_HEIGHT_M:
