@@ -95,6 +95,8 @@ def _cases(p: dict[str, pathlib.Path]) -> dict[str, tuple[list[str], str]]:
       "missing config": ([str(ROOT / "experiments" / "nope.py")], "nope.py: no such file"),
       "empty bank": ([fit, f"--config.bank={p['zero.h5']}"], f"{p['zero.h5']}: not an HDF5 file"),
       "bank without camera": ([fit, f"--config.bank={p['nocam.h5']}"], f"{p['nocam.h5']}: the bank has no camera"),
+      "from_video without input": ([str(ROOT / "experiments" / "from_video.py")],
+                                   "config.video or config.frames: give exactly one"),
       "evaluate without data": ([str(ROOT / "experiments" / "evaluate.py"), "--config.checkpoint=/nonexistent",
                                  "--config.data_dir=/nonexistent_dir"], "config.data_dir: no folder '/nonexistent_dir'"),
   }

@@ -58,6 +58,7 @@ JOBS = {
     "predict": "walt3d_jax.models.predict:run",
     "evaluate": "walt3d_jax.evaluation.job:run",
     "study": "walt3d_jax.evaluation.study:run",
+    "from_video": "walt3d_jax.from_video:run",
 }
 
 # What each job reads (for --help); everything it writes goes under --workdir.
@@ -83,6 +84,8 @@ JOB_INPUTS = {
     "study": "nothing but an object bank (config.clipart, as the clipart job finds one): trains and "
              "scores the runs of a paper experiment; see experiments/eval_occlusion.py, "
              "eval_data_efficiency.py, eval_tracking.py",
+    "from_video": "config.video (or config.frames); optional config.camera and config.detections: "
+                  "calibrate, mine, fit and compose into a clip-art dataset; see experiments/from_video.py",
 }
 
 # OS errors that mean a path the user gave is missing or unusable (when they name such a path).

@@ -1,0 +1,49 @@
+r"""One command from a stationary-camera video to a clip-art dataset (walt3d_jax/from_video.py).
+
+  python launch.py --config experiments/from_video.py --workdir /tmp/cam7 --config.video=cam7.mp4
+  python launch.py --config experiments/from_video.py --workdir /tmp/cam7 --config.video=cam7.mp4 \
+      [--config.camera=cam7/camera.json] [--config.detections=cam7/detections.json]
+  python launch.py --config experiments/from_video.py:sim --workdir /tmp/from_video_sim
+
+Without a camera.json the camera is calibrated from the people walking through the view
+(geometry/calibrate.py); without detections the built-in detector runs against the background.
+Then mine → fit → clip-art, each stage resumable. `sim`: a simulated video (the crosswalk
+preset, people crossing in front of waiting cars; only its video.mp4 is used, as a user's footage)
+made in <workdir>/source first. Writes camera.json + calibration.png (when calibrated),
+fit/ (bank, fit report), clipart/ (TFDS walt3d_clipart, report.png, ground.png) and summary.json.
+"""
+
+import ml_collections
+
+from experiments import clipart
+from experiments import fit
+from experiments import mine
+from experiments import simulate
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  if arg not in (None, "", "sim"):
+    raise ValueError(f"experiments/from_video.py: unknown argument {arg!r}; known: sim")
+  config = ml_collections.ConfigDict()
+  config.job = "from_video"
+  config.seed = 0
+  config.progress = True
+  config.video = ""  # a video file, or
+  config.frames = ""  # an image folder (config.fps: frames per second when names carry no time)
+  config.fps = 1.0
+  config.camera = ""  # camera.json; "": calibrated from the scene's people
+  config.detections = ""  # COCO results; "": the built-in detector
+  config.mine = mine.get_config()  # its source is filled in by the job
+  config.calibration = ml_collections.ConfigDict(dict(use="auto", min_tracks=4, min_observations=20))
+  config.fit = fit.get_config()  # its mine config is the job's, with the camera
+  config.clipart = clipart.get_config()  # its bank is the fitted one
+  config.clipart.dataset = "walt3d_320x180"
+  config.clipart.num_train, config.clipart.num_test = 200, 50
+  config.clipart.formats = ("array_record",)
+  config.simulate = None
+  if arg == "sim":
+    config.simulate = simulate.get_config("crosswalk")
+    config.simulate.num_bursts, config.simulate.frames_per_burst, config.simulate.num_days = 6, 20, 2
+    config.simulate.num_people = 14
+    config.simulate.progress = False
+  return config

@@ -1,0 +1,224 @@
+"""The `from_video` job: one command from a stationary-camera video to a clip-art dataset
+(experiments/from_video.py).
+
+  config.video (or config.frames), optional config.camera and config.detections
+    1. calibrate, only without config.camera: the mine job with no camera into
+       <workdir>/calibration/mine (tracked, whole, unoccluded objects: the people whose boxes
+       run from head to feet), then `geometry.calibrate` on them → <workdir>/camera.json with
+       its uncertainty, and calibration.png (horizon, a metric ground grid, 1.7 m people drawn
+       over the background)
+    2. mine + fit with that camera: the fit job into <workdir>/fit (it mines into fit/mine;
+       classes by metric size, cars' shapes and poses, people placed on the ground)
+    3. compose: the clipart job on the fitted bank into <workdir>/clipart (TFDS walt3d_clipart),
+       with report.png (composites, labels, depth) and ground.png (the composites' objects'
+       footprints drawn on the calibrated ground grid)
+  → <workdir>/summary.json, and a headline per stage with the paths it wrote.
+
+Each stage is a job that resumes or skips finished work (their own markers), so rerunning the
+same command after a kill goes on. A user's mistake (no such video, unreadable frames, no moving
+objects, tracks that cannot calibrate a camera, e.g. no people or no ground) ends in one line
+naming the reason (the jobs' `UserError`s), not a traceback.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import time
+from typing import Any
+
+import cv2
+import ml_collections
+import numpy as np
+
+from walt3d_jax.errors import UserError
+from walt3d_jax.formats import coco
+from walt3d_jax.geometry import calibrate as calibrate_lib
+from walt3d_jax.geometry import calibration_report
+from walt3d_jax.timelapse import bank as bank_lib
+
+
+class FromVideoError(UserError):
+  """A from_video config that cannot run; the message names the field."""
+
+
+def mine_config(config: ml_collections.ConfigDict, camera: str) -> ml_collections.ConfigDict:
+  """config.mine with the job's source (video or frames, detections, camera) filled in."""
+  c = ml_collections.ConfigDict(config.mine.to_dict())
+  c.source.video, c.source.frames = config.video, config.frames
+  c.source.detections = config.detections or "builtin"
+  c.source.camera = camera
+  c.source.fps = config.fps
+  c.progress = config.progress
+  return c
+
+
+def observations(bank_path: pathlib.Path) -> calibrate_lib.Observations:
+  """The calibration's observations: every mined (tracked, unoccluded) row of a bank."""
+  with bank_lib.ObjectBank.open(bank_path) as bank:
+    if len(bank) == 0:
+      raise calibrate_lib.CalibrationError(
+          f"{bank_path}: mining kept no tracked, unoccluded object: nothing moves enough to calibrate from "
+          "(give a longer video, or a camera.json)")
+    rows = bank.read(slice(None), ("frame_index", "time", "track_id", "category", "box", "keypoints"))
+    size = bank.image_size
+  keypoints = rows["keypoints"] if np.any(rows["keypoints"][..., 2] > 0) else None
+  return calibrate_lib.Observations(rows["track_id"].astype(np.int64), rows["frame_index"].astype(np.int64),
+                                    rows["time"].astype(np.float64), rows["category"].astype(np.int64),
+                                    rows["box"].astype(np.float64), keypoints, tuple(size))
+
+
+def background_image(bank_path: pathlib.Path) -> np.ndarray:
+  """(H, W, 3) uint8 RGB: the bank's first stored background (median) image."""
+  with bank_lib.ObjectBank.open(bank_path) as bank:
+    names = bank.background_names()
+    if not names:
+      raise FromVideoError(f"{bank_path}: the bank holds no background image")
+    return bank.background(names[0])
+
+
+def calibrate_stage(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> tuple[pathlib.Path, dict]:
+  """Mines without a camera, calibrates from the mined tracks; (camera.json, summary)."""
+  from walt3d_jax.timelapse import mine
+
+  camera_path = workdir / "camera.json"
+  mine_dir = workdir / "calibration" / "mine"
+  mine.run(mine_config(config, ""), mine_dir)
+  bank = mine_dir / "bank.h5"
+  if camera_path.is_file():  # calibrated by an earlier run of this command
+    return camera_path, {"camera": str(camera_path), "uncertainty": calibrate_lib.load_uncertainty(camera_path),
+                         "resumed": True}
+  obs = observations(bank)
+  result = calibrate_lib.calibrate(obs, calibrate_lib.CalibrationConfig(**config.calibration.to_dict()),
+                                   seed=config.seed)
+  calibration_report.write_calibration_report(background_image(bank), result, workdir / "calibration.png")
+  tmp = workdir / "camera.tmp.json"
+  calibrate_lib.save_calibration(result, tmp)
+  tmp.rename(camera_path)  # camera.json exists only once it is whole
+  return camera_path, {"camera": str(camera_path), "uncertainty": result.uncertainty(), "resumed": False}
+
+
+def draw_ground_grid(image: np.ndarray, K: np.ndarray, plane: np.ndarray, step_m: float = 2.0,
+                     extent_m: float = 40.0) -> np.ndarray:
+  """A copy of `image` (H, W, 3) uint8 RGB with a metric grid of `step_m` squares on the ground
+  plane [n, d] (camera frame, metres) seen through K (3, 3), out to `extent_m`."""
+  from walt3d_jax.geometry import plane as plane_lib
+
+  R, t = (np.asarray(a, np.float64) for a in plane_lib.ground_frame(np.asarray(plane[:3], np.float32),
+                                                                      np.asarray(plane[3], np.float32)))
+  out = np.ascontiguousarray(image.copy())
+  h, w = out.shape[:2]
+  ticks = np.arange(-extent_m, extent_m + 1e-6, step_m)
+  s = np.linspace(-extent_m, extent_m, 200)
+  lines = [np.stack([np.full_like(s, a), s, 0 * s], 1) for a in ticks]
+  lines += [np.stack([s, np.full_like(s, a), 0 * s], 1) for a in ticks]
+  for ground in lines:
+    cam = ground @ R.T + t
+    front = cam[:, 2] > 0.5
+    uv = (cam @ np.asarray(K, np.float64).T)[:, :2] / np.where(front, cam[:, 2], 1.0)[:, None]
+    for a, b, fa, fb in zip(uv[:-1], uv[1:], front[:-1], front[1:]):
+      if fa and fb and np.all(np.abs(np.concatenate([a, b])) < 4 * max(w, h)):
+        cv2.line(out, tuple(int(round(v)) for v in a), tuple(int(round(v)) for v in b), (80, 255, 80), 1, cv2.LINE_AA)
+  return out
+
+
+def ground_picture(clipart_summary: dict, path: pathlib.Path, images: int = 2) -> None:
+  """The first composites of the built test split with their camera's metric ground grid and each
+  object's ground point (the origin of its fitted pose) marked: objects that stand on the ground
+  have their point on the grid, under their feet or wheels."""
+  from walt3d_jax.data import pipeline
+  from walt3d_jax.viz import overlays
+
+  build = clipart_summary["builds"]["array_record"]
+  source = pipeline.data_source(clipart_summary["dataset"], build["data_dir"], "test")
+  tiles = []
+  for i in range(min(images, len(source))):
+    record = source[i]
+    image = np.asarray(record["image"], np.uint8)
+    scale = max(1, 640 // image.shape[1])  # drawn at ≥ 640 pixels wide, so the grid reads
+    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    S = np.array([[scale, 0, 0.5 * scale - 0.5], [0, scale, 0.5 * scale - 0.5], [0, 0, 1]])  # centres at integers
+    K = S @ np.asarray(record["camera"]["K"], np.float64)
+    tile = draw_ground_grid(image, K, np.asarray(record["camera"]["plane"]))
+    for t in np.asarray(record["objects"]["translation"], np.float64).reshape(-1, 3):
+      if t[2] > 0:
+        u, v, z = K @ t
+        cv2.drawMarker(tile, (int(round(u / z)), int(round(v / z))), (255, 40, 40), cv2.MARKER_TILTED_CROSS, 8, 2)
+    tiles.append(overlays.label(tile, "ground grid 2 m; x: each object's ground point"))
+  if tiles:
+    cv2.imwrite(str(path), cv2.cvtColor(overlays.grid(tiles, columns=1), cv2.COLOR_RGB2BGR))
+
+
+def simulated_video(simulate_config: ml_collections.ConfigDict, directory: pathlib.Path) -> pathlib.Path:
+  """A simulated sequence's video.mp4 (made once): only the video is used, as a user's footage
+  would come, with no camera.json and no detections."""
+  from walt3d_jax.sim import simulate
+
+  preset = simulate_config.presets[0]
+  files = simulate.SequenceFiles(directory / preset)
+  if not files.video.is_file():
+    c = ml_collections.ConfigDict(simulate_config.to_dict())
+    c.write_video = True
+    tmp = directory / f"{preset}.tmp"
+    simulate.simulate_sequence(c, preset, 0, tmp)
+    tmp.rename(directory / preset)
+  return files.video
+
+
+def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, Any]:
+  """The `from_video` job (module docstring); returns the summary it writes."""
+  from walt3d_jax.data import build
+  from walt3d_jax.fit import fit_job
+
+  tic = time.perf_counter()
+  workdir = pathlib.Path(workdir)
+  if not config.video and not config.frames and config.get("simulate"):
+    config = ml_collections.ConfigDict(config.to_dict())
+    config.video = str(simulated_video(config.simulate, workdir / "source"))
+  if bool(config.video) == bool(config.frames):
+    raise FromVideoError("config.video or config.frames: give exactly one (a video file, or an image folder)")
+  summary: dict[str, Any] = {"video": config.video or config.frames}
+  if config.camera:
+    camera = pathlib.Path(config.camera)
+    if not camera.is_file():
+      raise FromVideoError(f"config.camera: no file {camera}")
+    summary["calibration"] = {"camera": str(camera), "given": True}
+  else:
+    camera, summary["calibration"] = calibrate_stage(config, workdir)
+  fit_config = ml_collections.ConfigDict(config.fit.to_dict())
+  fit_config.mine = mine_config(config, str(camera))
+  fit_config.progress = config.progress
+  summary["fit"] = fit_job.run(fit_config, workdir / "fit")
+  bank = workdir / "fit" / "mine" / "bank.h5"
+  clip_config = ml_collections.ConfigDict(config.clipart.to_dict())
+  clip_config.bank = str(bank)
+  clip_config.progress = config.progress
+  clip = build.run(clip_config, workdir / "clipart")
+  summary["clipart"] = {k: clip[k] for k in ("dataset", "examples", "pool")}
+  ground_picture(clip, workdir / "clipart" / "ground.png")
+  summary["seconds"] = round(time.perf_counter() - tic, 1)
+  coco.write_json(summary, workdir / "summary.json")
+  print_headlines(summary, workdir)
+  return summary
+
+
+def print_headlines(summary: dict[str, Any], workdir: pathlib.Path) -> None:
+  cal = summary["calibration"]
+  print(f"\nfrom_video finished in {summary['seconds']:.0f} s. Everything is under {workdir}/:")
+  if cal.get("given"):
+    print(f"  camera        given: {cal['camera']}")
+  else:
+    u = cal.get("uncertainty") or {}
+    est, std = u.get("estimate", {}), u.get("std", {})
+    print(f"  calibration   from {u.get('num_tracks', '?')} {u.get('source', '')} tracks: focal "
+          f"{est.get('focal_px', float('nan')):.0f} ± {std.get('focal_px', float('nan')):.0f} px, height "
+          f"{est.get('height_m', float('nan')):.2f} ± {std.get('height_m', float('nan')):.2f} m, horizon row "
+          f"{est.get('horizon_row', float('nan')):.1f}" + (f"; flags: {', '.join(u['flags'])}" if u.get("flags") else ""))
+    for name in ("camera.json", "calibration.png"):
+      print(f"      {name:<13} {workdir / name}")
+  fit = summary["fit"]
+  print(f"  mine + fit    {fit['tracks']} tracks, {fit['rows']} rows; fitted {fit['fitted']}")
+  print(f"      {'fit report':<13} {workdir / 'fit' / 'report.png'}")
+  clip = summary["clipart"]
+  print(f"  clip-art      {clip['dataset']}: {clip['examples']} from {clip['pool']['objects']} objects")
+  for name in ("report.png", "ground.png", "summary.json"):
+    print(f"      {name:<13} {workdir / 'clipart' / name}")
