@@ -84,8 +84,10 @@ def test_boxes_alone_are_flagged_when_weak():
 
 def test_too_few_people_is_refused():
   obs = _people('intersection', tracks=2)
-  with pytest.raises(C.CalibrationError, match='too few people'):
+  with pytest.raises(C.CalibrationError, match='too few tracks.*2 person tracks'):
     C.calibrate(obs)
+  with pytest.raises(C.CalibrationError, match='too few people'):
+    C.calibrate(obs, C.CalibrationConfig(use='people'))
 
 
 def test_all_feet_on_one_row_is_refused():
@@ -112,13 +114,13 @@ def test_camera_looking_at_the_sky_is_refused():
     C.calibrate(dataclasses.replace(obs, box=box))
 
 
-def test_cars_only_is_refused_with_the_reason():
-  obs = _people('avenue', tracks=8)
+def test_too_few_of_either_class_is_refused_with_the_counts():
+  obs = _people('avenue', tracks=2)
   cars = dataclasses.replace(obs, category=np.full(len(obs), C.CAR))
-  with pytest.raises(C.CalibrationError, match='cars alone'):
+  with pytest.raises(C.CalibrationError, match='2 car tracks'):
     C.calibrate(cars)
-  with pytest.raises(UserError, match='cars alone'):
-    C.calibrate(obs, C.CalibrationConfig(use='cars'))
+  with pytest.raises(UserError, match='too few cars'):
+    C.calibrate(_people('avenue', tracks=8), C.CalibrationConfig(use='cars'))
 
 
 def test_from_coco_reads_annotations():

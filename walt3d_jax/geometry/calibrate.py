@@ -31,16 +31,23 @@ height against the foot pixel (heights vanish at the horizon), then a grid of fo
 Levenberg-Marquardt on the Cauchy-weighted normal equations (IRLS) refines each, the lowest robust
 cost among cameras above the people's heads wins.
 
-Cars: not used yet. Car-only calibration (motion vanishing points of straight lane segments plus
-a car-size prior) is the open part of this item: a sequence without enough person tracks is
-refused with that reason.
+Cars (category 1), when there are too few people (`calibrate_cars`): each car track is the
+silhouette of a mid-size car (`car_template`, scaled by the track's length, width and height
+under a size prior from REFERENCE.md) moving straight at constant speed on the ground; the
+projected silhouette's box explains every observed box (4 edges). Cars along lanes carry the
+lanes' vanishing points, their sizes at many depths the horizon, the size prior the scale; a
+weak prior on the field of view (traffic cameras: 40-90°) breaks the tie between focal length and
+tilt that boxes leave. With one road direction (all moving cars parallel) that prior carries the
+focal length: flagged. Measured (benchmarks/calibrate.py): the crossing roads of intersection and
+t_junction within about 10 % / 2°; one-direction avenue and crosswalk off by 15-30 % in focal
+length (flagged).
 
 Uncertainty: the Gauss-Newton covariance at the optimum, σ² (JᵀJ)⁻¹ with the Cauchy-weighted
 Jacobian and σ² the weighted residual variance; the stature (or car size) priors are part of J, so
 the scale's standard error includes the prior's. Standard errors are reported for f, height,
 pitch, roll and the horizon row at the centre column.
 
-Refusals (`CalibrationError`, a `UserError`): too few tracks or observations, no vertical spread
+Refusals (`CalibrationError`, a `UserError`): too few tracks or observations of either class, no vertical spread
 of the foot rows, sizes that do not grow towards the bottom of the image (a camera looking at the
 sky, or an upside-down image), a fit whose horizon is not above the feet, a pitch outside
 [-10°, 85°] or a focal length outside 0.3–5 × the image width. A fit that works but is weak is
@@ -50,6 +57,7 @@ returned with `flags` saying why (large standard errors, few inliers).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -144,7 +152,8 @@ class Observations:
 class CalibrationConfig:
   """Knobs of `calibrate`.
 
-  use: 'auto' or 'people' (person tracks); 'cars' is refused (not implemented).
+  use: 'people' (person tracks), 'cars' (car tracks) or 'auto' (people when there are enough,
+    else cars).
   min_tracks / min_observations: fewer usable ones is a refusal.
   min_foot_spread: the 10–90 % range of foot rows, as a fraction of the image height, below which
     the horizon cannot be told from the sizes (refusal).
@@ -187,7 +196,7 @@ class CalibrationResult:
     centre column, pixels.
   std: standard errors of the same five, keyed by _NAMES.
   covariance: (4, 4) of (log f, log height, pitch, roll).
-  source: what calibrated it ('people').
+  source: what calibrated it ('people' or 'cars').
   num_tracks, num_observations: used; num_inliers: observations within 3 noise units;
   residual_px: median |residual| of the inliers, pixels.
   flags: why the result is weak (empty when not).
@@ -431,7 +440,8 @@ def _plane_fit(u: np.ndarray, v: np.ndarray, size: np.ndarray, iters: int = 20
   return coef, w
 
 
-def _check_people_geometry(obs: Observations, config: CalibrationConfig) -> tuple[float, float]:
+def _check_people_geometry(obs: Observations, config: CalibrationConfig,
+                           what: str = 'people') -> tuple[float, float]:
   """Refuses people observations that cannot calibrate; returns the start (horizon row at the
   centre column, horizon slope dv/du) of the plane fit."""
   w, h = obs.image_size
@@ -439,7 +449,7 @@ def _check_people_geometry(obs: Observations, config: CalibrationConfig) -> tupl
   spread = np.percentile(bottom, 90) - np.percentile(bottom, 10)
   if spread < config.min_foot_spread * h:
     raise CalibrationError(
-        f'no vertical spread: the feet of the people lie on one band of rows ({spread:.1f} px '
+        f'no vertical spread: the feet of the {what} lie on one band of rows ({spread:.1f} px '
         f'between the 10th and 90th percentile, need >= {config.min_foot_spread:.0%} of the image '
         f'height = {config.min_foot_spread * h:.1f} px); the horizon cannot be told from sizes')
   size = bottom - top
@@ -450,10 +460,10 @@ def _check_people_geometry(obs: Observations, config: CalibrationConfig) -> tupl
   growth = a * spread
   if not growth > 0.15 * np.median(size):
     raise CalibrationError(
-        'people do not grow towards the bottom of the image (box height changes by '
+        f'{what} do not grow towards the bottom of the image (box height changes by '
         f'{growth:+.1f} px over the foot rows\' spread, median height {np.median(size):.1f} px): '
         'no ground plane is seen below a horizon (a camera looking at the sky, an upside-down '
-        'image, or boxes that are not standing people)')
+        f'image, or boxes that are not {what} on the ground)')
   horizon = -c / a + 0.5 * (h - 1)
   if horizon > np.percentile(bottom, 10):
     raise CalibrationError(
@@ -668,22 +678,240 @@ def calibrate_people(obs: Observations, config: CalibrationConfig = CalibrationC
                  config)
 
 
+# --- cars -------------------------------------------------------------------------------------
+
+# Car size prior, length, width (no mirrors), height in metres (REFERENCE.md: a street's mix of
+# hatchbacks 3.6-4.2 m, sedans 4.4-4.95, SUVs 4.3-5.1, vans and pickups to 5.9 m long; widths
+# 1.65-2.10 m; heights 1.40-2.00 m): mean and spread of that mix.
+CAR_SIZE_M = np.array([4.79, 1.88, 1.68])  # equal mix of the five classes' mid-ranges
+CAR_SIZE_SD_M = np.array([0.6, 0.13, 0.2])
+# Field of view prior for car-only calibration (REFERENCE.md: traffic cameras have horizontal
+# fields of view of 40-90 degrees): log f about that of 65 degrees, sd 0.3 (40 and 90 degrees at
+# about 1.8 and 1.5 sd). Boxes of cars seen over a second or two trade focal length against tilt
+# (a long lens looking steeply down makes the same boxes); the prior breaks that tie.
+TRAFFIC_HFOV_RAD = math.radians(65.)
+TRAFFIC_LOG_FOCAL_SD = 0.3
+# Per-track parameters: ground x, y (metres, at the track's mid time), heading (rad), speed
+# (m/s), length, width, height (metres).
+_CAR_PARAMS = 7
+
+
+@functools.lru_cache(maxsize=1)
+def car_template() -> np.ndarray:
+  """(P, 3) silhouette points of a car of unit length, width and height (object frame: x
+  forward, z up, origin at the footprint centre): the convex hull of a mid-size sedan's mesh
+  (`shapes.vehicle`), whose bonnet, cabin and boot a cuboid would overstate at the top."""
+  from scipy import spatial  # pylint: disable=g-import-not-at-top
+  from walt3d_jax.shapes import vehicle  # pylint: disable=g-import-not-at-top
+  params = vehicle.sample_car_params(np.random.default_rng(0), 'sedan')
+  verts = vehicle.car_mesh(params).vertices / np.asarray(vehicle.car_dimensions(params))
+  return verts[spatial.ConvexHull(verts).vertices]
+
+
+@dataclasses.dataclass(frozen=True)
+class _CarData:
+  """Observations of car tracks: track index (N,), seconds from the track's mid time (N,), box
+  edges (N, 4) left, right, top, bottom (pixels), noise (N,) pixels."""
+
+  track: np.ndarray
+  dt: np.ndarray
+  edges: np.ndarray
+  sigma: np.ndarray
+  num_tracks: int
+
+
+def _car_data(obs: Observations, config: CalibrationConfig) -> _CarData:
+  _, track = np.unique(obs.track_id, return_inverse=True)
+  num = int(track.max()) + 1 if len(obs) else 0
+  mid = np.array([0.5 * (obs.time[track == k].min() + obs.time[track == k].max()) for k in range(num)])
+  edges = np.stack(_box_edges(obs.box), 1)
+  size = edges[:, 3] - edges[:, 2]
+  sigma = np.sqrt(config.noise_px ** 2 + (config.noise_fraction * size) ** 2)
+  return _CarData(track, obs.time - mid[track], edges, sigma, num)
+
+
+def _car_edges(theta: np.ndarray, data: _CarData, image_size) -> np.ndarray:
+  """Predicted box edges (N, 4) of each observation: the projected cuboid of its track's size at
+  the track's position at that time (straight line, constant speed)."""
+  f, height = math.exp(theta[0]), math.exp(theta[1])
+  R = rotation(theta[2], theta[3])
+  K = intrinsics(f, image_size)
+  per = theta[_NUM_CAMERA:].reshape(-1, _CAR_PARAMS)[data.track]  # (N, 7)
+  heading = per[:, 2]
+  c, s = np.cos(heading), np.sin(heading)
+  x = per[:, 0] + per[:, 3] * data.dt * c
+  y = per[:, 1] + per[:, 3] * data.dt * s
+  local = car_template()[None] * per[:, None, 4:7]  # (N, P, 3)
+  ground = np.stack([x[:, None] + c[:, None] * local[..., 0] - s[:, None] * local[..., 1],
+                     y[:, None] + s[:, None] * local[..., 0] + c[:, None] * local[..., 1],
+                     local[..., 2]], -1)
+  cam = ground @ R.T - height * R[:, 2]
+  z = np.maximum(cam[..., 2], 0.1)  # points behind the camera: clamped (such starts lose)
+  u = K[0, 0] * cam[..., 0] / z + K[0, 2]
+  v = K[1, 1] * cam[..., 1] / z + K[1, 2]
+  return np.stack([u.min(1), u.max(1), v.min(1), v.max(1)], 1)
+
+
+def _car_residuals(theta: np.ndarray, data: _CarData, image_size) -> np.ndarray:
+  """Box edges (4N,) in noise units, then the size priors (3K,)."""
+  pred = _car_edges(theta, data, image_size)
+  res = ((pred - data.edges) / data.sigma[:, None]).T.reshape(-1)
+  dims = theta[_NUM_CAMERA:].reshape(-1, _CAR_PARAMS)[:, 4:7]
+  fov = (theta[0] - math.log(image_size[0] / (2. * math.tan(0.5 * TRAFFIC_HFOV_RAD)))) / TRAFFIC_LOG_FOCAL_SD
+  return np.concatenate([res, ((dims - CAR_SIZE_M) / CAR_SIZE_SD_M).reshape(-1), [fov]])
+
+
+def _car_jacobian(theta: np.ndarray, data: _CarData, image_size) -> np.ndarray:
+  """Forward differences: one column per camera parameter, and each per-track parameter of all
+  tracks at once (an observation depends on its own track only); the priors are analytic."""
+  r0 = _car_residuals(theta, data, image_size)
+  n, k = len(data.track), data.num_tracks
+  J = np.zeros((len(r0), len(theta)))
+  for j in range(_NUM_CAMERA):
+    step = 1e-6 * max(1., abs(theta[j]))
+    t = theta.copy()
+    t[j] += step
+    J[:, j] = (_car_residuals(t, data, image_size) - r0) / step
+  rows = np.arange(4 * n)
+  track = np.tile(data.track, 4)
+  for j in range(_CAR_PARAMS):
+    step = 1e-6
+    t = theta.copy()
+    t[_NUM_CAMERA + j::_CAR_PARAMS] += step
+    J[rows, _NUM_CAMERA + _CAR_PARAMS * track + j] = (_car_residuals(t, data, image_size)[:4 * n] - r0[:4 * n]) / step
+  prior_rows = 4 * n + np.arange(3 * k)  # the focal prior (last row) is in the camera columns
+  cols = _NUM_CAMERA + _CAR_PARAMS * np.repeat(np.arange(k), 3) + np.tile(np.arange(4, 7), k)
+  J[prior_rows, cols] = np.tile(1. / CAR_SIZE_SD_M, k)
+  return J
+
+
+def _start_cars(f: float, pitch: float, data: _CarData, image_size) -> np.ndarray:
+  """theta for a camera (f, pitch, no roll): each track put where its box bottoms meet the
+  ground, heading along its motion (or the better of two for a car that hardly moves), mean
+  size; the height scaled until the median predicted and observed box heights agree."""
+  height = 10.
+  theta = np.zeros(_NUM_CAMERA + _CAR_PARAMS * data.num_tracks)
+  theta[:_NUM_CAMERA] = [math.log(f), math.log(height), pitch, 0.]
+  for _ in range(3):
+    theta[1] = math.log(height)
+    R, Km = rotation(pitch, 0.), intrinsics(f, image_size)
+    bottom = np.stack([0.5 * (data.edges[:, 0] + data.edges[:, 1]), data.edges[:, 3]], 1)
+    cam = _ground_points(np.linalg.inv(Km), R, height, bottom, np.zeros(len(bottom)))
+    ground = (cam + height * R[:, 2]) @ R  # camera -> ground frame
+    per = theta[_NUM_CAMERA:].reshape(-1, _CAR_PARAMS)
+    for k in range(data.num_tracks):
+      idx = np.flatnonzero(data.track == k)
+      pts, dt = ground[idx, :2], data.dt[idx]
+      centre = pts.mean(0)
+      # The box bottom is the car's near side: its centre lies about half a width farther.
+      away = centre / max(np.linalg.norm(centre), 1e-6)
+      centre = centre + 0.9 * away
+      span = dt.max() - dt.min()
+      move = pts[np.argmax(dt)] - pts[np.argmin(dt)]
+      heading = math.atan2(move[1], move[0]) if np.linalg.norm(move) > 1. else math.atan2(away[1], away[0]) + math.pi / 2
+      speed = np.linalg.norm(move) / span if span > 0 and np.linalg.norm(move) > 1. else 0.
+      per[k] = [centre[0], centre[1], heading, speed, *CAR_SIZE_M]
+    pred = _car_edges(theta, data, image_size)
+    ratio = np.median((pred[:, 3] - pred[:, 2]) / np.maximum(data.edges[:, 3] - data.edges[:, 2], 1.))
+    if not np.isfinite(ratio) or ratio <= 0:
+      break
+    height *= ratio
+  return theta
+
+
+def calibrate_cars(obs: Observations, config: CalibrationConfig = CalibrationConfig(),
+                   seed: int = 0) -> CalibrationResult:
+  """Calibrates from the car tracks of `obs`: each track is a cuboid of a prior car size
+  (CAR_SIZE_M ± CAR_SIZE_SD_M) moving straight at constant speed on the ground; its projected
+  box explains the observed boxes. Cars driving along lanes carry the lanes' vanishing points
+  (perspective along the motion), their sizes at many depths the horizon, the size prior the
+  scale. Turning or occluded observations are downweighted by the Cauchy loss."""
+  cars = _usable(obs, CAR, config)
+  _count_check(cars, 'cars', config)
+  cars = _subsample(cars, dataclasses.replace(config, max_tracks=min(config.max_tracks, 40)),
+                    np.random.default_rng(seed))
+  _check_people_geometry(cars, config, 'cars')  # spread of rows, growth towards the bottom
+  data = _car_data(cars, config)
+  size = cars.image_size
+  fun = lambda t: _car_residuals(t, data, size)
+  jac = lambda t: _car_jacobian(t, data, size)
+  num_priors = 3 * data.num_tracks + 1
+  starts = []
+  for f in np.geomspace(0.4 * size[0], 2.5 * size[0], 4):
+    for pitch in np.radians([8., 20., 35., 55.]):
+      theta0 = _start_cars(float(f), float(pitch), data, size)
+      r0 = fun(theta0)
+      if np.all(np.isfinite(r0)):
+        starts.append((_cauchy(r0, config.loss_scale, len(r0) - num_priors)[0], theta0))
+  if not starts:
+    raise CalibrationError('cars: no starting camera gave finite residuals')
+  starts.sort(key=lambda c: c[0])
+  # A few steps from the 8 best starts, then the 2 best of those to convergence: each solve has
+  # a few hundred parameters, and the cost is flat along focal length vs tilt.
+  short = [_solve(fun, jac, theta0, config.loss_scale, max_iterations=6, num_priors=num_priors)
+           for _, theta0 in starts[:8]]
+  short = [r for r in short if math.exp(r.x[1]) >= MIN_CAMERA_HEIGHT_M]
+  best = None
+  for r in sorted(short, key=lambda r: r.cost)[:2]:
+    res = _solve(fun, jac, r.x, config.loss_scale, max_iterations=60, num_priors=num_priors)
+    if math.exp(res.x[1]) < MIN_CAMERA_HEIGHT_M:
+      continue
+    if best is None or res.cost < best.cost:
+      best = res
+  if best is None:
+    raise CalibrationError(f'degenerate fit from cars: every camera found stands below '
+                           f'{MIN_CAMERA_HEIGHT_M} m')
+  num_obs = len(data.track)
+  cov = _covariance(best, 4 * num_obs, 0)
+  edges = best.fun[:4 * num_obs].reshape(4, num_obs)
+  units = np.sqrt(np.mean(edges ** 2, axis=0))
+  result = _finish(best.x, cov, size, 'cars', data.num_tracks, units, units * data.sigma,
+                   data.edges[:, 3], 0.5 * (data.edges[:, 0] + data.edges[:, 1]), config)
+  spread = _direction_spread(best.x[_NUM_CAMERA:].reshape(-1, _CAR_PARAMS))
+  if spread < math.radians(30.):
+    # One road direction gives one vanishing point: the focal length then rests on the
+    # field-of-view prior and the car-size model (measured errors up to +30 %).
+    flag = (f'one road direction (moving cars\' headings within {math.degrees(spread):.0f}°): focal '
+            'length and tilt rest on the field-of-view prior; standard errors understate it')
+    result = dataclasses.replace(result, flags=result.flags + (flag,))
+  return result
+
+
+def _direction_spread(tracks: np.ndarray, min_speed: float = 1.) -> float:
+  """Spread (radians) of the directions of travel of the tracks (K, 7) moving at >= min_speed
+  m/s, modulo π (half the circular standard deviation of the doubled angles); 0 when fewer than
+  two move (no vanishing point at all)."""
+  moving = tracks[np.abs(tracks[:, 3]) >= min_speed, 2]
+  if len(moving) < 2:
+    return 0.
+  resultant = np.abs(np.mean(np.exp(2j * moving)))
+  return 0.5 * math.sqrt(max(-2. * math.log(max(resultant, 1e-12)), 0.))
+
+
 def calibrate(obs: Observations, config: CalibrationConfig = CalibrationConfig(),
               seed: int = 0) -> CalibrationResult:
-  """The camera of `obs`, from its person tracks (config.use 'auto' or 'people'). Raises
-  CalibrationError naming the reason when the tracks do not constrain the camera, or when
-  config.use is 'cars' or there are only car tracks (car-only calibration is not implemented)."""
+  """The camera of `obs` from its person tracks (config.use 'people'), its car tracks ('cars'),
+  or ('auto') people when there are enough of them, else cars. Raises CalibrationError naming the
+  reason when the tracks do not constrain the camera."""
   if config.use not in ('auto', 'people', 'cars'):
     raise CalibrationError(f"calibration: field 'use': expected auto, people or cars, got "
                            f'{config.use!r}')
+  if config.use == 'people':
+    return calibrate_people(obs, config, seed)
+  if config.use == 'cars':
+    return calibrate_cars(obs, config, seed)
   people = _usable(obs, PERSON, config)
-  if config.use == 'cars' or (len(people) == 0 and np.any(obs.category == CAR)):
-    cars = len(np.unique(obs.track_id[(obs.category == CAR) & (obs.track_id >= 0)]))
-    raise CalibrationError(
-        f'cannot calibrate from cars alone ({cars} car tracks, {len(people)} usable person '
-        'observations): calibration from car tracks is not implemented; give a sequence with '
-        'people walking through it, or a camera.json')
-  return calibrate_people(obs, config, seed)
+  if len(np.unique(people.track_id)) >= config.min_tracks and len(people) >= config.min_observations:
+    return calibrate_people(obs, config, seed)
+  cars = _usable(obs, CAR, config)
+  if len(np.unique(cars.track_id)) >= config.min_tracks and len(cars) >= config.min_observations:
+    return calibrate_cars(obs, config, seed)
+  raise CalibrationError(
+      f'too few tracks to calibrate from: {len(np.unique(people.track_id))} person tracks '
+      f'({len(people)} usable observations) and {len(np.unique(cars.track_id))} car tracks '
+      f'({len(cars)}); need >= {config.min_tracks} tracks and >= {config.min_observations} '
+      'observations of one class (boxes clear of the image border); give a longer or busier '
+      'sequence, or a camera.json')
 
 
 # --- files ------------------------------------------------------------------------------------
