@@ -6,11 +6,13 @@ jitter ±1 px on every box edge, keypoints ±2 px, 10 % of observations cut from
 occluded); calibrated from boxes + torso keypoints, and from boxes alone. Prints the errors of
 focal length (%), camera height (%), tilt (°), roll (°) and horizon row (% of the image height)
 against the "Real footage" issue's goals, and |error| / standard error (calibration of the
-uncertainty). Car-only calibration is not implemented (see geometry/calibrate.py).
+uncertainty). Then car-only: each preset's own traffic (`sim.calibration_tracks.car_tracks`: cars
+following the lanes, the simulator's meshes, 6 bursts of 10 frames, the same box jitter and
+occlusion from below), calibrated with `CalibrationConfig(use='cars')`.
 
   .venv/bin/python benchmarks/calibrate.py [--seeds 3] [--tracks 30]
 
-About 1-2 s per calibration on one core.
+About 1-2 s per people calibration, 3-15 s per car calibration on one core.
 """
 
 import argparse
@@ -24,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run as a script
 
 from walt3d_jax.geometry import calibrate as C
+from walt3d_jax.sim import calibration_tracks
 from walt3d_jax.sim import presets
 
 GOALS = {'f %': 10., 'height %': 10., 'tilt °': 2., 'roll °': 2., 'horizon %H': 1.}
@@ -81,9 +84,43 @@ def main():
         cells.append(f'{mean:+7.2f}/{worst:5.2f}{"ok" if worst < goal else "✗":>3s}')
       print(f'{name:13s} ' + ' '.join(f'{c:>16s}' for c in cells)
             + f'  {max(zs):5.1f}  {flagged}/{len(errs)}  {secs / len(errs):.1f}')
+  print(f'\n== cars only, 6 bursts x 10 frames of each preset\'s traffic, {args.seeds} seeds ==')
+  print(f'{"preset":13s} ' + ' '.join(f'{k:>16s}' for k in GOALS) + '  z(max) flags  s/run')
+  for name in sorted(presets.PRESETS):
+    rig = presets.PRESETS[name](0).rig
+    runs = []
+    for seed in range(args.seeds):
+      obs = calibration_tracks.car_tracks(name, seed, SIZE)
+      runs.append((obs, rig if seed == 0 else presets.PRESETS[name](seed).rig))
+    _print_row(name, runs, C.CalibrationConfig(use='cars'))
   print('\ncells: mean signed error / worst |error| over seeds, ok when the worst meets the goal;'
         ' z(max): largest |error| / standard error; flags: runs flagged as weak.')
-  print('cars only: not implemented (calibrate refuses car-only tracks with that reason).')
+
+
+def _print_row(name: str, runs, config: C.CalibrationConfig) -> None:
+  """One preset's row: runs are (observations, rig) pairs."""
+  errs, zs, flagged, secs = [], [], 0, 0.
+  for seed, (obs, rig) in enumerate(runs):
+    tic = time.perf_counter()
+    try:
+      res = C.calibrate(obs, config)
+    except C.CalibrationError as e:
+      print(f'{name:13s} seed {seed}: refused: {e}')
+      continue
+    secs += time.perf_counter() - tic
+    e, s = errors(res, rig)
+    errs.append(e)
+    zs.append(max(abs(e[k]) / max(s[k], 1e-9) for k in e))
+    flagged += bool(res.flags)
+  if not errs:
+    return
+  cells = []
+  for k, goal in GOALS.items():
+    worst = max(abs(e[k]) for e in errs)
+    mean = np.mean([e[k] for e in errs])
+    cells.append(f'{mean:+7.2f}/{worst:5.2f}{"ok" if worst < goal else "✗":>3s}')
+  print(f'{name:13s} ' + ' '.join(f'{c:>16s}' for c in cells)
+        + f'  {max(zs):5.1f}  {flagged}/{len(errs)}  {secs / len(errs):.1f}')
 
 
 if __name__ == '__main__':

@@ -31,8 +31,9 @@ def test_cars_alone_calibrate_the_intersection(intersection_cars):
   assert abs(res.height_m / rig.height - 1) < 0.10, res.height_m
   assert abs(math.degrees(res.pitch_rad - rig.pitch)) < 2.
   assert abs(res.horizon_row - C.horizon_row(f, rig.pitch, rig.roll, SIZE)) < 0.02 * SIZE[1]
-  # Two road directions cross here: no one-direction flag.
+  # Two road directions cross here: no one-direction flag; car-only is always flagged as weak.
   assert not any('one road direction' in flag for flag in res.flags), res.flags
+  assert any('car-only' in flag for flag in res.flags)
 
 
 def test_no_moving_objects_is_refused():

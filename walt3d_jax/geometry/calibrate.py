@@ -38,9 +38,11 @@ projected silhouette's box explains every observed box (4 edges). Cars along lan
 lanes' vanishing points, their sizes at many depths the horizon, the size prior the scale; a
 weak prior on the field of view (traffic cameras: 40-90°) breaks the tie between focal length and
 tilt that boxes leave. With one road direction (all moving cars parallel) that prior carries the
-focal length: flagged. Measured (benchmarks/calibrate.py): the crossing roads of intersection and
-t_junction within about 10 % / 2°; one-direction avenue and crosswalk off by 15-30 % in focal
-length (flagged).
+focal length: flagged. Measured (benchmarks/calibrate.py, 3 seeds per preset): camera height
+mostly within 10-15 %, horizon within 1-4 % of the image height, but focal length off by up to
+40-70 % and tilt by up to 11°: boxes over 1-3 s of driving leave the cost nearly flat along
+focal length vs tilt, and turning cars break the straight-line model. Every car-only result is
+flagged as weak; the test asserts what is stable on one scene.
 
 Uncertainty: the Gauss-Newton covariance at the optimum, σ² (JᵀJ)⁻¹ with the Cauchy-weighted
 Jacobian and σ² the weighted residual variance; the stature (or car size) priors are part of J, so
@@ -465,7 +467,9 @@ def _check_people_geometry(obs: Observations, config: CalibrationConfig,
         'no ground plane is seen below a horizon (a camera looking at the sky, an upside-down '
         f'image, or boxes that are not {what} on the ground)')
   horizon = -c / a + 0.5 * (h - 1)
-  if horizon > np.percentile(bottom, 10):
+  # Cars' box heights depend on their heading as much as on depth: their plane fit only says
+  # whether sizes grow downwards, not where the horizon is.
+  if what == 'people' and horizon > np.percentile(bottom, 10):
     raise CalibrationError(
         f'the horizon of the sizes (row {horizon:.0f}) lies below the feet: a camera looking at '
         'the sky, or an upside-down image')
@@ -867,6 +871,12 @@ def calibrate_cars(obs: Observations, config: CalibrationConfig = CalibrationCon
   units = np.sqrt(np.mean(edges ** 2, axis=0))
   result = _finish(best.x, cov, size, 'cars', data.num_tracks, units, units * data.sigma,
                    data.edges[:, 3], 0.5 * (data.edges[:, 0] + data.edges[:, 1]), config)
+  # Measured on the simulator's presets (benchmarks/calibrate.py, 3 seeds): focal length off by
+  # up to 40-70 % and tilt by up to 11° even where roads cross, with standard errors that
+  # understate it (the cost is nearly flat along focal length vs tilt): always said.
+  result = dataclasses.replace(result, flags=result.flags + (
+      'car-only calibration: focal length and tilt are weakly constrained by car boxes (errors '
+      'up to 40-70 % / 11° on simulated scenes); check the ground grid in the report',))
   spread = _direction_spread(best.x[_NUM_CAMERA:].reshape(-1, _CAR_PARAMS))
   if spread < math.radians(30.):
     # One road direction gives one vanishing point: the focal length then rests on the
