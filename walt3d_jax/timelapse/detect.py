@@ -3,8 +3,11 @@ morphology and connected components -> visible masks, boxes, scores and classes.
 
 Foreground: colour distance to the frame's time-of-day background above a threshold adapted to
 the bucket's noise (`BackgroundModel.noise`), minus cast shadows (pixels darker than the
-background by a similar factor in every channel: Cucchiara et al. 2003's test in RGB), then
-opening (speckle) and closing (holes), then 8-connected components. One component is one
+background by a similar factor in every channel: Cucchiara et al. 2003's test in RGB) and minus
+illumination changes (lit where the background was shaded, same chromaticity and texture:
+`illumination_change`), then opening (speckle) and closing (holes), then 8-connected
+components. With a camera, components whose metric size on the ground cannot be a person or a
+car are dropped (`plausible_size`). One component is one
 detection, so objects that touch in the image merge into one (scored as a false positive and
 misses when their union box overlaps neither by IoU 0.5).
 
@@ -47,6 +50,16 @@ class DetectorConfig:
   person_min_aspect: without a camera, blobs with height / width above this are people.
   match_gain: scale the background by the frame's median per-channel gain first.
   shadows: remove cast shadows.
+  illumination: also remove pixels lit where the background was shaded (`illumination_change`:
+    the sun moves within a bucket's hours, so yesterday's shadow is today's sunlit road):
+    frame / background ratio in `illumination_ratio` for all channels alike (spread <=
+    `illumination_chroma` × mean) and the background's texture kept (local normalised
+    cross-correlation >= `texture_ncc` over (2 texture_px + 1)² pixels, or a background flatter
+    than `flat_std` grey levels). Measured: brighter-only (low 1.05) keeps grey and dark cars
+    that a symmetric test (0.3–2.5) erased.
+  min_width_m, min_height_m, max_width_m: with a camera, blobs standing on the ground outside
+    these metric sizes are dropped (`plausible_size`): speckle, flicker and fragments are
+    smaller than any person, merged shadows wider than any car.
   """
 
   threshold_sigmas: float = 4.5
@@ -63,11 +76,11 @@ class DetectorConfig:
   match_gain: bool = True
   shadows: bool = True
   illumination: bool = True
-  illumination_ratio: tuple[float, float] = (0.3, 2.5)
+  illumination_ratio: tuple[float, float] = (1.05, 2.5)
   illumination_chroma: float = 0.12
   texture_px: int = 2
   texture_ncc: float = 0.5
-  flat_std: float = 3.0
+  flat_std: float = 0.0
   min_width_m: float = 0.3
   min_height_m: float = 1.1
   max_width_m: float = 8.0
@@ -81,7 +94,13 @@ class DetectorConfig:
     low, high = self.shadow_ratio
     if not 0 < low < high <= 1:
       raise ValueError(f"DetectorConfig.shadow_ratio must satisfy 0 < low < high <= 1, got {self.shadow_ratio}")
-    for name in ("open_px", "close_px", "min_area"):
+    low, high = self.illumination_ratio
+    if not 0 < low < high:
+      raise ValueError(f"DetectorConfig.illumination_ratio must satisfy 0 < low < high, got {self.illumination_ratio}")
+    if not (self.min_width_m >= 0 and self.min_height_m >= 0 and self.max_width_m > self.min_width_m):
+      raise ValueError(f"DetectorConfig: need 0 <= min_width_m < max_width_m and min_height_m >= 0, got "
+                       f"{self.min_width_m}, {self.max_width_m}, {self.min_height_m}")
+    for name in ("open_px", "close_px", "min_area", "texture_px"):
       if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 0:
         raise ValueError(f"DetectorConfig.{name} must be an int >= 0, got {getattr(self, name)}")
 
