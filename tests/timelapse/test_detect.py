@@ -190,3 +190,21 @@ def test_illumination_change_and_shadows_are_not_foreground():
   # Without the illumination test the lit band is (wrongly) foreground: the test can fail.
   plain = detect.foreground(frame, bg, noise, dataclasses.replace(config, illumination=False))[0]
   assert plain[5:115, 25:55].mean() > 0.9
+
+
+def test_a_ghost_is_dropped_and_an_object_kept():
+  """The background's sample held a parked car that has left (its outline is a background edge,
+  not a frame edge); a new car has arrived elsewhere (its outline is in the frame)."""
+  rng = np.random.default_rng(1)
+  road = np.clip(100 + rng.normal(0, 3, (120, 160, 3)), 0, 255)
+  bg, frame = road.copy(), road.copy()
+  bg[20:50, 20:70] = [30, 40, 150]  # the car that left
+  frame[70:100, 90:140] = [170, 160, 40]  # the car that came
+  bg, frame = (np.clip(np.rint(a), 0, 255).astype(np.uint8) for a in (bg, frame))
+  noise = np.full((120, 160), 2.0, np.float32)
+  config = detect.DetectorConfig(match_gain=False)
+  found = detect.detect(frame, bg, noise, 0, None, config)
+  np.testing.assert_array_equal(found.boxes, [[90, 70, 50, 30]])
+  # Without the ghost test both are detected: the test can fail.
+  both = detect.detect(frame, bg, noise, 0, None, dataclasses.replace(config, ghost_edge_ratio=0.))
+  assert both.num == 2
