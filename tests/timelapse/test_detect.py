@@ -208,3 +208,19 @@ def test_a_ghost_is_dropped_and_an_object_kept():
   # Without the ghost test both are detected: the test can fail.
   both = detect.detect(frame, bg, noise, 0, None, dataclasses.replace(config, ghost_edge_ratio=0.))
   assert both.num == 2
+
+
+def test_person_fragments_are_grouped_but_two_people_are_not():
+  camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
+  person = _board_box(camera, 15., 0.5, 1.7)[0]
+  x, y, w, h = person
+  legs = np.array([x, y + 0.55 * h, w, 0.45 * h])  # trousers and coat split by a road-coloured belt
+  torso = np.array([x, y, w, 0.5 * h])
+  neighbour = _board_box(camera, 15.5, 0.5, 1.7)[0] + [2.5 * w, 0, 0, 0]  # someone beside them
+  groups = detect.person_fragment_groups(np.stack([legs, torso, neighbour]), camera)
+  assert groups[0] == groups[1] != groups[2]
+  # Two whole people, one above the other in the image (one farther): not grouped.
+  far = _board_box(camera, 30., 0.5, 1.7)[0]
+  far[0] = x
+  groups = detect.person_fragment_groups(np.stack([person, far]), camera)
+  assert groups[0] != groups[1]

@@ -7,9 +7,10 @@ background by a similar factor in every channel: Cucchiara et al. 2003's test in
 illumination changes (lit where the background was shaded, same chromaticity and texture:
 `illumination_change`), then opening (speckle) and closing (holes), then 8-connected
 components; ghosts (components whose outline is an edge of the background, not of the frame:
-an object that has left, a shadow that has moved) are dropped. With a camera, components whose metric size on the ground cannot be a person or a
+an object that has left, a shadow that has moved) are dropped. With a camera, fragments of one
+person stacked in the image are grouped (`person_fragment_groups`). With a camera, components whose metric size on the ground cannot be a person or a
 car are dropped (`plausible_size`). One component is one
-detection, so objects that touch in the image merge into one (scored as a false positive and
+detection (bar grouped person fragments), so objects that touch in the image merge into one (scored as a false positive and
 misses when their union box overlaps neither by IoU 0.5).
 
 Class: with a camera, by metric size on the ground plane: the box's bottom centre is
@@ -61,6 +62,9 @@ class DetectorConfig:
   ghost_edge_ratio: a component whose contour has weaker edges in the frame than this × in the
     background is a ghost (`is_ghost`) and dropped; 0 keeps all. 0.8 measured best of 0.6–1.2 on
     seed-0 sequences (1.0 and up drop real objects next to background edges).
+  merge_person_fragments: with a camera, components stacked one above the other that together
+    stand as a person (<= fragment_person_width_m wide, <= fragment_person_height_m tall) and
+    of which none alone reaches min_person_m are one detection (`person_fragment_groups`).
   min_width_m, min_height_m, max_width_m: with a camera, blobs standing on the ground outside
     these metric sizes are dropped (`plausible_size`): speckle, flicker and fragments are
     smaller than any person, merged shadows wider than any car.
@@ -86,6 +90,10 @@ class DetectorConfig:
   texture_ncc: float = 0.5
   flat_std: float = 0.0
   ghost_edge_ratio: float = 0.8
+  merge_person_fragments: bool = True
+  fragment_person_width_m: float = 0.9
+  fragment_person_height_m: float = 2.1
+  min_person_m: float = 1.4
   min_width_m: float = 0.3
   min_height_m: float = 1.1
   max_width_m: float = 8.0
@@ -165,6 +173,50 @@ def plausible_size(boxes: np.ndarray, camera: camera_lib.Camera,
   width, height, _, valid = metric_size(camera, boxes)
   ok = (width >= config.min_width_m) & (height >= config.min_height_m) & (width <= config.max_width_m)
   return np.where(valid, ok, True)
+
+
+def _union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+  return np.array([x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0])
+
+
+def person_fragment_groups(boxes: np.ndarray, camera: camera_lib.Camera,
+                           config: DetectorConfig = DetectorConfig()) -> np.ndarray:
+  """Group index (N,) of components with boxes (N, 4) xywh pixels: parts stacked one above the
+  other (columns overlapping by half the narrower, a vertical gap under a third of the union's
+  height) whose union box stands on the ground as a person (<= fragment_person_width_m wide,
+  <= fragment_person_height_m tall) and of which neither alone is as tall as `min_person_m`:
+  one person split by the foreground test (trousers or a coat like the road)."""
+  groups = [[i] for i in range(len(boxes))]
+  gboxes = [np.asarray(b, np.float64) for b in boxes]
+  merged = True
+  while merged:
+    merged = False
+    for a in range(len(gboxes)):
+      for b in range(a + 1, len(gboxes)):
+        A, B = gboxes[a], gboxes[b]
+        overlap = min(A[0] + A[2], B[0] + B[2]) - max(A[0], B[0])
+        if overlap < 0.5 * min(A[2], B[2]):
+          continue
+        union = _union(A, B)
+        gap = max(A[1], B[1]) - min(A[1] + A[3], B[1] + B[3])
+        if gap > union[3] / 3:
+          continue
+        width, height, _, valid = metric_size(camera, np.stack([A, B, union]))
+        if not valid.all() or max(height[0], height[1]) >= config.min_person_m:
+          continue
+        if width[2] <= config.fragment_person_width_m and height[2] <= config.fragment_person_height_m:
+          groups[a] += groups.pop(b)
+          gboxes[a] = union
+          gboxes.pop(b)
+          merged = True
+          break
+      if merged:
+        break
+  out = np.zeros(len(boxes), np.int64)
+  for g, members in enumerate(groups):
+    out[members] = g
+  return out
 
 
 def classify(boxes: np.ndarray, camera: camera_lib.Camera | None,
@@ -317,14 +369,16 @@ def detect(image: np.ndarray, background: np.ndarray, noise: np.ndarray | float,
   if not keep:
     return FrameDetections.empty(image_id)
   strength = np.minimum(dist / (2 * threshold), 1.)
+  groups = (person_fragment_groups(stats[keep, :4].astype(np.float64), camera, config)
+            if camera is not None and config.merge_person_fragments else np.arange(len(keep)))
   boxes, scores, masks = [], [], []
-  for i in keep:
-    x, y, w, h = (int(v) for v in stats[i, :4])
-    crop = labels[y:y + h, x:x + w] == i
-    full = np.zeros(mask.shape, bool)
-    full[y:y + h, x:x + w] = crop
+  for g in range(int(groups.max()) + 1):
+    members = [keep[k] for k in np.flatnonzero(groups == g)]
+    full = np.isin(labels, members)
+    box = rle.mask_box(full)
+    x, y, w, h = (int(v) for v in box)
     boxes.append([x, y, w, h])
-    scores.append(float(strength[y:y + h, x:x + w][crop].mean()))
+    scores.append(float(strength[full].mean()))
     masks.append(rle.encode_mask(full))
   boxes = np.asarray(boxes, np.float32)
   if camera is not None:
@@ -349,5 +403,6 @@ def detect_frames(frames, model: background_lib.BackgroundModel, camera: camera_
 
 
 # The detector as it was before issue 11 ("real footage"), for benchmarks/detector.py --baseline.
-BASELINE_CONFIG = DetectorConfig(illumination=False, ghost_edge_ratio=0., min_width_m=0., min_height_m=0.,
+BASELINE_CONFIG = DetectorConfig(illumination=False, ghost_edge_ratio=0., merge_person_fragments=False,
+                                 min_width_m=0., min_height_m=0.,
                                  max_width_m=float("inf"))
