@@ -8,10 +8,10 @@ illumination changes (lit where the background was shaded, same chromaticity and
 `illumination_change`), then opening (speckle) and closing (holes), then 8-connected
 components; ghosts (components whose outline is an edge of the background, not of the frame:
 an object that has left, a shadow that has moved) are dropped. With a camera, fragments of one
-person stacked in the image are grouped (`person_fragment_groups`). With a camera, components whose metric size on the ground cannot be a person or a
-car are dropped (`plausible_size`). One component is one
-detection (bar grouped person fragments), so objects that touch in the image merge into one (scored as a false positive and
-misses when their union box overlaps neither by IoU 0.5).
+person stacked in the image are grouped (`person_fragment_groups`), and blobs whose metric size
+on the ground cannot be a person or a car are dropped (`plausible_size`). Otherwise one
+component is one detection, so objects that touch in the image merge into one (scored as a
+false positive and misses when their union box overlaps neither by IoU 0.5).
 
 Class: with a camera, by metric size on the ground plane: the box's bottom centre is
 back-projected to the ground for its depth, the box width converts to metres at that depth and
