@@ -11,11 +11,20 @@ own data dir; generation is deterministic per key, so the two hold the same exam
 config.beam_pipeline_options (Beam flags) each build runs on that Beam runner, same examples. The bank
 reaches the builder through TFDS's manual dir (`<manual_dir>/bank.h5`): a bank under another
 name is linked as <workdir>/tfds/manual/bank.h5.
+
+Resumable: rerunning the same command after a kill (even `kill -9`) ends with the same bytes
+under tfds/ and coco/ and in summary.json (but its timings and reuse flags) as an uninterrupted
+run. A format whose build finished is reused only while its marker `tfds/<format>.complete.json`
+matches the builder config, version and bank (`build_state.py`); a build cut short is started
+again from scratch (TFDS cannot continue a split), after removing what TFDS left of it. The COCO
+export is written again (same bytes); summary.json is written aside and renamed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import os
 import pathlib
 import shlex
@@ -25,6 +34,7 @@ from typing import Any
 from absl import logging
 import ml_collections
 
+from walt3d_jax.data import build_state
 from walt3d_jax.errors import UserError
 from walt3d_jax.formats import coco
 
@@ -138,7 +148,10 @@ def build_format(builder_cfg, data_dir: pathlib.Path, manual_dir: pathlib.Path |
   beam = beam_options(beam_pipeline_options)
   if beam is not None:  # TFDS then runs the build as a Beam pipeline on the runner it names
     options["beam_options"] = beam
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(**options))
+  # TFDS prints "Downloading and preparing dataset Unknown size ..." and "... prepared to ..." on
+  # stdout; the job prints one line per build of its own (examples, rate, path).
+  with contextlib.redirect_stdout(io.StringIO()):
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(**options))
   return builder
 
 
@@ -174,11 +187,17 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
   builders = {}
   for file_format in formats:
     data_dir = tfds_dir / file_format
-    reused = (data_dir / "walt3d_clipart" / builder_cfg.name / "1.0.0" / "dataset_info.json").is_file()
+    version_dir = data_dir / "walt3d_clipart" / builder_cfg.name / str(builder_lib.Builder.VERSION)
+    digest = build_state.build_digest(builder_cfg, builder_lib.Builder.VERSION, file_format, manual / "bank.h5")
+    reused = build_state.is_complete(tfds_dir, file_format, digest, version_dir)
+    if not reused:  # other settings, another bank, or a build killed before its marker
+      build_state.clear(tfds_dir, file_format, version_dir)
     tic = time.perf_counter()
     builder = builders[file_format] = build_format(
         builder_cfg, data_dir, manual, file_format, beam_pipeline_options=config.get("beam_pipeline_options", ""))
     seconds = time.perf_counter() - tic
+    if not reused:
+      build_state.mark_complete(tfds_dir, file_format, digest)
     splits = {name: int(s.num_examples) for name, s in builder.info.splits.items()}
     total = sum(splits.values())
     summary["builds"][file_format] = {
@@ -192,8 +211,9 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
   summary["examples"] = summary["builds"][formats[0]]["examples"]
   if config.coco_export:
     summary["coco"] = export_coco(config, builders, workdir / "coco")
-  coco.write_json(summary, workdir / "summary.json")
-  logging.info("clipart: %s", summary)
+  coco.write_json(summary, workdir / ".summary.json.partial")
+  os.replace(workdir / ".summary.json.partial", workdir / "summary.json")  # whole or absent
+  logging.info("clipart: summary → %s", workdir / "summary.json")
   warn_skipped(pool, bank, workdir / "summary.json")
   return summary
 
