@@ -243,7 +243,10 @@ job (python launch.py --config experiments/clipart.py --workdir W) does this for
     keys = example_keys(split, num)
     if self._use_beam:
       return beam_examples(str(bank), keys, clipart_config)
-    return local_examples(bank, keys, clipart_config)
+    # TFDS's own bar over a generator has no total; this one has, so it shows the time left
+    # (and, like TFDS's, it follows tfds.disable_progress_bar()).
+    return tfds.core.utils.tqdm(local_examples(bank, keys, clipart_config), total=len(keys),
+                                desc=f"compose {split}", unit=" examples", leave=False)
 
 
 def canonical_record(serialized: bytes) -> bytes:
