@@ -23,12 +23,13 @@ The simulator labels frames by sun elevation: its 17:30–19:30 "dusk" bursts co
 so 12 bursts give 35 day and 25 night frames and no dusk row.
 
 Measured (seed 1, defaults, 2 shared cores), built-in detector before → after issue 11's first
-round (`--baseline` → default), class-aware, occlusion < 0.1:
-  intersection P 0.11 → 0.28  R 0.29 → 0.31  MOTA (all) -0.96 → -0.16  (occ < 0.1) -1.16 → -0.23
-  crosswalk    P 0.10 → 0.31  R 0.27 → 0.33  MOTA       -0.57 → -0.12              -0.82 → -0.20
-  t_junction   P 0.10 → 0.23  R 0.40 → 0.44  MOTA       -1.24 → -0.39              -1.58 → -0.54
-  avenue       P 0.13 → 0.32  R 0.36 → 0.46  MOTA       -0.94 → -0.16              -1.08 → -0.20
-  pooled       P 0.11 → 0.28  R 0.33 → 0.38  (day 0.25 / 0.41, night 0.33 / 0.33)
+round (`--baseline` → default), class-aware, occlusion < 0.1; MOTA on all objects >= 30 px and
+(in brackets) on occlusion < 0.1:
+  intersection P 0.11 → 0.33  R 0.29 → 0.32  MOTA -0.96 → -0.08  (-1.16 → -0.14)
+  crosswalk    P 0.10 → 0.37  R 0.27 → 0.32  MOTA -0.57 → -0.00  (-0.82 → -0.04)
+  t_junction   P 0.10 → 0.28  R 0.40 → 0.44  MOTA -1.24 → -0.20  (-1.58 → -0.30)
+  avenue       P 0.13 → 0.37  R 0.36 → 0.45  MOTA -0.94 → -0.04  (-1.08 → -0.06)
+  pooled       P 0.11 → 0.33  R 0.33 → 0.38  (day 0.32 / 0.41, night 0.34 / 0.34)
 Far from the goals. The rest is in the background (cars queued in a lane are in its median as
 ghosts; shadows differ between the hours a bucket spans) and in blobs of touching objects; with
 the true empty street as background the same detector reaches P 0.91 / R 0.72 on a daytime
