@@ -14,8 +14,8 @@ configurations per mode); then <workdir>/train/ (see experiments/train_3d.py): t
 detector with its 3D heads trained on that dataset's train split (300 steps at 160×90, batch 8,
 checkpoints, metrics.jsonl, TensorBoard), and <workdir>/train/eval/ (see experiments/evaluate.py):
 report.md on the composited test split (amodal AP by occlusion, PCK, 3D) with pictures of the
-predictions. About 1.5 minutes on 2 idle cores up to the dataset (93 s with a cold compilation
-cache, much of it one-off compiles of the fit), then about 2 minutes of training.
+predictions. 222 s on 2 cores at load ~2 with a cold compilation cache: about 1.5 minutes up
+to the dataset (much of it one-off compiles of the fit), 105 s of training, then evaluation.
 """
 
 from experiments import clipart
