@@ -224,3 +224,18 @@ def test_person_fragments_are_grouped_but_two_people_are_not():
   far[0] = x
   groups = detect.person_fragment_groups(np.stack([person, far]), camera)
   assert groups[0] != groups[1]
+
+
+def test_persistent_drops_one_frame_blobs_within_a_burst():
+  def dets(index, boxes):
+    n = len(boxes)
+    return FrameDetections(index, np.asarray(boxes, np.float32).reshape(-1, 4), np.ones(n), np.full(n, 1),
+                           tuple({"size": [1, 1], "counts": "1"} for _ in range(n)), np.zeros((n, 17, 3)),
+                           np.full(n, -1))
+  car, flicker = [10, 10, 20, 10], [100, 50, 6, 6]
+  frames = [dets(0, [car]), dets(1, [[11, 10, 20, 10], flicker]), dets(2, [[12, 10, 20, 10]]),
+            dets(3, [flicker])]  # frame 3 is a lone frame an hour later
+  out = detect.persistent(frames, [0., 0.1, 0.2, 3600.])
+  assert [d.num for d in out] == [1, 1, 1, 1]
+  np.testing.assert_array_equal(out[1].boxes, [[11, 10, 20, 10]])  # the flicker went
+  np.testing.assert_array_equal(out[3].boxes, [flicker])  # nothing to check a lone frame against

@@ -23,6 +23,7 @@ Without a camera (or when the bottom lies above the horizon), by shape: upright 
 from __future__ import annotations
 
 import dataclasses
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -30,6 +31,7 @@ import numpy as np
 from walt3d_jax.formats import rle
 from walt3d_jax.formats.coco import Category
 from walt3d_jax.geometry import camera as camera_lib
+from walt3d_jax.metrics import detection as detection_metrics
 from walt3d_jax.timelapse import background as background_lib
 from walt3d_jax.timelapse.types import FrameDetections
 from walt3d_jax.timelapse.types import NUM_KEYPOINTS
@@ -65,6 +67,11 @@ class DetectorConfig:
   merge_person_fragments: with a camera, components stacked one above the other that together
     stand as a person (<= fragment_person_width_m wide, <= fragment_person_height_m tall) and
     of which none alone reaches min_person_m are one detection (`person_fragment_groups`).
+  persist, persist_iou, persist_gap_s: `detect_frames` keeps only detections that a neighbouring
+    frame confirms (`persistent`). Off by default: the simulator has no flicker, and on its
+    seed-0 sequences it traded 0.02 of precision for 0.02-0.05 of recall with MOTA unchanged
+    (SORT's min_hits already drops one-frame blobs from tracks); for footage with flickering
+    lights or moving tape, turn it on.
   min_width_m, min_height_m, max_width_m: with a camera, blobs standing on the ground outside
     these metric sizes are dropped (`plausible_size`): speckle, flicker and fragments are
     smaller than any person, merged shadows wider than any car.
@@ -94,6 +101,9 @@ class DetectorConfig:
   fragment_person_width_m: float = 0.9
   fragment_person_height_m: float = 2.1
   min_person_m: float = 1.4
+  persist: bool = False
+  persist_iou: float = 0.3
+  persist_gap_s: float = 1.0
   min_width_m: float = 0.3
   min_height_m: float = 1.1
   max_width_m: float = 8.0
@@ -391,15 +401,48 @@ def detect(image: np.ndarray, background: np.ndarray, noise: np.ndarray | float,
       keypoints=np.zeros((n, NUM_KEYPOINTS, 3), np.float32), track_ids=np.full(n, -1, np.int64))
 
 
+def persistent(detections: Sequence[FrameDetections], times: Sequence[float],
+               config: DetectorConfig = DetectorConfig()) -> list[FrameDetections]:
+  """Detections (per frame, in time order) without those that neither the previous nor the next
+  frame confirms: a detection is kept when a detection in a neighbouring frame at most
+  `persist_gap_s` seconds away overlaps it by IoU >= `persist_iou`. Flicker, sensor noise bursts
+  and compression blocks last one frame; objects last many. A frame without a neighbour that
+  close (a lone frame of a time-lapse) keeps everything: there is nothing to check against.
+
+  detections: FrameDetections per frame; times: (F,) seconds (Frame.time).
+  """
+  times = np.asarray(times, np.float64)
+  out = []
+  for k, dets in enumerate(detections):
+    neighbours = [j for j in (k - 1, k + 1)
+                  if 0 <= j < len(detections) and abs(times[j] - times[k]) <= config.persist_gap_s]
+    if not neighbours or dets.num == 0:
+      out.append(dets)
+      continue
+    others = np.concatenate([detections[j].boxes for j in neighbours]).reshape(-1, 4)
+    iou = detection_metrics.box_iou(dets.boxes, others)
+    keep = (iou >= config.persist_iou).any(axis=1) if iou.size else np.zeros(dets.num, bool)
+    out.append(_subset(dets, keep))
+  return out
+
+
+def _subset(d: FrameDetections, keep: np.ndarray) -> FrameDetections:
+  idx = np.flatnonzero(keep)
+  return FrameDetections(d.image_id, d.boxes[idx], d.scores[idx], d.categories[idx],
+                         tuple(d.masks[i] for i in idx), d.keypoints[idx], d.track_ids[idx])
+
+
 def detect_frames(frames, model: background_lib.BackgroundModel, camera: camera_lib.Camera | None = None,
                   config: DetectorConfig = DetectorConfig()) -> list[FrameDetections]:
   """Detections (one FrameDetections per frame, image_id = Frame.index) of frames against the
-  model's background of each frame's bucket (the model must have seen that bucket)."""
-  out = []
+  model's background of each frame's bucket (the model must have seen that bucket); with
+  config.persist, only those a neighbouring frame confirms (`persistent`)."""
+  out, times = [], []
   for frame in frames:
     bucket = model.bucket_of(frame.time)
     out.append(detect(frame.image, model.median(bucket), model.noise(bucket), frame.index, camera, config))
-  return out
+    times.append(frame.time)
+  return persistent(out, times, config) if config.persist else out
 
 
 # The detector as it was before issue 11 ("real footage"), for benchmarks/detector.py --baseline.
