@@ -155,3 +155,15 @@ def test_report_draws_horizon_grid_and_people(calibrated, tmp_path):
   assert ((g > 200) & (r < 150) & (b < 150)).sum() > 200  # grid
   if 0 <= res.horizon_row < SIZE[1]:
     assert ((r > 200) & (g > 150) & (b < 60)).sum() > 300  # horizon
+
+
+def test_head_top_is_the_crown_seen_level_and_behind_it_seen_from_above():
+  n = np.array([0., -1., 0.])  # ground up, camera looking level along z
+  foot = np.array([[0., 1.5, 10.]])  # 1.5 m below the camera, 10 m ahead
+  level = C._head_top(foot, n, np.array([1.7]))
+  np.testing.assert_allclose(level[0], foot[0] + 1.7 * n, atol=1e-9)
+  # Seen from 8 m above: the silhouette's top is behind the crown (farther) and below it.
+  high = np.array([[0., 8., 10.]])
+  top = C._head_top(high, n, np.array([1.7]))[0]
+  crown = high[0] + 1.7 * n
+  assert top[2] > crown[2] + 0.03 and -top[1] < -crown[1]
