@@ -159,7 +159,7 @@ def test_report_draws_horizon_grid_and_people(calibrated, tmp_path):
 
 def test_head_top_is_the_crown_seen_level_and_behind_it_seen_from_above():
   n = np.array([0., -1., 0.])  # ground up, camera looking level along z
-  foot = np.array([[0., 1.5, 10.]])  # 1.5 m below the camera, 10 m ahead
+  foot = np.array([[0., 1.585, 10.]])  # the head's centre (1.585 m up) at the camera's height
   level = C._head_top(foot, n, np.array([1.7]))
   np.testing.assert_allclose(level[0], foot[0] + 1.7 * n, atol=1e-9)
   # Seen from 8 m above: the silhouette's top is behind the crown (farther) and below it.
