@@ -58,7 +58,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.source.simulate.preset = "intersection"
 
   config.sampling = ml_collections.ConfigDict(dict(every=1, windows=(), burst_gap=None, burst_period=None, burst_length=None))
-  config.background = ml_collections.ConfigDict(dict(max_samples=24, start_hour=0.0))
+  # Time-of-day buckets of the background (walt3d_jax/timelapse/background.py). time_of_day:
+  # 'auto' buckets by hour when the frames' clock tells it (simulated sequences, image names with
+  # timestamps), else one 'unknown' bucket (a video's clock starts at 0); 'known': start_hour
+  # is the hour of day at time 0 (e.g. a video's recording start); 'unknown': always one bucket.
+  config.background = ml_collections.ConfigDict(dict(max_samples=24, start_hour=0.0, time_of_day="auto"))
   config.tracker = ml_collections.ConfigDict(dict(iou_threshold=0.3, min_hits=3, max_age=2, max_gap_seconds=2.0, per_class=True))
   config.mining = ml_collections.ConfigDict(dict(
       delta=1.0,  # WALT's overlap threshold (issue 3, Table 5); >= 1 switches it off (see above)

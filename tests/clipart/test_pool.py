@@ -20,7 +20,7 @@ def _annotations(sequence, count):
   return anns, {im["id"]: im for im in truth["images"]}
 
 
-def _bank(tmp_path, sequence, count, fitted=True, camera=True, background=True, name="b.h5"):
+def _bank(tmp_path, sequence, count, fitted=True, camera=True, background="day", name="b.h5"):
   anns, images = _annotations(sequence, count)
   cam = camera_lib.load_camera(sequence / "camera.json")
   path = tmp_path / name
@@ -31,7 +31,7 @@ def _bank(tmp_path, sequence, count, fitted=True, camera=True, background=True, 
       records["fitted"] = [fitted]
       bank.append(records)
     if background:
-      bank.put_background("day", np.zeros((cam.height, cam.width, 3), np.uint8))
+      bank.put_background(background, np.zeros((cam.height, cam.width, 3), np.uint8))
   return path
 
 
@@ -47,7 +47,12 @@ def test_bank_without_camera(tmp_path, sequence, config):
 
 def test_bank_without_background(tmp_path, sequence, config):
   with pytest.raises(pool_lib.ClipartError, match="no background"):
-    pool_lib.load_pool(_bank(tmp_path, sequence, 3, background=False), config)
+    pool_lib.load_pool(_bank(tmp_path, sequence, 3, background=""), config)
+
+
+def test_a_bank_of_unknown_time_of_day_puts_every_object_in_its_one_bucket(tmp_path, sequence, config):
+  pool = pool_lib.load_pool(_bank(tmp_path, sequence, 3, background="unknown"), config)
+  assert set(pool.bucket) == {"unknown"} and set(pool.backgrounds) == {"unknown"}
 
 
 def test_unfitted_bank_names_the_reason(tmp_path, sequence, config):

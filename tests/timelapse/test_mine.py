@@ -162,3 +162,20 @@ def test_the_shipped_classifier_mines_purer_than_the_heuristic_alone(mined, tmp_
   config.mining.delta = 0.1
   heuristic = mine.run(config, tmp_path / "heuristic")
   assert default["purity_vs_simulator_truth"]["purity"] > heuristic["purity_vs_simulator_truth"]["purity"]
+
+
+@pytest.mark.parametrize("kind,order,mode,known", [
+    ("sim", "name", "auto", True), ("video", "name", "auto", False), ("folder", "name", "auto", False),
+    ("folder", "timestamp", "auto", True), ("video", "name", "known", True), ("sim", "name", "unknown", False)])
+def test_only_clocks_that_tell_the_hour_bucket_by_time_of_day(tmp_path, kind, order, mode, known):
+  frames = tmp_path / ("clip.mp4" if kind == "video" else "frames")
+  if kind != "video":
+    frames.mkdir()
+  if kind == "sim":
+    (frames / "ground_truth.json").write_text("{}")
+  config = mine_config.get_config()
+  config.source.order, config.background.time_of_day = order, mode
+  source = mine.Source(frames, None, None)
+  assert mine.clock_tells_time_of_day(source, config) == known
+  names = [b[0] for b in mine._background_config(config, source).buckets]
+  assert (names == ["unknown"]) != known

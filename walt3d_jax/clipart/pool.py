@@ -326,8 +326,11 @@ def load_pool(bank_path: str | pathlib.Path, config: ClipartConfig) -> ObjectPoo
     if not len(bank):
       raise ClipartError(f"{bank_path}: the bank is empty (nothing was mined)")
     rows = bank.read(slice(None), columns=_BANK_COLUMNS)
-    buckets = background_lib.BackgroundModel(
-        background_lib.BackgroundConfig(start_hour=config.background_start_hour))
+    # A bank mined from footage whose clock does not tell the hour of day has one 'unknown'
+    # background: every object belongs to it.
+    buckets = background_lib.BackgroundModel(background_lib.BackgroundConfig(
+        start_hour=config.background_start_hour,
+        **({"buckets": background_lib.UNKNOWN_BUCKETS} if background_lib.UNKNOWN in backgrounds else {})))
     skipped = collections.Counter()
     objects = []
     for i in _bar(range(len(bank)), "pool: reading the bank", "row"):

@@ -71,6 +71,12 @@ class BackgroundConfig:
         raise ValueError(f"BackgroundConfig.buckets must cover each hour once; hour {hour} is in {hits}")
 
 
+# Footage whose clock does not tell the hour of day (a video's time counts from its start) gets
+# one bucket, named for what is known, rather than the hour-0 bucket ("night") of a clock at 0.
+UNKNOWN = "unknown"
+UNKNOWN_BUCKETS = ((UNKNOWN, 0.0, 24.0),)
+
+
 def _in_range(hour: float, start: float, end: float) -> bool:
   if start < end:
     return start <= hour < end

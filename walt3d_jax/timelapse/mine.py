@@ -115,9 +115,30 @@ def _throttle(config: ml_collections.ConfigDict) -> mine_state.Throttle:
   return mine_state.Throttle(config.get("checkpoint_frames", 200), config.get("checkpoint_seconds", 60.0))
 
 
-def _background_config(config: ml_collections.ConfigDict) -> background_lib.BackgroundConfig:
+TIME_OF_DAY = ("auto", "known", "unknown")
+
+
+def clock_tells_time_of_day(source: Source, config: ml_collections.ConfigDict) -> bool:
+  """Whether the frames' times give the hour of day (config.background.time_of_day: 'known',
+  'unknown', or 'auto'): the simulator's clock (seconds from midnight of its first day) and
+  file-name timestamps (Unix seconds, UTC) do; a video's clock and an unnamed folder's
+  (index / fps) count from the start of the footage, so they do not."""
+  mode = config.background.get("time_of_day", "auto")
+  if mode not in TIME_OF_DAY:
+    raise UserError(f"config.background.time_of_day={mode!r}: expected one of {TIME_OF_DAY}")
+  if mode != "auto":
+    return mode == "known"
+  if (source.frames / "ground_truth.json").is_file():
+    return True
+  return source.frames.is_dir() and config.source.order == "timestamp"
+
+
+def _background_config(config: ml_collections.ConfigDict, source: Source) -> background_lib.BackgroundConfig:
+  """Time-of-day buckets from config.background, or one 'unknown' bucket when the clock does
+  not tell the hour of day (`clock_tells_time_of_day`)."""
+  buckets = ({} if clock_tells_time_of_day(source, config) else {"buckets": background_lib.UNKNOWN_BUCKETS})
   return background_lib.BackgroundConfig(max_samples=config.background.max_samples,
-                                         start_hour=config.background.start_hour)
+                                         start_hour=config.background.start_hour, **buckets)
 
 
 def fit_background(source: Source, config: ml_collections.ConfigDict,
@@ -128,9 +149,9 @@ def fit_background(source: Source, config: ml_collections.ConfigDict,
   """
   saved = state.load("background")
   if saved is not None and saved["done"]:
-    return background_lib.BackgroundModel.from_state(_background_config(config), saved["model"]), saved["position"].report
-  model = (background_lib.BackgroundModel.from_state(_background_config(config), saved["model"])
-           if saved is not None else background_lib.BackgroundModel(_background_config(config)))
+    return background_lib.BackgroundModel.from_state(_background_config(config, source), saved["model"]), saved["position"].report
+  model = (background_lib.BackgroundModel.from_state(_background_config(config, source), saved["model"])
+           if saved is not None else background_lib.BackgroundModel(_background_config(config, source)))
   start = saved["position"] if saved is not None else None
   reader = _reader(source, config)
   throttle = _throttle(config)
