@@ -22,8 +22,10 @@ $(STAMP): requirements.txt
 demo: $(STAMP)
 	$(PY) launch.py --config experiments/demo.py --workdir $(WORKDIR)
 
+# One pytest-xdist worker per core, whole test files per worker (their module fixtures, e.g.
+# compiled models, are built once): the suite is ~13 CPU-minutes, mostly single-threaded XLA.
 test: $(STAMP)
-	$(PY) -m pytest tests -q $(PYTEST_ARGS)
+	$(PY) -m pytest tests -q -n auto --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) workdir .pytest_cache .hypothesis
