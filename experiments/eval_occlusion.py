@@ -19,7 +19,7 @@ model, 20k steps, seeds 0-2, 500 frames per test set; not run on the machine thi
 on. Writes <workdir>/occlusion.md (verdict, tables with mean ± half-range over seeds, one
 figure per test set) and occlusion.json. Runs live in <workdir>/runs/ and are shared with
 eval_data_efficiency.py and eval_tracking.py when they use the same workdir; a killed study
-rerun trains only what is missing.
+rerun trains only what is missing. Measured results of `tiny`: docs/results/tiny_studies/.
 """
 
 import ml_collections
