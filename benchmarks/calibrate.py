@@ -69,31 +69,10 @@ def main():
     print(f'{"preset":13s} ' + ' '.join(f'{k:>16s}' for k in GOALS) + '  z(max) flags  s/run')
     for name in sorted(presets.PRESETS):
       rig = presets.PRESETS[name](0).rig
-      errs, zs, flagged, secs = [], [], 0, 0.
-      for seed in range(args.seeds):
-        obs = C.synthetic_people(rig.height, rig.pitch, rig.hfov, SIZE, rig.roll, args.tracks,
-                                 np.random.default_rng(100 + seed),
-                                 keypoints=mode == 'boxes+keypoints')
-        tic = time.perf_counter()
-        try:
-          res = C.calibrate(obs)
-        except C.CalibrationError as e:
-          print(f'{name:13s} seed {seed}: refused: {e}')
-          continue
-        secs += time.perf_counter() - tic
-        e, s = errors(res, rig)
-        errs.append(e)
-        zs.append(max(abs(e[k]) / max(s[k], 1e-9) for k in e))
-        flagged += bool(res.flags)
-      if not errs:
-        continue
-      cells = []
-      for k, goal in GOALS.items():
-        worst = max(abs(e[k]) for e in errs)
-        mean = np.mean([e[k] for e in errs])
-        cells.append(f'{mean:+7.2f}/{worst:5.2f}{"ok" if worst < goal else "✗":>3s}')
-      print(f'{name:13s} ' + ' '.join(f'{c:>16s}' for c in cells)
-            + f'  {max(zs):5.1f}  {flagged}/{len(errs)}  {secs / len(errs):.1f}')
+      runs = [(C.synthetic_people(rig.height, rig.pitch, rig.hfov, SIZE, rig.roll, args.tracks,
+                                  np.random.default_rng(100 + seed), keypoints=mode == 'boxes+keypoints'), rig)
+              for seed in range(args.seeds)]
+      _print_row(name, runs, C.CalibrationConfig())
   print(f'\n== cars only, 6 bursts x 10 frames of each preset\'s traffic, {args.seeds} seeds ==')
   print(f'{"preset":13s} ' + ' '.join(f'{k:>16s}' for k in GOALS) + '  z(max) flags  s/run')
   for name in sorted(presets.PRESETS):

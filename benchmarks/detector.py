@@ -64,20 +64,12 @@ from walt3d_jax.timelapse import detect
 from walt3d_jax.timelapse import track
 from walt3d_jax.timelapse.types import Frame
 from walt3d_jax.timelapse.types import FrameDetections
-from walt3d_jax.timelapse.types import NUM_KEYPOINTS
+
+from detect_track import _detections  # COCO entries → FrameDetections, shared with detect_track.py
 
 MIN_VISIBLE_AREA = 30  # pixels; as the imitated detector's DetectorNoise.min_visible_area
 UNOCCLUDED = 0.1
 GOALS = {"precision": 0.7, "recall": 0.7, "mota": 0.5}
-
-
-def _detections(image_id: int, entries: list[dict], track_ids=None) -> FrameDetections:
-  n = len(entries)
-  return FrameDetections(
-      image_id, np.array([e["bbox"] for e in entries], np.float32).reshape(-1, 4),
-      [e.get("score", 1.0) for e in entries], [e["category_id"] for e in entries],
-      tuple(e["segmentation"] for e in entries), np.zeros((n, NUM_KEYPOINTS, 3)),
-      np.full(n, -1) if track_ids is None else track_ids)
 
 
 def simulate_once(preset: str, args, sequence: int = 0, bursts: int | None = None,
