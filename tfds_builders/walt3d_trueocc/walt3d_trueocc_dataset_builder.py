@@ -187,6 +187,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   BUILDER_CONFIGS = BUILDER_CONFIGS
   DEFAULT_BUILDER_CONFIG_NAME = "heldout_preset_640x360"
 
+  def _example_writer(self) -> tfds.core.ExampleWriter:
+    # Records with sorted feature keys, as walt3d_clipart's: the same bytes in every process.
+    return clipart_builder.CanonicalExampleWriter(file_format=self.info.file_format)
+
   def _info(self) -> tfds.core.DatasetInfo:
     # walt3d_clipart's features, so the same decoder, pipeline and evaluation read both.
     return self.dataset_info_from_configs(
