@@ -393,7 +393,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
   modes = sorted({r.mode for r in runs} | {"walt3d"})
   datasets = build_datasets(config, workdir, modes)
   tests = test_sources(config, datasets)
-  extra, ceilings = None, {}
+  extra, ceilings, sequences = None, {}, {}
   if config.study == "tracking":
     from walt3d_jax.evaluation import tracking
 
@@ -408,7 +408,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
            f"{config.train.total_steps} steps of batch {config.train.data.batch_size}; seeds {tuple(config.seeds)} "
            f"(± is half the range over seeds)",
            "- data: " + ", ".join(f"{m}: `{d['dataset']}`" for m, d in datasets.items()) + " from one bank",
-           "- test sets: " + ", ".join(f"`{k}` ({len(v)} images)" for k, v in tests.items()),
+           ("- tracked sequences: " + ", ".join(f"`{k}` ({len(v)} consecutive frames)" for k, v in sequences.items())
+            if sequences else "- test sets: " + ", ".join(f"`{k}` ({len(v)} images)" for k, v in tests.items())),
            f"- wall time of this call: {time.perf_counter() - tic:.0f} s", ""]
   if config.study == "occlusion":
     untrained = untrained_scores(config, workdir, tests)
