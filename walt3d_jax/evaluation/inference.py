@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Iterator, Sequence
 
-from flax import nnx
 import jax
 import numpy as np
 import tqdm
@@ -21,6 +20,7 @@ import tqdm
 from walt3d_jax.data import pipeline
 from walt3d_jax.formats import rle
 from walt3d_jax.models import amodal
+from walt3d_jax.models import predict
 
 # Per-object ground-truth fields of a pipeline batch kept for scoring (valid objects only).
 TRUTH_FIELDS = ("category", "amodal_box", "visible_box", "occlusion", "keypoints", "keypoint_states",
@@ -63,12 +63,6 @@ def batches(source: Sequence[Any], batch_size: int, image_size: tuple[int, int] 
     yield {k: np.stack([e[k] for e in chunk]) for k in chunk[0]}, real
 
 
-@nnx.jit(static_argnums=(4, 5, 6))
-def _detect(model: amodal.Model, images, K, plane, image_size: tuple[int, int], max_detections: int,
-            with_3d: bool) -> dict[str, jax.Array]:
-  return amodal.decode(model(images), K, plane, image_size, max_detections, with_3d)
-
-
 def mask_rles(masks: np.ndarray) -> list[dict]:
   return [rle.encode_mask(m) for m in masks]
 
@@ -83,7 +77,7 @@ def collect(model: amodal.Model, source: Sequence[Any], image_size: tuple[int, i
   total = -(-len(source) // batch_size)
   for batch, real in tqdm.tqdm(batches(source, batch_size, image_size, max_objects), total=total,
                                unit="batch", disable=not progress, desc="evaluate"):
-    det = jax.device_get(_detect(model, batch["image"], batch["K"], batch["plane"], (width, height),
+    det = jax.device_get(predict.detect(model, batch["image"], batch["K"], batch["plane"], (width, height),
                                  max_detections, with_3d))
     for i in np.flatnonzero(real):
       valid = batch["object_valid"][i]

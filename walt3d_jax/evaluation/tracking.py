@@ -7,7 +7,7 @@
 `sequence` simulates consecutive frames of one scene with real occlusion (the simulator through
 `walt3d_trueocc.frame_example`, so the truth is the test set's: boxes from the renderer's
 masks, the amodal one clipped to the image, and each agent's track id). `detect_sequence` runs
-the detector over them (fixed-size batches through `inference._detect`, without 3D),
+the detector over them (fixed-size batches through `models.predict.detect`, without 3D),
 `track_detections` links the detections with SORT (`timelapse.track`; bursts hours apart are
 never linked) and `score_tracks` scores them with CLEAR MOT and IDF1 (`metrics.mot`) against
 the objects with a visible pixel, per class and pooled over the classes.
@@ -206,7 +206,7 @@ def detect_sequence(model, meta: dict, frames: Sequence[SequenceFrame], score_th
   """
   import jax  # jax and the model only when detecting
 
-  from walt3d_jax.evaluation import inference
+  from walt3d_jax.models import predict
 
   _check_kind(boxes)
   input_size = tuple(int(v) for v in meta["model"]["image_size"])
@@ -214,7 +214,7 @@ def detect_sequence(model, meta: dict, frames: Sequence[SequenceFrame], score_th
   for start in range(0, len(frames), batch_size):
     chunk = list(frames[start:start + batch_size])
     images, K, plane = model_inputs(chunk + [chunk[-1]] * (batch_size - len(chunk)), input_size)
-    det = jax.device_get(inference._detect(model, images, K, plane, input_size, int(max_detections), False))  # pylint: disable=protected-access
+    det = jax.device_get(predict.detect(model, images, K, plane, input_size, int(max_detections), False))
     for i, f in enumerate(chunk):
       one = {k: v[i] for k, v in det.items()}
       out.append(to_frame_detections(one, f.index, f.image_size, input_size, score_threshold, boxes))

@@ -75,8 +75,11 @@ def load(checkpoint: str | pathlib.Path, step: int | None = None) -> tuple[amoda
 
 
 @nnx.jit(static_argnums=(4, 5, 6))
-def _detect(model, image, K, plane, image_size, max_detections, with_3d):
-  return amodal.decode(model(image[None]), K[None], plane[None], image_size, max_detections, with_3d)
+def detect(model: amodal.Model, images: jax.Array, K: jax.Array, plane: jax.Array, image_size: tuple[int, int],
+           max_detections: int, with_3d: bool) -> dict[str, jax.Array]:
+  """`amodal.decode` of the model on images (B, H, W, 3) uint8 with K (B, 3, 3), plane (B, 4):
+  the jitted forward every consumer of a trained model runs (predict, evaluation, tracking)."""
+  return amodal.decode(model(images), K, plane, image_size, max_detections, with_3d)
 
 
 def _camera(config: ml_collections.ConfigDict, frames_root: pathlib.Path):
@@ -155,8 +158,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
       plane = np.concatenate([np.asarray(camera.normal), [float(camera.offset)]]).astype(np.float32)
     else:
       K, plane = np.eye(3, dtype=np.float32), np.array([0, -1, 0, 1], np.float32)
-    det = jax.device_get(_detect(model, jnp.asarray(image), jnp.asarray(K), jnp.asarray(plane),
-                                 input_size, max_detections, with_3d))
+    det = jax.device_get(detect(model, jnp.asarray(image)[None], jnp.asarray(K)[None], jnp.asarray(plane)[None],
+                                input_size, max_detections, with_3d))
     det = {k: v[0] for k, v in det.items()}
     results.extend(entries(det, frame.index, (fw, fh), input_size, config.score_threshold, with_3d))
     count += 1
