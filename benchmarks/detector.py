@@ -44,12 +44,10 @@ Goals (issue 11): precision >= 0.7, recall >= 0.7 (occlusion < 0.1), MOTA >= 0.5
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
 import time
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run as a script
@@ -62,12 +60,10 @@ from walt3d_jax.sim import simulate
 from walt3d_jax.timelapse import background
 from walt3d_jax.timelapse import detect
 from walt3d_jax.timelapse import track
-from walt3d_jax.timelapse.types import Frame
 from walt3d_jax.timelapse.types import FrameDetections
 
-from detect_track import _detections  # COCO entries → FrameDetections, shared with detect_track.py
+import detect_track  # the sequence reader, shared with detect_track.py
 
-MIN_VISIBLE_AREA = 30  # pixels; as the imitated detector's DetectorNoise.min_visible_area
 UNOCCLUDED = 0.1
 GOALS = {"precision": 0.7, "recall": 0.7, "mota": 0.5}
 
@@ -106,21 +102,9 @@ def fit_scene_background(preset: str, args) -> background.BackgroundModel:
 
 
 def load_sequence(root: pathlib.Path):
-  """Frames, truth (FrameDetections with true track ids), occlusion (M,) per frame, lighting."""
-  gt = json.loads((root / "ground_truth.json").read_text())
-  anns = {}
-  for a in gt["annotations"]:
-    if a["area"] >= MIN_VISIBLE_AREA:
-      anns.setdefault(a["image_id"], []).append(a)
-  frames, truth, occlusion, lighting = [], [], [], []
-  for im in gt["images"]:
-    image = cv2.cvtColor(cv2.imread(str(root / im["file_name"])), cv2.COLOR_BGR2RGB)
-    frames.append(Frame(im["id"], float(im["timestamp"]), image, im["file_name"]))
-    mine = anns.get(im["id"], [])
-    truth.append(_detections(im["id"], mine, [a["track_id"] for a in mine]))
-    occlusion.append(np.array([a["occlusion"] for a in mine]))
-    lighting.append(im["lighting"])
-  return frames, truth, occlusion, lighting
+  """Frames, truth (FrameDetections with true track ids), occlusion (M,) per frame, lighting:
+  detect_track.py's reader without its imitated-detector baseline."""
+  return detect_track.load_sequence(root)[:4]
 
 
 def detection_scores(predictions, truth, occlusion, keep) -> tuple[det_metrics.DetectionCounts, ...]:
