@@ -84,6 +84,7 @@ def test_video_with_a_corrupt_frame_skips_it_and_goes_on(tmp_path):
   assert reader.report.yielded == 6 and reader.report.num_skipped == 2
   assert reader.report.skipped[0] == ("clip.avi#3", "frame does not decode")
   assert "clip.avi#3" in reader.report.summary()
+  assert reader.report.lost_share() == 2 / 8 and frames_lib.ReadReport("none").lost_share() == 0.0
 
 
 def test_missing_video_is_an_error(tmp_path):
@@ -92,6 +93,14 @@ def test_missing_video_is_an_error(tmp_path):
   (tmp_path / "text.mp4").write_text("not a video")
   with pytest.raises(frames_lib.FrameSourceError, match="cannot open"):
     list(frames_lib.VideoFrames(tmp_path / "text.mp4"))
+
+
+def test_an_mp4_cut_short_before_its_index_names_the_likely_cause(video, tmp_path):
+  data = video.read_bytes()
+  (tmp_path / "half.mp4").write_bytes(data[:len(data) // 2])  # OpenCV writes the index (moov) last
+  with pytest.raises(frames_lib.FrameSourceError, match=r"half\.mp4: OpenCV cannot open this video: not a video "
+                     r"file, or one cut short before its index was written"):
+    list(frames_lib.VideoFrames(tmp_path / "half.mp4"))
 
 
 def _write_jpeg(path: pathlib.Path, image: np.ndarray) -> None:

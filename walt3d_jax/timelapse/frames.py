@@ -87,6 +87,12 @@ class ReadReport:
     if len(self.skipped) < MAX_LISTED_SKIPS:
       self.skipped.append((name, reason))
 
+  def lost_share(self) -> float:
+    """Unreadable frames (decode failures, frames a cut-short video never delivered) as a share
+    of the frames offered after sampling, in [0, 1]; 0 when nothing was offered."""
+    offered = self.yielded + self.num_skipped
+    return self.num_skipped / offered if offered else 0.0
+
   def summary(self) -> str:
     """One line for logs, plus a line per listed skip."""
     lines = [f"{self.source}: {self.yielded} frames read, {self.sampled_out} dropped by sampling, "
@@ -408,7 +414,9 @@ class VideoFrames:
     cap = cv2.VideoCapture(str(self.path))
     try:
       if not cap.isOpened():
-        raise FrameSourceError(f"{self.path}: OpenCV cannot open this video")
+        # An MP4 written front to back keeps its index (moov) at the end: cut short, it does not open.
+        raise FrameSourceError(f"{self.path}: OpenCV cannot open this video: not a video file, or one cut short "
+                               "before its index was written (e.g. an MP4 whose recording was interrupted)")
       yield from self._frames(cap, pos)
     finally:
       cap.release()

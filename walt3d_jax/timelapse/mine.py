@@ -210,6 +210,14 @@ def detect_and_track(
       indices.append(frame.index)
       if throttle.tick():
         save_chunk(False)
+    if loaded and indices and not any(d.num for d in per_frame):
+      # A file of another footage, or 1-based ids: read as "nothing detected" it would end in an
+      # empty bank with no word of why.
+      ids = sorted(loaded)
+      raise detections_lib.DetectionsError(
+          f"{source.detections}: none of its image_ids ({ids[0]}..{ids[-1]}) is the index of a frame read "
+          f"from {source.frames} ({min(indices)}..{max(indices)}): image_id must be the frame's index in "
+          "reading order, from 0")
     save_chunk(True)
   sort = track_lib.SortConfig(**config.tracker.to_dict())
   return track_lib.track(per_frame, times, sort), indices
@@ -323,6 +331,18 @@ def _write_outputs(workdir: pathlib.Path, bank_path: pathlib.Path, examples: min
 
 # A warning line at the end of the job when at least this share of the frames did not decode.
 WARN_LOST_FRAMES = 0.05
+
+
+def decode_loss_warning(report: frames_lib.ReadReport, summary_path: pathlib.Path) -> str | None:
+  """The console warning when at least WARN_LOST_FRAMES of the offered frames were lost to
+  decoding (damaged frames, a video that ends before its header's frame count), else None."""
+  share = report.lost_share()
+  if not report.num_skipped or share < WARN_LOST_FRAMES:
+    return None
+  reason, count = collections.Counter(r for _, r in report.skipped).most_common(1)[0]
+  offered = report.num_skipped + report.yielded
+  return (f"{report.source}: {report.num_skipped} of {offered} frames ({100 * share:.0f} %) lost to decoding "
+          f"({count}: {reason}); mined the rest, see {summary_path}")
 
 
 def mine_frames(
@@ -445,6 +465,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
       "source": {"frames": str(source.frames), "detections": str(source.detections) if source.detections else "built-in",
                  "camera": str(source.camera) if source.camera else None},
       "read": {"frames": read_report.yielded, "skipped": read_report.num_skipped,
+               "lost_share": round(read_report.lost_share(), 4),
                "skipped_examples": read_report.skipped[:10]},
       "detections": int(sum(d.num for d in tracked)),
       "tracks": len(track_lengths),
@@ -453,15 +474,15 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
       "bank": str(bank_path),
       "seconds": round(time.perf_counter() - tic, 2),
   }
+  warning = decode_loss_warning(read_report, workdir / "summary.json")
+  if warning:
+    summary["read"]["warning"] = warning
   truth_path = source.frames / "ground_truth.json"
   if truth_path.is_file():
     summary["purity_vs_simulator_truth"] = _purity(bank_path, truth_path, config.mining.truth_occlusion)
   _write_outputs(workdir, bank_path, examples, summary)
   mine_state.mark_complete(workdir, digest, summary)
   logging.info("mined %d of %d detections in %d tracks → %s", num_mined, summary["detections"], summary["tracks"], bank_path)
-  lost, offered = read_report.num_skipped, read_report.num_skipped + read_report.yielded
-  if lost >= WARN_LOST_FRAMES * offered > 0:
-    reason, count = collections.Counter(r for _, r in read_report.skipped).most_common(1)[0]
-    logging.warning("%s: %d of %d frames (%.0f %%) lost to decoding (%d: %s); mined the rest, see %s",
-                    source.frames, lost, offered, 100 * lost / offered, count, reason, workdir / "summary.json")
+  if warning:
+    logging.warning("%s", warning)
   return summary
