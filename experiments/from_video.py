@@ -11,6 +11,29 @@ Then mine → fit → clip-art, each stage resumable. `sim`: a simulated video (
 preset, people crossing in front of waiting cars; only its video.mp4 is used, as a user's footage)
 made in <workdir>/source first. Writes camera.json + calibration.png (when calibrated),
 fit/ (bank, fit report), clipart/ (TFDS walt3d_clipart, report.png, ground.png) and summary.json.
+
+A user's mistake ends in one line and exit code 2: no such video, a video that does not open
+(an MP4 cut short before its index), no moving objects, nothing mining keeps (with its reasons),
+detections whose image_ids match no frame, no ground in view (e.g. the sky), tracks too few to
+calibrate from. Weak results run on, flagged in summary.json's `flags` and on the console: the
+calibration's flags (e.g. car-only) and frames lost to decoding (>= 5 % of the video).
+
+The self-training round (issue 11, item 4): a detector trained on round 1's clip-art replaces
+the built-in detector for the next mining round, through its COCO results (the predict job writes
+detections.json, image_id = the frame's index in the video, which is what config.detections reads):
+
+  python launch.py --config experiments/from_video.py --workdir /tmp/cam7 --config.video=cam7.mp4
+  python launch.py --config experiments/train_2d.py --workdir /tmp/cam7_train \
+      --config.data.data_dir=/tmp/cam7/clipart/tfds/array_record \
+      --config.data.dataset=<clipart.dataset of /tmp/cam7/summary.json> --config.data.image_size=320,180
+  python launch.py --config experiments/predict.py --workdir /tmp/cam7_pred \
+      --config.checkpoint=/tmp/cam7_train --config.source.video=cam7.mp4
+  python launch.py --config experiments/from_video.py --workdir /tmp/cam7_round2 --config.video=cam7.mp4 \
+      --config.camera=/tmp/cam7/camera.json --config.detections=/tmp/cam7_pred/detections.json
+
+(round 2 keeps round 1's camera). tests/test_from_video.py runs round 2's plumbing with an
+untrained tiny checkpoint: its predictions are mined into a bank, and as a round-2 source they end
+in one line saying that mining kept none (low scores); an empty or foreign results file does too.
 """
 
 import ml_collections

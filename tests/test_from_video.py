@@ -1,14 +1,28 @@
-"""The from_video job's own pieces (its stages are the mine, fit and clipart jobs, tested on
-their own; a whole run is a few minutes, `experiments/from_video.py:sim`)."""
+"""The from_video job: its own pieces, and the whole job on tiny inputs a user might give (a
+static scene, one object, the sky, people only, cars only, a cut or missing video) and in the
+self-training round (its stages are the mine, fit and clipart jobs, tested on their own)."""
 
+import json
+import pathlib
+import subprocess
+import sys
+
+import cv2
+import ml_collections
 import numpy as np
 import pytest
 
+from experiments import from_video as from_video_config
+from experiments import mine as mine_config
+from experiments import predict as predict_config
+from experiments import simulate as simulate_config
 from walt3d_jax import from_video
 from walt3d_jax.formats import rle
 from walt3d_jax.geometry import calibrate as calibrate_lib
 from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.timelapse import bank as bank_lib
+from walt3d_jax.timelapse import detections as detections_lib
+from walt3d_jax.timelapse import mine
 from walt3d_jax.timelapse.types import Frame
 from walt3d_jax.timelapse.types import FrameDetections
 
@@ -49,3 +63,258 @@ def test_the_ground_grid_lies_below_the_horizon():
   horizon = float(calibrate_lib.horizon_row(float(cam.K[0, 0]), np.radians(20), 0.0, (160, 90)))
   drawn = np.argwhere(out.any(-1))
   assert len(drawn) > 200 and drawn[:, 0].min() >= horizon - 1
+
+
+# ---- the whole job on tiny inputs a user might give (issue 11): each ends in one clear message
+# or a flagged result. Videos are 160x96 (synthetic) or 320x180 (simulated, 60 frames).
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+VW, VH = 160, 96  # synthetic videos
+SIM_FRAMES = 60  # 4 bursts of 15
+
+
+def write_video(path: pathlib.Path, frames: list[np.ndarray], fps: float = 10.0) -> pathlib.Path:
+  """An MP4 (mp4v, as OpenCV writes it: index after the media data) of (H, W, 3) uint8 RGB frames."""
+  h, w = frames[0].shape[:2]
+  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+  for frame in frames:
+    writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+  writer.release()
+  return path
+
+
+def moving_boxes(num_frames: int, background: np.ndarray, boxes) -> list[np.ndarray]:
+  """Frames of solid boxes (x0, y0, vx, vy, w, h, rgb) in pixels and pixels per frame over a background."""
+  frames = []
+  for t in range(num_frames):
+    frame = background.copy()
+    for x0, y0, vx, vy, w, h, rgb in boxes:
+      x, y = int(x0 + vx * t), int(y0 + vy * t)
+      frame[max(y, 0):max(y + h, 0), max(x, 0):max(x + w, 0)] = rgb
+    frames.append(frame)
+  return frames
+
+
+def ground(seed: int = 0) -> np.ndarray:
+  """(VH, VW, 3) a coarse random texture of 8-pixel tiles: ground with something to see."""
+  tiles = np.random.default_rng(seed).integers(60, 200, (VH // 8, VW // 8, 3)).astype(np.uint8)
+  return tiles.repeat(8, 0).repeat(8, 1)
+
+
+def sky() -> np.ndarray:
+  """(VH, VW, 3) a uniform blue: a camera pointed at the sky."""
+  return np.broadcast_to(np.array([120, 170, 230], np.uint8), (VH, VW, 3)).copy()
+
+
+def truncate_mp4(src: pathlib.Path, dst: pathlib.Path, keep: float) -> pathlib.Path:
+  """A recording cut short with its index intact: the media data ('mdat') keeps its first `keep`
+  share, the index ('moov', which OpenCV writes after it) still lists every frame."""
+  data = src.read_bytes()
+  mdat, moov = data.find(b"mdat") - 4, data.find(b"moov") - 4
+  assert 0 < mdat < moov
+  body = data[mdat + 8:mdat + 8 + int((moov - mdat - 8) * keep)]
+  dst.write_bytes(data[:mdat] + (8 + len(body)).to_bytes(4, "big") + b"mdat" + body + data[moov:])
+  return dst
+
+
+def job_config(**fields) -> ml_collections.ConfigDict:
+  """experiments/from_video.py, quiet, with a 4 + 2 example clip-art build."""
+  config = from_video_config.get_config()
+  config.progress = False
+  config.clipart.num_train, config.clipart.num_test = 4, 2
+  config.update(fields)
+  return config
+
+
+@pytest.fixture(scope="module")
+def sequences(tmp_path_factory) -> dict[str, pathlib.Path]:
+  """Simulated crosswalk sequences (video.mp4, detections.json, camera.json) with people only and
+  with cars only, 60 frames at 320x180."""
+  from walt3d_jax.sim import simulate
+
+  folder = tmp_path_factory.mktemp("sim")
+  out = {}
+  for name, (cars, people) in {"people": (0, 16), "cars": (8, 0)}.items():
+    c = simulate_config.get_config("crosswalk")
+    c.num_bursts, c.frames_per_burst, c.num_days = 4, 15, 1
+    c.num_cars, c.num_people, c.image_size = cars, people, (320, 180)
+    c.write_video, c.progress = True, False
+    simulate.simulate_sequence(c, "crosswalk", 0, folder / name)
+    out[name] = folder / name
+  return out
+
+
+def test_a_static_scene_is_no_moving_objects(tmp_path):
+  video = write_video(tmp_path / "static.mp4", [ground()] * 30)
+  with pytest.raises(from_video.FromVideoError, match=r"static\.mp4: no moving objects: the built-in detector "
+                     r"found nothing that differs from the background in 30 frames"):
+    from_video.run(job_config(video=str(video)), tmp_path / "work")
+  assert not (tmp_path / "work" / "camera.json").exists()
+
+
+@pytest.fixture(scope="module")
+def one_object(tmp_path_factory) -> pathlib.Path:
+  folder = tmp_path_factory.mktemp("one")
+  return write_video(folder / "one.mp4", moving_boxes(40, ground(), [(10, 30, 3, 0, 10, 24, (250, 20, 20))]))
+
+
+def test_one_object_that_mining_rejects_names_the_reasons(one_object, tmp_path):
+  # A red block is no person the shipped occlusion classifier has seen: every detection rejected.
+  with pytest.raises(from_video.FromVideoError, match=r"one\.mp4: no whole, unoccluded object to use: mining "
+                     r"kept none of the \d+ detections in 1 tracks \(occluded_classifier \d+"):
+    from_video.run(job_config(video=str(one_object)), tmp_path / "work")
+
+
+def test_one_object_is_too_few_tracks_to_calibrate(one_object, tmp_path):
+  config = job_config(video=str(one_object))
+  config.mine.mining.classifier.shipped = False  # the block is mined: the calibrator sees one track
+  with pytest.raises(calibrate_lib.CalibrationError, match=r"too few tracks to calibrate from: 1 person tracks"):
+    from_video.run(config, tmp_path / "work")
+
+
+def test_a_camera_pointed_at_the_sky_has_no_ground(tmp_path):
+  # Six dark "people" crossing a uniform sky: with the occlusion classifier off they are mined
+  # and would calibrate a camera (an unflagged one, before the check) from nothing.
+  boxes = [(5 + 7 * i, 6 + 11 * i, 2 + 0.3 * i, 0, 10, 26, (40, 40, 40)) for i in range(6)]
+  video = write_video(tmp_path / "sky.mp4", moving_boxes(40, sky(), boxes))
+  config = job_config(video=str(video))
+  config.mine.mining.classifier.shipped = False
+  with pytest.raises(from_video.FromVideoError, match=r"sky\.mp4: no ground visible: the background is featureless"):
+    from_video.run(config, tmp_path / "work")
+  assert not (tmp_path / "work" / "camera.json").exists()
+
+
+def test_ground_below_a_calibrated_horizon_must_show_texture():
+  background = np.concatenate([sky()[:60], ground()[60:]])  # sky above row 60, ground below
+  from_video.check_ground_visible(background, pathlib.Path("v.mp4"))
+  from_video.check_ground_visible(background, pathlib.Path("v.mp4"), horizon_row=50.0)
+  with pytest.raises(from_video.FromVideoError, match=r"v\.mp4: no ground visible: the background below the "
+                     r"calibrated horizon \(row 100 of 96\)"):
+    from_video.check_ground_visible(background, pathlib.Path("v.mp4"), horizon_row=100.0)
+  assert from_video.ground_texture(sky()) < 0.1 < from_video.MIN_GROUND_TEXTURE < from_video.ground_texture(ground())
+
+
+def test_missing_inputs_are_named_before_any_work(tmp_path):
+  video = write_video(tmp_path / "v.mp4", [ground()] * 2)
+  cases = {"config.video: no video file": dict(video=str(tmp_path / "nope.mp4")),
+           "config.frames: no folder": dict(frames=str(tmp_path / "nope")),
+           "config.detections: no file": dict(video=str(video), detections=str(tmp_path / "nope.json")),
+           "config.camera: no file": dict(video=str(video), camera=str(tmp_path / "nope.json"))}
+  for message, fields in cases.items():
+    with pytest.raises(from_video.FromVideoError, match=message):
+      from_video.run(job_config(**fields), tmp_path / "work")
+  assert not (tmp_path / "work").exists()
+
+
+def test_a_video_cut_in_half_is_one_line_and_exit_2(sequences, tmp_path):
+  data = (sequences["people"] / "video.mp4").read_bytes()
+  half = tmp_path / "half.mp4"
+  half.write_bytes(data[:len(data) // 2])  # its index (written last) is gone
+  cmd = [sys.executable, str(ROOT / "launch.py"), "--config", str(ROOT / "experiments" / "from_video.py"),
+         "--workdir", str(tmp_path / "work"), f"--config.video={half}", "--config.progress=False",
+         "--verbosity=-1", "--compilation_cache="]
+  run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+  lines = run.stderr.splitlines()
+  assert run.returncode == 2 and len(lines) == 1 and "Traceback" not in run.stderr, run.stderr[-3000:]
+  assert lines[0].startswith(f"launch.py: error: {half}: OpenCV cannot open this video: not a video file, "
+                             "or one cut short"), lines[0]
+
+
+def test_people_only_from_a_cut_recording_calibrates_and_flags_the_lost_frames(sequences, tmp_path, capsys):
+  """The whole job: calibrated from the people (the simulator's detections stand in for a
+  detector, to stay fast), fitted and composed; the last quarter of the video lost."""
+  root = sequences["people"]
+  video = truncate_mp4(root / "video.mp4", tmp_path / "cut.mp4", keep=0.75)
+  summary = from_video.run(job_config(video=str(video), detections=str(root / "detections.json")), tmp_path / "work")
+  cal = summary["calibration"]["uncertainty"]
+  assert cal["source"] == "people" and cal["num_tracks"] >= 4
+  assert np.isfinite([cal["estimate"][k] for k in ("focal_px", "height_m", "horizon_row")]).all()
+  assert (tmp_path / "work" / "camera.json").is_file()
+  assert summary["clipart"]["pool"]["by_category"].keys() == {"person"}
+  assert sum(summary["clipart"]["examples"].values()) == 6
+  lost = summary["mine"]["lost_share"]
+  assert 0.1 < lost < 0.5, summary["mine"]
+  read = json.loads((tmp_path / "work" / "fit" / "mine" / "summary.json").read_text())["read"]
+  assert read["skipped"] + read["frames"] == SIM_FRAMES and read["lost_share"] == lost
+  warning = [f for f in summary["flags"] if "lost to decoding" in f]
+  assert len(warning) == 1 and warning[0].startswith(f"{video}: {read['skipped']} of {SIM_FRAMES} frames")
+  assert read["warning"] == warning[0]
+  assert summary["flags"][:len(cal["flags"])] == [f"calibration: {f}" for f in cal["flags"]]
+  assert f"  flag          {warning[0]}" in capsys.readouterr().out
+  assert json.loads((tmp_path / "work" / "summary.json").read_text())["flags"] == summary["flags"]
+
+
+def test_cars_only_calibrates_from_the_cars_flagged(sequences, tmp_path):
+  """No people: the calibration falls back on the cars and says how weak that is. (The stage
+  only: fitting cars costs a minute.)"""
+  root = sequences["cars"]
+  config = job_config(video=str(root / "video.mp4"), detections=str(root / "detections.json"))
+  camera, cal = from_video.calibrate_stage(config, tmp_path / "work")
+  assert camera.is_file() and cal["uncertainty"]["source"] == "cars"
+  flags = from_video.run_flags(cal, cal["mine"])
+  assert any(f.startswith("calibration: car-only calibration") for f in flags), flags
+  assert not any("lost to decoding" in f for f in flags)
+
+
+# ---- the self-training round (issue 11, item 4): a trained checkpoint's predictions, written by
+# the predict job as COCO results, replace the built-in detector in the next mining round.
+
+@pytest.fixture(scope="module")
+def predicted(sequences, tmp_path_factory) -> tuple[pathlib.Path, list[dict]]:
+  """The predict job of an untrained tiny detector (a checkpoint as the train job lays it out)
+  over the people-only video: (detections.json, its entries). Without a camera: mining reads no
+  3D field, and the 2D decoder compiles in half the time."""
+  from walt3d_jax.models import amodal
+  from walt3d_jax.models import predict
+  from walt3d_jax.train import occlusion as occlusion_training
+
+  folder = tmp_path_factory.mktemp("selftrain")
+  manager = occlusion_training.checkpoint_manager(folder / "train")
+  meta = {"step": 1, "model": {"variant": "tiny", "image_size": [64, 48], "max_detections": 4}}
+  occlusion_training.save_checkpoint(manager, 1, amodal.create("tiny", 0), None, meta)
+  manager.close()
+  config = predict_config.get_config()
+  config.checkpoint, config.progress = str(folder / "train"), False
+  config.source.video = str(sequences["people"] / "video.mp4")
+  config.score_threshold = 0.0  # untrained: every peak, so that there is something to mine
+  summary = predict.run(config, folder / "predict")
+  path = pathlib.Path(summary["detections_json"])
+  return path, json.loads(path.read_text())
+
+
+def test_predicted_results_feed_the_mine_job(predicted, sequences, tmp_path):
+  path, results = predicted
+  assert len(results) > SIM_FRAMES and {r["image_id"] for r in results} == set(range(SIM_FRAMES))
+  root = sequences["people"]
+  config = mine_config.get_config()
+  config.progress = False
+  config.source.video, config.source.camera = str(root / "video.mp4"), str(root / "camera.json")
+  config.source.detections = str(path)
+  config.mining.min_score, config.mining.classifier.shipped = 0.0, False  # keep the untrained model's boxes
+  summary = mine.run(config, tmp_path / "mine")
+  assert summary["source"]["detections"] == str(path)
+  assert summary["detections"] == len(results)  # every entry read
+  assert summary["mined"] > 0
+  with bank_lib.ObjectBank.open(tmp_path / "mine" / "bank.h5") as bank:
+    assert len(bank) == summary["mined"] and bank.camera["K"]
+
+
+def test_bad_or_empty_predictions_end_the_next_round_clearly(predicted, sequences, tmp_path):
+  path, results = predicted
+  root = sequences["people"]
+  round_two = lambda detections: job_config(video=str(root / "video.mp4"), camera=str(root / "camera.json"),
+                                            detections=str(detections))
+  # An untrained model's scores are all below mining's min_score: nothing kept, and why.
+  with pytest.raises(from_video.FromVideoError, match=r"mining kept none of the \d+ detections in \d+ tracks "
+                     r"\(.*low_score.*\); give a longer or busier video, or better detections"):
+    from_video.run(round_two(path), tmp_path / "low")
+  empty = tmp_path / "empty.json"
+  empty.write_text("[]")
+  with pytest.raises(from_video.FromVideoError, match=r"config.detections: .*empty\.json holds no detection for the "
+                     rf"{SIM_FRAMES} frames"):
+    from_video.run(round_two(empty), tmp_path / "empty")
+  shifted = tmp_path / "shifted.json"  # another footage's ids
+  shifted.write_text(json.dumps([dict(r, image_id=r["image_id"] + 1000) for r in results]))
+  with pytest.raises(detections_lib.DetectionsError, match=rf"shifted\.json: none of its image_ids \(1000\.\.1059\) "
+                     rf"is the index of a frame read from .*video\.mp4 \(0\.\.{SIM_FRAMES - 1}\)"):
+    from_video.run(round_two(shifted), tmp_path / "shifted")

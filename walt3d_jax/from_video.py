@@ -15,9 +15,15 @@
   → <workdir>/summary.json, and a headline per stage with the paths it wrote.
 
 Each stage is a job that resumes or skips finished work (their own markers), so rerunning the
-same command after a kill goes on. A user's mistake (no such video, unreadable frames, no moving
-objects, tracks that cannot calibrate a camera, e.g. no people or no ground) ends in one line
-naming the reason (the jobs' `UserError`s), not a traceback.
+same command after a kill goes on. A user's mistake ends in one line naming the reason (a
+`UserError`), not a traceback: no such video, frames or detections file; a video that does not
+open (e.g. an MP4 cut short before its index); no moving objects (nothing the detector finds, or
+nothing mining keeps, with its reasons); a detections file whose image ids match no frame or that
+holds no detections; no ground in view (a featureless background, or a calibrated horizon with
+nothing below it: a camera pointed at the sky); tracks that cannot calibrate a camera (e.g. no
+people, too few tracks). What runs but is weak is flagged in summary.json's `flags` and on the
+console: the calibration's flags (uncertain focal length, car-only calibration, ...) and frames
+lost to decoding (at least `mine.WARN_LOST_FRAMES` of the video).
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ from walt3d_jax.timelapse import bank as bank_lib
 
 
 class FromVideoError(UserError):
-  """A from_video config that cannot run; the message names the field."""
+  """A from_video input that cannot make a dataset (a missing file, no moving objects, no ground
+  in view); the message names the field or the file and the reason."""
 
 
 def mine_config(config: ml_collections.ConfigDict, camera: str) -> ml_collections.ConfigDict:
@@ -50,6 +57,79 @@ def mine_config(config: ml_collections.ConfigDict, camera: str) -> ml_collection
   c.source.fps = config.fps
   c.progress = config.progress
   return c
+
+
+def check_inputs(config: ml_collections.ConfigDict) -> None:
+  """FromVideoError naming the field when a given file or folder is missing (before any work)."""
+  if bool(config.video) == bool(config.frames):
+    raise FromVideoError("config.video or config.frames: give exactly one (a video file, or an image folder)")
+  if config.video and not pathlib.Path(config.video).is_file():
+    raise FromVideoError(f"config.video: no video file {config.video}")
+  if config.frames and not pathlib.Path(config.frames).is_dir():
+    raise FromVideoError(f"config.frames: no folder {config.frames}")
+  if config.detections and not pathlib.Path(config.detections).is_file():
+    raise FromVideoError(f"config.detections: no file {config.detections} (COCO results; '' for the built-in detector)")
+  if config.camera and not pathlib.Path(config.camera).is_file():
+    raise FromVideoError(f"config.camera: no file {config.camera}")
+
+
+def nothing_mined_message(summary: dict[str, Any], config: ml_collections.ConfigDict) -> str:
+  """Why a mine job (its summary) kept no object, in the user's terms: no detections at all, or
+  detections that mining rejected (its most common outcomes)."""
+  footage = config.video or config.frames
+  frames = summary["read"]["frames"]
+  if summary["detections"] == 0 and config.detections:
+    return (f"config.detections: {config.detections} holds no detection for the {frames} frames of {footage}: "
+            "nothing to mine (an empty results file, or every score below the detector's threshold)")
+  if summary["detections"] == 0:
+    return (f"{footage}: no moving objects: the built-in detector found nothing that differs from the "
+            f"background in {frames} frames (a static scene, or a video too short to learn the background)")
+  outcomes = sorted(summary["outcomes"].items(), key=lambda kv: -kv[1])
+  reasons = ", ".join(f"{name} {count}" for name, count in outcomes[:3])
+  return (f"{footage}: no whole, unoccluded object to use: mining kept none of the {summary['detections']} "
+          f"detections in {summary['tracks']} tracks ({reasons}); give a longer or busier video"
+          + (", or better detections" if config.detections else ""))
+
+
+def mine_stage(config: ml_collections.ConfigDict, camera: str, workdir: pathlib.Path) -> dict[str, Any]:
+  """The mine job (or its finished result) in `workdir` with `camera` ('' for none); its summary.
+  FromVideoError when it kept no object: nothing downstream could use the bank."""
+  from walt3d_jax.timelapse import mine
+
+  summary = mine.run(mine_config(config, camera), workdir)
+  if summary["mined"] == 0:
+    raise FromVideoError(nothing_mined_message(summary, config))
+  return summary
+
+
+# Mean gradient magnitude (grey levels per pixel, Sobel / 8 on the grey image) below which a
+# background shows no ground. Measured on mined backgrounds: a uniform sky 0.02; simulated streets
+# 6.8 and 7.4 (320x180); a coarse synthetic ground texture 7.0 and 26 (160x96, 96x64).
+MIN_GROUND_TEXTURE = 1.0
+
+
+def ground_texture(background: np.ndarray, horizon_row: float | None = None) -> float:
+  """Mean gradient magnitude (grey levels per pixel) of a background (H, W, 3) uint8 RGB, over
+  the rows below `horizon_row` (pixels; None: all rows); 0 when no row lies below it."""
+  grey = cv2.cvtColor(np.ascontiguousarray(background), cv2.COLOR_RGB2GRAY).astype(np.float32)
+  gx, gy = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3) / 8, cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3) / 8
+  first = 0 if horizon_row is None else int(np.clip(np.ceil(horizon_row + 1), 0, grey.shape[0]))
+  below = np.hypot(gx, gy)[first:]
+  return float(below.mean()) if below.size else 0.0
+
+
+def check_ground_visible(background: np.ndarray, source: pathlib.Path, horizon_row: float | None = None) -> None:
+  """FromVideoError when the background (H, W, 3) shows no ground: featureless over all of it, or
+  (with a calibrated `horizon_row`, pixels) below the horizon: a camera pointed at the sky, fog,
+  a covered lens. People or cars "calibrated" there give a camera of nothing."""
+  texture = ground_texture(background, horizon_row)
+  if texture >= MIN_GROUND_TEXTURE:
+    return
+  where = "" if horizon_row is None else f" below the calibrated horizon (row {horizon_row:.0f} of {background.shape[0]})"
+  raise FromVideoError(
+      f"{source}: no ground visible: the background{where} is featureless (texture {texture:.2f} < "
+      f"{MIN_GROUND_TEXTURE} grey levels per pixel), e.g. a camera pointed at the sky; point the camera "
+      "at the ground, or give config.camera")
 
 
 def observations(bank_path: pathlib.Path) -> calibrate_lib.Observations:
@@ -77,24 +157,28 @@ def background_image(bank_path: pathlib.Path) -> np.ndarray:
 
 
 def calibrate_stage(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> tuple[pathlib.Path, dict]:
-  """Mines without a camera, calibrates from the mined tracks; (camera.json, summary)."""
-  from walt3d_jax.timelapse import mine
-
+  """Mines without a camera, calibrates from the mined tracks; (camera.json, summary). The
+  summary's `mine` is the mine job's summary."""
   camera_path = workdir / "camera.json"
   mine_dir = workdir / "calibration" / "mine"
-  mine.run(mine_config(config, ""), mine_dir)
+  mined = mine_stage(config, "", mine_dir)
   bank = mine_dir / "bank.h5"
   if camera_path.is_file():  # calibrated by an earlier run of this command
     return camera_path, {"camera": str(camera_path), "uncertainty": calibrate_lib.load_uncertainty(camera_path),
-                         "resumed": True}
+                         "resumed": True, "mine": mined}
+  source = pathlib.Path(config.video or config.frames)
+  background = background_image(bank)
+  check_ground_visible(background, source)  # the clearer reason, before the calibration's own refusals
   obs = observations(bank)
   result = calibrate_lib.calibrate(obs, calibrate_lib.CalibrationConfig(**config.calibration.to_dict()),
                                    seed=config.seed)
-  calibration_report.write_calibration_report(background_image(bank), result, workdir / "calibration.png")
+  calibration_report.write_calibration_report(background, result, workdir / "calibration.png")
+  check_ground_visible(background, source, result.horizon_row)
   tmp = workdir / "camera.tmp.json"
   calibrate_lib.save_calibration(result, tmp)
   tmp.rename(camera_path)  # camera.json exists only once it is whole
-  return camera_path, {"camera": str(camera_path), "uncertainty": result.uncertainty(), "resumed": False}
+  return camera_path, {"camera": str(camera_path), "uncertainty": result.uncertainty(), "resumed": False,
+                       "mine": mined}
 
 
 def draw_ground_grid(image: np.ndarray, K: np.ndarray, plane: np.ndarray, step_m: float = 2.0,
@@ -174,16 +258,19 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
   if not config.video and not config.frames and config.get("simulate"):
     config = ml_collections.ConfigDict(config.to_dict())
     config.video = str(simulated_video(config.simulate, workdir / "source"))
-  if bool(config.video) == bool(config.frames):
-    raise FromVideoError("config.video or config.frames: give exactly one (a video file, or an image folder)")
+  check_inputs(config)
   summary: dict[str, Any] = {"video": config.video or config.frames}
   if config.camera:
     camera = pathlib.Path(config.camera)
-    if not camera.is_file():
-      raise FromVideoError(f"config.camera: no file {camera}")
     summary["calibration"] = {"camera": str(camera), "given": True}
   else:
     camera, summary["calibration"] = calibrate_stage(config, workdir)
+  # The fit job mines into fit/mine itself; mined here first, so that a bank with nothing in it
+  # ends with the reason, not in the fit or the clip-art builder.
+  mined = mine_stage(config, str(camera), workdir / "fit" / "mine")
+  summary["mine"] = {k: mined[k] for k in ("detections", "tracks", "mined")} | {
+      "frames": mined["read"]["frames"], "lost_share": mined["read"].get("lost_share", 0.0)}
+  summary["flags"] = run_flags(summary["calibration"], mined)
   fit_config = ml_collections.ConfigDict(config.fit.to_dict())
   fit_config.mine = mine_config(config, str(camera))
   fit_config.progress = config.progress
@@ -201,6 +288,14 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
   return summary
 
 
+def run_flags(calibration: dict[str, Any], mined: dict[str, Any]) -> list[str]:
+  """What ran but is weak, for summary.json and the console: the calibration's flags and the
+  mine job's (`mined`, its summary) decode-loss warning (the calibration's mining read the same
+  frames and warned the same)."""
+  flags = [f"calibration: {f}" for f in (calibration.get("uncertainty") or {}).get("flags", [])]
+  return flags + ([mined["read"]["warning"]] if mined["read"].get("warning") else [])
+
+
 def print_headlines(summary: dict[str, Any], workdir: pathlib.Path) -> None:
   cal = summary["calibration"]
   print(f"\nfrom_video finished in {summary['seconds']:.0f} s. Everything is under {workdir}/:")
@@ -215,6 +310,8 @@ def print_headlines(summary: dict[str, Any], workdir: pathlib.Path) -> None:
           f"{est.get('horizon_row', float('nan')):.1f}" + (f"; flags: {', '.join(u['flags'])}" if u.get("flags") else ""))
     for name in ("camera.json", "calibration.png"):
       print(f"      {name:<13} {workdir / name}")
+  for flag in summary.get("flags", []):
+    print(f"  flag          {flag}")
   fit = summary["fit"]
   print(f"  mine + fit    {fit['tracks']} tracks, {fit['rows']} rows; fitted {fit['fitted']}")
   print(f"      {'fit report':<13} {workdir / 'fit' / 'report.png'}")
