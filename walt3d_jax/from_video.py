@@ -307,7 +307,7 @@ def print_headlines(summary: dict[str, Any], workdir: pathlib.Path) -> None:
     print(f"  calibration   from {u.get('num_tracks', '?')} {u.get('source', '')} tracks: focal "
           f"{est.get('focal_px', float('nan')):.0f} ± {std.get('focal_px', float('nan')):.0f} px, height "
           f"{est.get('height_m', float('nan')):.2f} ± {std.get('height_m', float('nan')):.2f} m, horizon row "
-          f"{est.get('horizon_row', float('nan')):.1f}" + (f"; flags: {', '.join(u['flags'])}" if u.get("flags") else ""))
+          f"{est.get('horizon_row', float('nan')):.1f}")  # its flags: the `flag` lines below
     for name in ("camera.json", "calibration.png"):
       print(f"      {name:<13} {workdir / name}")
   for flag in summary.get("flags", []):
