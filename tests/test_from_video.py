@@ -198,6 +198,7 @@ def test_missing_inputs_are_named_before_any_work(tmp_path):
   video = write_video(tmp_path / "v.mp4", [ground()] * 2)
   cases = {"config.video: no video file": dict(video=str(tmp_path / "nope.mp4")),
            "config.frames: no folder": dict(frames=str(tmp_path / "nope")),
+           "config.video: .* is a folder \\(an image folder is config.frames\\)": dict(video=str(tmp_path)),
            "config.detections: no file": dict(video=str(video), detections=str(tmp_path / "nope.json")),
            "config.camera: no file": dict(video=str(video), camera=str(tmp_path / "nope.json"))}
   for message, fields in cases.items():

@@ -63,6 +63,8 @@ def check_inputs(config: ml_collections.ConfigDict) -> None:
   """FromVideoError naming the field when a given file or folder is missing (before any work)."""
   if bool(config.video) == bool(config.frames):
     raise FromVideoError("config.video or config.frames: give exactly one (a video file, or an image folder)")
+  if config.video and pathlib.Path(config.video).is_dir():
+    raise FromVideoError(f"config.video: {config.video} is a folder (an image folder is config.frames)")
   if config.video and not pathlib.Path(config.video).is_file():
     raise FromVideoError(f"config.video: no video file {config.video}")
   if config.frames and not pathlib.Path(config.frames).is_dir():
