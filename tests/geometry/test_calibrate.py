@@ -16,8 +16,10 @@ from walt3d_jax.sim import presets
 SIZE = (640, 360)
 # Acceptance goals of the "Real footage" issue.
 FOCAL_GOAL, HEIGHT_GOAL, TILT_GOAL_DEG = 0.10, 0.10, 2.0
-# Measured horizon error with detection noise is 0.1-6.5 % of the image height (goal 1 %, not
-# met: see benchmarks/calibrate.py); the test guards against regressions beyond 8 %.
+# Measured horizon error with detection noise is up to 3.4 % of the image height over the
+# benchmark's seeds and 4.5 % on this test's seed (goal 1 %, not met: the spread of statures
+# over 30 one-second tracks; see benchmarks/calibrate.py); the test guards against regressions
+# beyond 8 %.
 HORIZON_BOUND = 0.08
 
 
@@ -159,11 +161,42 @@ def test_report_draws_horizon_grid_and_people(calibrated, tmp_path):
 
 def test_head_top_is_the_crown_seen_level_and_behind_it_seen_from_above():
   n = np.array([0., -1., 0.])  # ground up, camera looking level along z
-  foot = np.array([[0., 1.585, 10.]])  # the head's centre (1.585 m up) at the camera's height
+  # The head's centre (crown lowered by walking, less the head's half-height) at the camera's
+  # height.
+  foot = np.array([[0., (1. - C.WALKING_DROP) * 1.7 - 0.115, 10.]])
   level = C._head_top(foot, n, np.array([1.7]))
-  np.testing.assert_allclose(level[0], foot[0] + 1.7 * n, atol=1e-9)
+  # Seen level: the crown, of a walking person (lower than the stature by WALKING_DROP).
+  np.testing.assert_allclose(level[0], foot[0] + (1. - C.WALKING_DROP) * 1.7 * n, atol=1e-9)
   # Seen from 8 m above: the silhouette's top is behind the crown (farther) and below it.
   high = np.array([[0., 8., 10.]])
   top = C._head_top(high, n, np.array([1.7]))[0]
   crown = high[0] + 1.7 * n
   assert top[2] > crown[2] + 0.03 and -top[1] < -crown[1]
+
+
+def test_foot_reach_is_that_of_the_walking_meshes_and_grows_with_the_view_from_above():
+  # FOOT_REACH (per depression angle β) is the mean over gait phase and heading of how far the
+  # lowest image point of shapes.person's feet lies in front of the body axis; recomputed on a
+  # small sample. A constant reach biased the horizon (near people looked too small).
+  from walt3d_jax.shapes import person
+  rng = np.random.default_rng(3)
+  meshes = [(p[0], person.person_mesh(p, phase).vertices)
+            for p in (person.sample_person(rng) for _ in range(6))
+            for phase in np.linspace(0., 1., 8, endpoint=False)]
+  headings = np.linspace(-np.pi, np.pi, 12, endpoint=False)
+  d = np.stack([np.cos(headings), np.sin(headings)], 1)  # towards the camera, object frame
+  reach = {}
+  for beta in (10., 40.):
+    cot = 1. / math.tan(math.radians(beta))
+    reach[beta] = np.mean([np.max(v[:, :2] @ d.T - cot * v[:, 2:3], axis=0) / h
+                           for h, v in meshes])
+    table = np.interp(beta, C.FOOT_REACH_DEPRESSION_DEG, C.FOOT_REACH)
+    assert abs(reach[beta] - table) < 0.015, (beta, reach[beta], table)
+  assert reach[40.] - reach[10.] > 0.025
+  # The model places the axis by the table: a camera looking down harder sees a longer reach.
+  K = C.intrinsics(500., SIZE)
+  n = C.rotation(math.radians(30.), 0.)[:, 2]
+  away, mean, spread = C._foot_reach(K, n, np.array([120., 340.]))
+  assert mean[1] > mean[0] and np.all(spread > 0)
+  np.testing.assert_allclose(np.linalg.norm(away, axis=1), 1.)
+  np.testing.assert_allclose(away @ n, 0., atol=1e-12)

@@ -76,15 +76,31 @@ from walt3d_jax.geometry import camera as camera_lib
 CAR, PERSON = 1, 2
 # COCO-17 indices.
 _LEFT_SHOULDER, _RIGHT_SHOULDER, _LEFT_HIP, _RIGHT_HIP = 5, 6, 11, 12
-# A walking person's lowest image point (the box's bottom edge) is the sole nearest the camera:
-# on average this fraction of the stature nearer than the body axis (half a foot's length plus
-# half the spread of the stride, averaged over gait phase and heading; shapes.person's gait
-# gives 0.118 ± 0.10).
-FOOT_REACH = 0.12
+# A walking person's lowest image point (the box's bottom edge) lies in front of the body axis
+# by a fraction of the stature (half a foot's length plus half the spread of the stride) that
+# grows with how steeply the camera looks down on the feet: the feet and shins are not flat, and
+# seen from above a lifted swing foot or a toe nearer the camera is the lowest point, while seen
+# from low only points on the ground are. Mean and spread over gait phase and heading of
+# shapes.person's walking meshes (the farthest reach towards the camera of p·d - z cot β over the
+# mesh, at depression angle β of the view; tests/geometry/test_calibrate.py recomputes them),
+# per FOOT_REACH_DEPRESSION_DEG. A constant 0.12 (its mean at ~22°) made near people look too
+# small relative to far ones: the horizon came out ~1 % of the image height low on noise-free
+# people (intersection, 10 seeds).
+FOOT_REACH_DEPRESSION_DEG = (5., 10., 15., 20., 25., 30., 35., 40., 45., 50., 60., 70.)
+FOOT_REACH = (0.086, 0.103, 0.113, 0.121, 0.127, 0.134, 0.139, 0.144, 0.148, 0.152, 0.158,
+              0.164)
+# The spread moves the box's bottom edge and not its top (the head stays on the body axis), so
+# the bottom edge is the noisier one.
+FOOT_REACH_SD = (0.107, 0.100, 0.095, 0.091, 0.088, 0.084, 0.081, 0.079, 0.078, 0.077, 0.076,
+                 0.076)
 # Head half-width (horizontal, the mean of half-depth and half-width) and half-height as
 # fractions of stature (shapes.person: 0.100, 0.078, 0.115 m at 1.70 m; anthropometric tables
 # give a head about 0.13 × stature tall).
 HEAD_RADII = (0.089 / 1.70, 0.115 / 1.70)
+# Walking lowers the crown: the pelvis rides lower on a bent stance leg than standing, and the
+# head top is on average this fraction of the stature below it (shapes.person's gait: 0.019 ±
+# 0.013 over phase). Left out, the scale (camera height) came out ~2 % high.
+WALKING_DROP = 0.019
 # Stature prior (REFERENCE.md): per person 1.70 ± 0.09 m; the population mean itself ± 0.03 m
 # (men 1.75, women 1.62: a street's mix moves the mean by a few centimetres).
 STATURE_M, STATURE_SD_M, STATURE_MEAN_SD_M = 1.70, 0.09, 0.03
@@ -294,14 +310,16 @@ def _project(K: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class _PeopleData:
-  """Box rows: track index (Nb,), box centre column, bottom and top rows, noise; lean rows
-  (observations with confident hips and shoulders): mid-hip (Nl, 2), mid-shoulder (Nl, 2)."""
+  """Box rows: track index (Nb,), box centre column, bottom and top rows, the noise (pixels) of
+  the top edge and of the bottom edge; lean rows (observations with confident hips and
+  shoulders): mid-hip (Nl, 2), mid-shoulder (Nl, 2)."""
 
   box_track: np.ndarray
   u_centre: np.ndarray
   v_bottom: np.ndarray
   v_top: np.ndarray
   box_sigma: np.ndarray
+  bottom_sigma: np.ndarray
   hip: np.ndarray
   shoulder: np.ndarray
   lean_sigma: float
@@ -353,7 +371,7 @@ def _people_data(obs: Observations, config: CalibrationConfig) -> _PeopleData:
     shoulder = 0.5 * (kp[use_kp, _LEFT_SHOULDER, :2] + kp[use_kp, _RIGHT_SHOULDER, :2])
   size = bottom - top
   sigma = np.sqrt(config.noise_px ** 2 + (config.noise_fraction * size) ** 2)
-  return _PeopleData(track_index, 0.5 * (left + right), bottom, top, sigma, hip, shoulder,
+  return _PeopleData(track_index, 0.5 * (left + right), bottom, top, sigma, sigma, hip, shoulder,
                      config.keypoint_sigma_px * math.sqrt(2.),
                      int(track_index.max()) + 1 if len(obs) else 0)
 
@@ -363,16 +381,39 @@ def _head_row(K: np.ndarray, K_inv: np.ndarray, R: np.ndarray, height: float,
   """Rows (N,) of the head tops of people whose box bottom edge is at row v_foot (N,) and whose
   box centre column is u_centre (N,). The foot column is solved so that the box centre lies
   midway between foot and head (the image of a person leans towards the vertical vanishing
-  point); the body axis stands FOOT_REACH · H beyond the lowest point, away from the camera."""
+  point); the body axis stands the foot reach (`_foot_reach`) beyond the lowest point, away from
+  the camera across the ground line of the foot's row."""
   n = R[:, 2]
   u_foot = u_centre.copy()
+  away, reach, _ = _foot_reach(K, n, v_foot)
   for _ in range(2):
     foot = _ground_points(K_inv, R, height, np.stack([u_foot, v_foot], 1), np.zeros_like(u_foot))
-    away = foot + height * n
-    away /= np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-9)
-    head = _project(K, _head_top(foot + (FOOT_REACH * statures)[:, None] * away, n, statures))
+    head = _project(K, _head_top(foot + (reach * statures)[:, None] * away, n, statures))
     u_foot = u_centre - 0.5 * (head[:, 0] - u_foot)
   return head[:, 1]
+
+
+def _foot_reach(K: np.ndarray, n: np.ndarray, rows: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """For feet whose lowest image point is at image rows (N,): the unit ground direction (N, 3),
+  camera frame, across the ground line seen at that row and away from the camera, and the mean
+  and spread (N,) of the body axis's distance behind that line as fractions of stature
+  (FOOT_REACH, FOOT_REACH_SD at the view's depression angle); n (3,) the ground's unit up.
+
+  The row's line touches the feet: the axis stands behind it along the line's normal, not along
+  the ray from the camera's foot (the two differ off the centre column, and then an error in
+  the foot column turns into one in depth)."""
+  # The plane through the camera centre and the image row v is N · X = 0, N = Kᵀ (0, 1, -v);
+  # N · X = z (v' - v) for a point X seen at row v', so -N points to smaller rows. The feet's
+  # farthest point towards the camera across that plane is the lowest; its tilt from the
+  # vertical is the depression angle β of the view (cot β = vertical / horizontal part of N).
+  N = np.stack([np.zeros_like(rows), np.full_like(rows, K[1, 1]), K[1, 2] - rows], 1)
+  vertical = N @ n
+  m = -(N - vertical[:, None] * n[None])
+  horizontal = np.maximum(np.linalg.norm(m, axis=1), 1e-12)
+  beta = np.degrees(np.arctan2(horizontal, np.abs(vertical)))
+  return (m / horizontal[:, None], np.interp(beta, FOOT_REACH_DEPRESSION_DEG, FOOT_REACH),
+          np.interp(beta, FOOT_REACH_DEPRESSION_DEG, FOOT_REACH_SD))
 
 
 def _head_top(axis_foot: np.ndarray, n: np.ndarray, statures: np.ndarray) -> np.ndarray:
@@ -383,13 +424,28 @@ def _head_top(axis_foot: np.ndarray, n: np.ndarray, statures: np.ndarray) -> np.
   crown tilts the fit by about half a degree on traffic cameras (measured on noise-free
   `synthetic_people`)."""
   a, c = HEAD_RADII[0] * statures, HEAD_RADII[1] * statures
-  centre = axis_foot + (statures - c)[:, None] * n
+  centre = axis_foot + ((1. - WALKING_DROP) * statures - c)[:, None] * n
   d = centre / np.maximum(np.linalg.norm(centre, axis=1, keepdims=True), 1e-9)
   u = n[None] - (d @ n)[:, None] * d  # up, perpendicular to the line of sight
   u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-9)
   un = u @ n
   eu = (a ** 2)[:, None] * u + ((c ** 2 - a ** 2) * un)[:, None] * n[None]
   return centre + eu / np.sqrt(np.maximum((u * eu).sum(1), 1e-12))[:, None]
+
+
+def _with_gait_noise(theta: np.ndarray, data: _PeopleData, image_size) -> _PeopleData:
+  """data with the bottom edges' noise (Nb,) pixels at the camera theta: the box noise plus the
+  gait's spread of the foot reach (FOOT_REACH_SD · H metres along the ground, away from the
+  camera) as it moves the foot's row. Evaluated at a fitted camera and then held fixed: a noise
+  that followed the parameters inside the fit would reward cameras that inflate it."""
+  f, height = math.exp(theta[0]), math.exp(theta[1])
+  R, K = rotation(theta[2], theta[3]), intrinsics(f, image_size)
+  foot = _ground_points(np.linalg.inv(K), R, height, np.stack([data.u_centre, data.v_bottom], 1),
+                        np.zeros(len(data.v_bottom)))
+  away, _, spread = _foot_reach(K, R[:, 2], data.v_bottom)
+  reach = spread * theta[5:][data.box_track]
+  shift = _project(K, foot + reach[:, None] * away)[:, 1] - _project(K, foot)[:, 1]
+  return dataclasses.replace(data, bottom_sigma=np.hypot(data.box_sigma, shift))
 
 
 def _people_residuals(theta: np.ndarray, data: _PeopleData, image_size) -> np.ndarray:
@@ -407,12 +463,14 @@ def _people_residuals(theta: np.ndarray, data: _PeopleData, image_size) -> np.nd
   # closed form on the head row's linearisation, one Gauss-Newton step from the bottom edge.
   H = statures[data.box_track]
   s = data.v_bottom.copy()
+  # Weighted by the two edges' noise (the bottom one carries the gait's foot reach).
+  vb, vt = data.bottom_sigma ** 2, data.box_sigma ** 2
   for _ in range(1):
     top = _head_row(K, K_inv, R, height, data.u_centre, s, H)
     slope = (_head_row(K, K_inv, R, height, data.u_centre, s + 0.5, H) - top) / 0.5
-    s = s + (data.v_bottom - s + slope * (data.v_top - top)) / (1. + slope ** 2)
+    s = s + (vt * (data.v_bottom - s) + vb * slope * (data.v_top - top)) / (vt + vb * slope ** 2)
   top = _head_row(K, K_inv, R, height, data.u_centre, s, H)
-  out = [(s - data.v_bottom) / data.box_sigma, (top - data.v_top) / data.box_sigma]
+  out = [(s - data.v_bottom) / data.bottom_sigma, (top - data.v_top) / data.box_sigma]
   # Leans: the mid-shoulder lies on the line from the mid-hip to the vertical vanishing point
   # K n (homogeneous: also when it is at infinity).
   if len(data.hip):
@@ -694,11 +752,24 @@ def calibrate_people(obs: Observations, config: CalibrationConfig = CalibrationC
     raise CalibrationError(
         f'degenerate fit from people: the best camera stands {math.exp(fallback.x[1]):.2f} m '
         f'above the ground, below the people\'s heads (need >= {MIN_CAMERA_HEIGHT_M} m)')
+  # The start's grid compares costs under one noise model (both edges alike); from its best
+  # camera, the bottom edges get the gait's noise too (`_with_gait_noise`), re-evaluated once at
+  # the refined camera. With both edges alike the gait's spread of the foot reach, larger than
+  # the head's, pulled the size-vs-row fit like an errors-in-variables regression with the wrong
+  # noise ratio: the horizon came out ~1 % of the image height low on noise-free people.
+  for _ in range(2):
+    data = _with_gait_noise(best.x, data, size)
+    fun = lambda t, data=data: _people_residuals(t, data, size)
+    jac = lambda t, data=data: _people_jacobian(t, data, size)
+    refined = _solve(fun, jac, best.x, config.loss_scale, num_priors=1 + data.num_tracks)
+    if math.exp(refined.x[1]) < MIN_CAMERA_HEIGHT_M:
+      break
+    best = refined
   num_obs, num_lean = len(data.box_track), len(data.hip)
   cov = _covariance(best, 2 * num_obs + num_lean, num_obs)
   pairs = best.fun[:2 * num_obs].reshape(2, num_obs)
   units = np.hypot(pairs[0], pairs[1])
-  px = units * data.box_sigma
+  px = np.hypot(pairs[0] * data.bottom_sigma, pairs[1] * data.box_sigma)
   feet_rows, feet_cols = data.v_bottom, data.u_centre
   return _finish(best.x, cov, size, 'people', data.num_tracks, units, px, feet_rows, feet_cols,
                  config)
