@@ -48,3 +48,20 @@ def test_bad_arguments_raise(args):
 def test_too_many_bursts_raise():
   with pytest.raises(ValueError, match="do not fit"):
     capture.capture_schedule(np.random.default_rng(0), 200, 6000, 10.0, 1)
+
+
+def test_same_hours_schedule_takes_each_bursts_hour_on_other_days():
+  scored = capture.capture_schedule(np.random.default_rng(3), 6, 5, 10.0, num_days=2)
+  frames = capture.same_hours_schedule(np.random.default_rng(4), scored, per_burst=4, num_days=8, spread_s=600.0)
+  assert len(frames) == 24 and all(len(b.frame_times) == 1 for b in frames)
+  starts = np.array([b.start_seconds for b in frames])
+  assert np.all(np.diff(starts) >= 0)
+  scored_days = {int(b.start_seconds // capture.SECONDS_PER_DAY) for b in scored}
+  days = (starts // capture.SECONDS_PER_DAY).astype(int)
+  assert not scored_days & set(days.tolist())
+  for burst in scored:
+    # Each scored burst has 4 frames on 4 distinct days within 10 minutes of its hour.
+    near = np.abs(np.array([b.hour_of_day for b in frames]) - burst.hour_of_day) <= 600.0 / 3600.0 + 1e-9
+    assert near.sum() >= 4 and len(set(days[near].tolist())) >= 4
+  with pytest.raises(ValueError, match="same_hours_schedule"):
+    capture.same_hours_schedule(np.random.default_rng(0), scored, per_burst=9, num_days=8)

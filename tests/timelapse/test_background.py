@@ -122,3 +122,44 @@ def test_state_restores_the_model_exactly():
   np.testing.assert_array_equal(resumed.median("day"), whole.median("day"))
   np.testing.assert_array_equal(resumed.state()["samples"]["day"], whole.state()["samples"]["day"])
   assert resumed.seen("day") == 12
+
+
+def _lit(bg: np.ndarray, gain: float) -> np.ndarray:
+  return np.clip(bg.astype(float) * gain, 0, 255).round().astype(np.uint8)
+
+
+def test_frame_background_takes_samples_under_the_frames_light_from_other_moments():
+  """Two kinds of light through one bucket (the sun moves within it): the bucket median mixes
+  them, the frame's own background is the median of the samples under its light, and samples
+  taken within exclude_s of the frame (its burst, with the same parked object) are left out."""
+  rng = np.random.default_rng(4)
+  bg = _scene(rng)
+  config = background.BackgroundConfig(max_samples=40, neighbours=7, exclude_s=60.0)
+  model = background.BackgroundModel(config)
+  for t in range(24):
+    gain = 0.5 if t % 3 == 0 else 1.0  # a third of the bursts in shade
+    model.update(Frame(t, NOON + 600.0 * t, _with_blobs(_lit(bg, gain), rng, t), f"{t}"))
+  # The burst of the frame: its own frames are the nearest in light (the sun a little brighter
+  # than on other days), and a parked car at the top-left in each.
+  frame = _lit(bg, 0.53)
+  frame[:10, :12] = [10, 200, 10]
+  for k in range(5):
+    model.update(Frame(100 + k, NOON + 600.0 * 30 + k, frame, f"burst{k}"))
+  median, noise = model.frame_background(NOON + 600.0 * 30 + 1, frame)
+  np.testing.assert_array_equal(median, _lit(bg, 0.5))  # the car is not in it; the sunlit samples neither
+  assert median.shape == bg.shape and noise.shape == bg.shape[:2] and noise.dtype == np.float32
+  assert np.abs(model.median("day").astype(float) - _lit(bg, 0.5)).mean() > 10  # the bucket median is sunlit
+  sunlit, _ = model.frame_background(NOON + 600.0 * 30 + 1, _lit(bg, 1.0))
+  assert np.all(sunlit == _lit(bg, 1.0), axis=2).mean() > 0.99  # blobs may meet in a few pixels
+  # Without an image, the nearest in hour of day; with neighbours=0, the bucket's median.
+  assert model.frame_background(NOON)[0].shape == bg.shape
+  zero = background.BackgroundModel.from_state(
+      background.BackgroundConfig(max_samples=40, neighbours=0), model.state())
+  np.testing.assert_array_equal(zero.frame_background(NOON, frame)[0], zero.median("day"))
+  # A restored model picks the same neighbours (sample times are part of the state).
+  again = background.BackgroundModel.from_state(config, model.state())
+  np.testing.assert_array_equal(again.frame_background(NOON + 600.0 * 30 + 1, frame)[0], median)
+  with pytest.raises(ValueError, match="no frames fed yet"):
+    background.BackgroundModel(config).frame_background(NOON, frame)
+  with pytest.raises(ValueError, match="neighbours"):
+    background.BackgroundConfig(neighbours=-1)

@@ -69,3 +69,22 @@ def capture_schedule(rng: np.random.Generator, num_bursts: int, frames_per_burst
     times = start + np.arange(frames_per_burst) / fps
     bursts.append(Burst(index, float(start), float((start % SECONDS_PER_DAY) / 3600.0), times))
   return bursts
+
+
+def same_hours_schedule(rng: np.random.Generator, bursts: list[Burst], per_burst: int, num_days: int,
+                        spread_s: float = 600.0, first_day: int = 1000) -> list[Burst]:
+  """Single frames of the same camera at the hours of `bursts` on other days: for each burst,
+  `per_burst` one-frame bursts on distinct days of [first_day, first_day + num_days) (days no
+  scored burst uses), each within ±spread_s seconds of the burst's hour of day. What weeks of a
+  time-lapse give a background model for the hour of each scored burst; in time order.
+  """
+  if per_burst < 1 or num_days < per_burst or not spread_s >= 0:
+    raise ValueError(f"same_hours_schedule: need 1 <= per_burst <= num_days and spread_s >= 0; got "
+                     f"{per_burst}, {num_days}, {spread_s}")
+  starts = []
+  for burst in bursts:
+    for day in rng.choice(num_days, per_burst, replace=False):
+      hour_s = float(np.clip(burst.hour_of_day * 3600.0 + rng.uniform(-spread_s, spread_s), 0.0, SECONDS_PER_DAY - 1.0))
+      starts.append((first_day + int(day)) * SECONDS_PER_DAY + hour_s)
+  starts.sort()
+  return [Burst(i, s, float((s % SECONDS_PER_DAY) / 3600.0), np.array([s])) for i, s in enumerate(starts)]

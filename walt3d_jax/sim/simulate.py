@@ -323,20 +323,23 @@ class SimulatedFrame:
 
 
 def simulate_frames(
-    config: ml_collections.ConfigDict, scene: Scene, sequence_index: int, timings: dict | None = None
+    config: ml_collections.ConfigDict, scene: Scene, sequence_index: int, timings: dict | None = None,
+    schedule: list | None = None,
 ):
   """Yields every `SimulatedFrame` of one sequence, burst after burst.
 
   timings: if given, seconds spent in "traffic", "render" and "truth" are added to it.
+  schedule: the bursts (capture.Burst) to record; None: capture.capture_schedule from config.
   """
   timings = {} if timings is None else timings
   for key in ("traffic", "render", "truth"):
     timings.setdefault(key, 0.0)
   seed = int(config.seed)
-  schedule = capture.capture_schedule(
-      _stream(seed, sequence_index, _CAPTURE), config.num_bursts, config.frames_per_burst,
-      config.fps, config.num_days,
-  )
+  if schedule is None:
+    schedule = capture.capture_schedule(
+        _stream(seed, sequence_index, _CAPTURE), config.num_bursts, config.frames_per_burst,
+        config.fps, config.num_days,
+    )
   traffic_rng = _stream(seed, sequence_index, _TRAFFIC)
   sensor_rng = _stream(seed, sequence_index, _SENSOR)
   shape_model = _car_shape_model(config.num_shape_components)
@@ -371,9 +374,11 @@ def simulate_frames(
 
 
 def simulate_sequence(
-    config: ml_collections.ConfigDict, preset: str, sequence_index: int, out_dir: pathlib.Path
+    config: ml_collections.ConfigDict, preset: str, sequence_index: int, out_dir: pathlib.Path,
+    schedule: list | None = None,
 ) -> dict:
-  """Simulates scene `preset` and writes the sequence to `out_dir`; returns a summary."""
+  """Simulates scene `preset` and writes the sequence to `out_dir`; returns a summary.
+  schedule: the bursts to record (capture.Burst); None: capture.capture_schedule from config."""
   files = SequenceFiles(out_dir)
   files.frames.mkdir(parents=True, exist_ok=True)
   scene = prepare_scene(config, preset)
@@ -387,8 +392,9 @@ def simulate_sequence(
   video = None
   if config.write_video:
     video = cv2.VideoWriter(str(files.video), cv2.VideoWriter_fourcc(*"mp4v"), config.fps, (width, height))
-  total = config.num_bursts * config.frames_per_burst
-  for frame in tqdm.tqdm(simulate_frames(config, scene, sequence_index, timings), total=total,
+  total = (config.num_bursts * config.frames_per_burst if schedule is None
+           else sum(len(b.frame_times) for b in schedule))
+  for frame in tqdm.tqdm(simulate_frames(config, scene, sequence_index, timings, schedule), total=total,
                          desc=f"simulate {preset}", unit="frame", disable=not config.progress):
     tic = time.perf_counter()
     for agent, truth in zip(frame.agents, frame.truths):

@@ -11,6 +11,17 @@ uniform sample of size M estimates the stream's median with a rank error of abou
 
 Buckets are ranges of the hour of day (day / dusk / night by default; any ranges, wrapping past
 midnight allowed), because shading and lamps change the empty street more than anything else.
+
+A bucket's median is one image for hours of changing light: the sun's shadows move through a
+day bucket, and in a short capture a bucket may hold a handful of frames, cars queued at a light
+among them. The detector therefore asks for each frame's own background (`frame_background`):
+the median of the `neighbours` stored samples, from every bucket, that look most like the frame
+(robust thumbnail distance: the median over a 64-pixel-wide thumbnail of the colour distance, so
+the objects that cover a minority of the frame do not count) and were taken at least
+`exclude_s` seconds away from it (frames of the same burst hold the same parked and queued
+objects, so they would put them into the median). The nearest in appearance are the frames
+under the same light and shadows: no clock is needed, so footage without time of day gains
+most. Measured on the detector benchmark (benchmarks/detector.py): see there.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
+import cv2
 import numpy as np
 
 from walt3d_jax.timelapse.types import Frame
@@ -28,6 +40,13 @@ _CHI3_MEDIAN = 1.5382
 SECONDS_PER_HOUR = 3600.
 # Bound on the temporary float64 copies made while taking medians (bytes).
 _WORK_BYTES = 32 << 20
+# Thumbnail width for comparing frames' light (pixels): shadows and lamps are large; objects small.
+_THUMB_WIDTH = 64
+# A neighbour's thumbnail distance may exceed the nearest one's by this factor, or be under the
+# floor (grey levels: thumbnails average sensor noise away).
+_CLOSE_RATIO, _CLOSE_FLOOR = 3.0, 6.0
+# Per-frame backgrounds kept (frames of one burst share their neighbours).
+_CACHE = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +59,10 @@ class BackgroundConfig:
   start_hour: hour of day at time 0 of the frames' clock (Frame.time seconds): 0 when times
     count from midnight (the simulator), the recording's start hour for a video.
   seed: of the reservoir's random replacement choices.
+  neighbours: samples in each frame's own background (`BackgroundModel.frame_background`);
+    0: the frame's bucket median.
+  exclude_s: samples taken closer than this to the frame (seconds) are not its neighbours (the
+    same burst's parked and queued objects), unless fewer than `neighbours` would remain.
   """
 
   # Default ranges follow the sun at mid latitudes (and sim.lighting): twilight and low sun
@@ -49,10 +72,16 @@ class BackgroundConfig:
   max_samples: int = 24
   start_hour: float = 0.0
   seed: int = 0
+  neighbours: int = 12
+  exclude_s: float = 120.0
 
   def __post_init__(self):
     if int(self.max_samples) != self.max_samples or self.max_samples < 1:
       raise ValueError(f"BackgroundConfig.max_samples must be an int >= 1, got {self.max_samples}")
+    if int(self.neighbours) != self.neighbours or self.neighbours < 0:
+      raise ValueError(f"BackgroundConfig.neighbours must be an int >= 0, got {self.neighbours}")
+    if not (np.isfinite(self.exclude_s) and self.exclude_s >= 0):
+      raise ValueError(f"BackgroundConfig.exclude_s must be finite and >= 0, got {self.exclude_s}")
     if not np.isfinite(self.start_hour):
       raise ValueError(f"BackgroundConfig.start_hour must be finite, got {self.start_hour}")
     names = [b[0] for b in self.buckets]
@@ -101,9 +130,12 @@ class BackgroundModel:
     self._rng = np.random.default_rng(config.seed)
     self._shape: tuple[int, int] | None = None
     self._samples: dict[str, np.ndarray] = {}  # bucket -> (max_samples, H, W, 3) uint8
+    self._times: dict[str, np.ndarray] = {}  # bucket -> (max_samples,) seconds, NaN unknown
     self._seen: dict[str, int] = {}
     self._median: dict[str, np.ndarray] = {}
     self._noise: dict[str, np.ndarray] = {}
+    self._thumbs: dict[tuple[str, int], np.ndarray] = {}
+    self._frame_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
   @property
   def bucket_names(self) -> tuple[str, ...]:
@@ -135,13 +167,17 @@ class BackgroundModel:
     m = self.config.max_samples
     if bucket not in self._samples:
       self._samples[bucket] = np.zeros((m, *self._shape, 3), np.uint8)
+      self._times[bucket] = np.full(m, np.nan)
       self._seen[bucket] = 0
     k = self._seen[bucket]
     slot = k if k < m else int(self._rng.integers(k + 1))
     if slot < m:
       self._samples[bucket][slot] = image
+      self._times[bucket][slot] = frame.time
       self._median.pop(bucket, None)
       self._noise.pop(bucket, None)
+      self._thumbs.pop((bucket, slot), None)
+      self._frame_cache.clear()
     self._seen[bucket] = k + 1
     return bucket
 
@@ -180,16 +216,60 @@ class BackgroundModel:
     self._check_bucket(bucket)
     if bucket not in self._noise:
       n = self.stored(bucket)
-      if n < 3:
-        self._noise[bucket] = np.zeros(self._shape, np.float32)
-      else:
-        med = self.median(bucket)
-        out = np.empty(self._shape, np.float32)
-        for rows in self._row_blocks(n):
-          dist = np.stack([colour_distance(s[rows], med[rows]) for s in self._samples[bucket][:n]])
-          out[rows] = np.median(dist, axis=0) / _CHI3_MEDIAN
-        self._noise[bucket] = out
+      self._noise[bucket] = _noise_of(self._samples[bucket][:n], self.median(bucket), self._row_blocks(n))
     return self._noise[bucket]
+
+  def frame_background(self, time: float, image: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The background of one frame: (median (H, W, 3) uint8, noise (H, W) float32 grey levels).
+
+    With config.neighbours = 0, the frame's bucket's `median` and `noise`. Otherwise the
+    per-pixel median and noise of the `neighbours` stored samples, from any bucket, nearest to
+    the frame: in appearance when `image` (H, W, 3) uint8 RGB is given (robust thumbnail
+    distance, module docstring), else in hour of day; samples within `exclude_s` seconds of
+    `time` only when too few others are stored. Raises ValueError before any frame was fed.
+    """
+    k = self.config.neighbours
+    if k == 0:
+      bucket = self.bucket_of(time)
+      return self.median(bucket), self.noise(bucket)
+    slots = [(b, i) for b in self._samples for i in range(self.stored(b))]
+    if not slots:
+      raise ValueError("BackgroundModel.frame_background: no frames fed yet")
+    if not np.isfinite(time):
+      raise ValueError(f"BackgroundModel: frame time must be finite, got {time}")
+    times = np.array([self._times[b][i] for b, i in slots])
+    far = ~(np.abs(times - time) < self.config.exclude_s)  # unknown times count as far
+    if far.sum() >= min(k, len(slots)):
+      slots = [s for s, f in zip(slots, far) if f]
+    if image is not None:
+      thumb = _thumbnail(np.asarray(image))
+      cost = np.array([_thumb_distance(thumb, self._thumb(b, i)) for b, i in slots])
+    else:
+      hours = np.array([self.hour_of(self._times[b][i]) if np.isfinite(self._times[b][i]) else np.inf
+                        for b, i in slots])
+      cost = np.abs((hours - self.hour_of(time) + 12.0) % 24.0 - 12.0)
+      cost = np.where(np.isfinite(cost), cost, np.inf)
+    order = np.argsort(cost, kind="stable")[:k]
+    # Only samples under about the same light: a short capture may hold few, and a median over
+    # other hours is worse than one over fewer frames (3 still outvote one passing object).
+    close = cost[order] <= max(_CLOSE_RATIO * cost[order[0]], _CLOSE_FLOOR)
+    order = order[close | (np.arange(len(order)) < 3)]
+    chosen = tuple(sorted(slots[j] for j in order))
+    if chosen not in self._frame_cache:
+      sample = np.stack([self._samples[b][i] for b, i in chosen])
+      blocks = self._row_blocks(len(sample))
+      median = np.empty((*self._shape, 3), np.uint8)
+      for rows in blocks:
+        median[rows] = np.rint(np.median(sample[:, rows], axis=0))
+      if len(self._frame_cache) >= _CACHE:
+        self._frame_cache.pop(next(iter(self._frame_cache)))
+      self._frame_cache[chosen] = (median, _noise_of(sample, median, blocks))
+    return self._frame_cache[chosen]
+
+  def _thumb(self, bucket: str, slot: int) -> np.ndarray:
+    if (bucket, slot) not in self._thumbs:
+      self._thumbs[(bucket, slot)] = _thumbnail(self._samples[bucket][slot])
+    return self._thumbs[(bucket, slot)]
 
   def _row_blocks(self, num_samples: int):
     """Row slices whose float64 working copies stay under _WORK_BYTES."""
@@ -203,6 +283,7 @@ class BackgroundModel:
     return {
         "shape": self._shape, "seen": dict(self._seen), "rng": self._rng.bit_generator.state,
         "samples": {b: s[: self.stored(b)].copy() for b, s in self._samples.items()},
+        "times": {b: t[: self.stored(b)].copy() for b, t in self._times.items()},
     }
 
   @classmethod
@@ -215,6 +296,10 @@ class BackgroundModel:
     for bucket, stored in state["samples"].items():
       model._samples[bucket] = np.zeros((config.max_samples, *model._shape, 3), np.uint8)
       model._samples[bucket][: len(stored)] = stored
+      model._times[bucket] = np.full(config.max_samples, np.nan)
+      times = state.get("times", {}).get(bucket)  # absent in states saved before times were kept
+      if times is not None:
+        model._times[bucket][: len(times)] = times
     return model
 
   @property
@@ -224,17 +309,45 @@ class BackgroundModel:
 
   @property
   def nbytes(self) -> int:
-    """Bytes held in arrays now (reservoirs and caches)."""
-    arrays = [*self._samples.values(), *self._median.values(), *self._noise.values()]
+    """Bytes held in arrays now (reservoirs, thumbnails and caches)."""
+    arrays = [*self._samples.values(), *self._median.values(), *self._noise.values(), *self._thumbs.values(),
+              *(a for pair in self._frame_cache.values() for a in pair)]
     return int(sum(a.nbytes for a in arrays))
 
   @staticmethod
   def max_nbytes(config: BackgroundConfig, width: int, height: int) -> int:
     """The bound on `nbytes` for width × height frames: per bucket, the reservoir
-    (max_samples × H × W × 3 uint8), the median (H × W × 3 uint8) and the noise map (float32).
+    (max_samples × H × W × 3 uint8), its samples' thumbnails, the median (H × W × 3 uint8) and
+    the noise map (float32); and the last few frames' own backgrounds (median and noise each).
     Taking a median also needs a transient working copy of at most 32 MB."""
-    per_bucket = (config.max_samples + 1) * height * width * 3 + height * width * 4
-    return len(config.buckets) * per_bucket
+    image, noise = height * width * 3, height * width * 4
+    thumb = _thumbnail(np.zeros((height, width, 3), np.uint8)).nbytes
+    per_bucket = config.max_samples * (image + thumb) + image + noise
+    return len(config.buckets) * per_bucket + (_CACHE if config.neighbours else 0) * (image + noise)
+
+
+def _noise_of(sample: np.ndarray, median: np.ndarray, blocks) -> np.ndarray:
+  """Robust per-channel noise std (H, W) float32 of samples (M, H, W, 3) uint8 about their
+  median (H, W, 3): the median colour distance / 1.538; zeros with fewer than 3 samples."""
+  if len(sample) < 3:
+    return np.zeros(median.shape[:2], np.float32)
+  out = np.empty(median.shape[:2], np.float32)
+  for rows in blocks:
+    dist = np.stack([colour_distance(s[rows], median[rows]) for s in sample])
+    out[rows] = np.median(dist, axis=0) / _CHI3_MEDIAN
+  return out
+
+
+def _thumbnail(image: np.ndarray) -> np.ndarray:
+  """(h, 64, 3) float32 area-averaged thumbnail of an (H, W, 3) uint8 image."""
+  height, width = image.shape[:2]
+  size = (min(_THUMB_WIDTH, width), max(1, round(height * min(_THUMB_WIDTH, width) / width)))
+  return cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _thumb_distance(a: np.ndarray, b: np.ndarray) -> float:
+  """Median colour distance between two thumbnails: objects in either cover a minority."""
+  return float(np.median(np.linalg.norm(a - b, axis=2)))
 
 
 def fit_background(frames: Sequence[Frame], config: BackgroundConfig = BackgroundConfig()) -> BackgroundModel:

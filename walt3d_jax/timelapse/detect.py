@@ -434,13 +434,14 @@ def _subset(d: FrameDetections, keep: np.ndarray) -> FrameDetections:
 
 def detect_frames(frames, model: background_lib.BackgroundModel, camera: camera_lib.Camera | None = None,
                   config: DetectorConfig = DetectorConfig()) -> list[FrameDetections]:
-  """Detections (one FrameDetections per frame, image_id = Frame.index) of frames against the
-  model's background of each frame's bucket (the model must have seen that bucket); with
-  config.persist, only those a neighbouring frame confirms (`persistent`)."""
+  """Detections (one FrameDetections per frame, image_id = Frame.index) of frames against each
+  frame's background (`BackgroundModel.frame_background`: its nearest stored frames in
+  appearance, or its bucket's median); with config.persist, only those a neighbouring frame
+  confirms (`persistent`)."""
   out, times = [], []
   for frame in frames:
-    bucket = model.bucket_of(frame.time)
-    out.append(detect(frame.image, model.median(bucket), model.noise(bucket), frame.index, camera, config))
+    median, noise = model.frame_background(frame.time, frame.image)
+    out.append(detect(frame.image, median, noise, frame.index, camera, config))
     times.append(frame.time)
   return persistent(out, times, config) if config.persist else out
 
