@@ -70,7 +70,7 @@ def test_the_ground_grid_lies_below_the_horizon():
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 VW, VH = 160, 96  # synthetic videos
-SIM_FRAMES = 60  # 4 bursts of 15
+SIM_FRAMES = 60  # of the people-only sequence: 4 bursts of 15
 
 
 def write_video(path: pathlib.Path, frames: list[np.ndarray], fps: float = 10.0) -> pathlib.Path:
@@ -128,15 +128,16 @@ def job_config(**fields) -> ml_collections.ConfigDict:
 
 @pytest.fixture(scope="module")
 def sequences(tmp_path_factory) -> dict[str, pathlib.Path]:
-  """Simulated crosswalk sequences (video.mp4, detections.json, camera.json) with people only and
-  with cars only, 60 frames at 320x180."""
+  """Simulated crosswalk sequences (video.mp4, detections.json, camera.json) at 320x180: people
+  only (SIM_FRAMES = 4 bursts of 15 frames: enough people to calibrate from with a quarter of them
+  lost) and cars only (3 bursts of 12)."""
   from walt3d_jax.sim import simulate
 
   folder = tmp_path_factory.mktemp("sim")
   out = {}
-  for name, (cars, people) in {"people": (0, 16), "cars": (8, 0)}.items():
+  for name, (cars, people, bursts, frames) in {"people": (0, 16, 4, 15), "cars": (8, 0, 3, 12)}.items():
     c = simulate_config.get_config("crosswalk")
-    c.num_bursts, c.frames_per_burst, c.num_days = 4, 15, 1
+    c.num_bursts, c.frames_per_burst, c.num_days = bursts, frames, 1
     c.num_cars, c.num_people, c.image_size = cars, people, (320, 180)
     c.write_video, c.progress = True, False
     simulate.simulate_sequence(c, "crosswalk", 0, folder / name)
