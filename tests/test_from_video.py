@@ -162,7 +162,7 @@ def one_object(tmp_path_factory) -> pathlib.Path:
 def test_one_object_that_mining_rejects_names_the_reasons(one_object, tmp_path):
   # A red block is no person the shipped occlusion classifier has seen: every detection rejected.
   with pytest.raises(from_video.FromVideoError, match=r"one\.mp4: no whole, unoccluded object to use: mining "
-                     r"kept none of the \d+ detections in 1 tracks \(occluded_classifier \d+"):
+                     r"kept none of the \d+ detections in 1 track \(occluded_classifier \d+"):
     from_video.run(job_config(video=str(one_object)), tmp_path / "work")
 
 
@@ -307,7 +307,7 @@ def test_bad_or_empty_predictions_end_the_next_round_clearly(predicted, sequence
   round_two = lambda detections: job_config(video=str(root / "video.mp4"), camera=str(root / "camera.json"),
                                             detections=str(detections))
   # An untrained model's scores are all below mining's min_score: nothing kept, and why.
-  with pytest.raises(from_video.FromVideoError, match=r"mining kept none of the \d+ detections in \d+ tracks "
+  with pytest.raises(from_video.FromVideoError, match=r"mining kept none of the \d+ detections in \d+ tracks? "
                      r"\(.*low_score.*\); give a longer or busier video, or better detections"):
     from_video.run(round_two(path), tmp_path / "low")
   empty = tmp_path / "empty.json"

@@ -89,7 +89,8 @@ def nothing_mined_message(summary: dict[str, Any], config: ml_collections.Config
   outcomes = sorted(summary["outcomes"].items(), key=lambda kv: -kv[1])
   reasons = ", ".join(f"{name} {count}" for name, count in outcomes[:3])
   return (f"{footage}: no whole, unoccluded object to use: mining kept none of the {summary['detections']} "
-          f"detections in {summary['tracks']} tracks ({reasons}); give a longer or busier video"
+          f"detections in {summary['tracks']} track{'' if summary['tracks'] == 1 else 's'} ({reasons}); give a "
+          "longer or busier video"
           + (", or better detections" if config.detections else ""))
 
 
