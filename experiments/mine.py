@@ -62,7 +62,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # 'auto' buckets by hour when the frames' clock tells it (simulated sequences, image names with
   # timestamps), else one 'unknown' bucket (a video's clock starts at 0); 'known': start_hour
   # is the hour of day at time 0 (e.g. a video's recording start); 'unknown': always one bucket.
-  config.background = ml_collections.ConfigDict(dict(max_samples=24, start_hour=0.0, time_of_day="auto"))
+  # neighbours: samples in each frame's own background, nearest in appearance and at least
+  # exclude_s seconds away (the frame's burst holds the same parked objects); 0: bucket medians.
+  config.background = ml_collections.ConfigDict(dict(max_samples=24, start_hour=0.0, time_of_day="auto",
+                                                     neighbours=12, exclude_s=120.0))
   config.tracker = ml_collections.ConfigDict(dict(iou_threshold=0.3, min_hits=3, max_age=2, max_gap_seconds=2.0, per_class=True))
   config.mining = ml_collections.ConfigDict(dict(
       delta=1.0,  # WALT's overlap threshold (issue 3, Table 5); >= 1 switches it off (see above)

@@ -1,7 +1,9 @@
 """The `mine` job: a time-lapse and its detections in, tracked unoccluded objects out.
 
 Streaming passes over the source, so memory stays bounded however long the footage is:
-  1. background: a per-pixel median per time-of-day bucket (reservoir-sampled);
+  1. background: reservoir samples per time-of-day bucket; each frame is detected against the
+     median of its nearest samples in appearance from other moments (`frame_background`), and
+     the bank stores each bucket's median for compositing;
   2. detect: read the detections file (COCO results), or run the built-in detector against the
      background; then SORT links the boxes of all frames into tracks (boxes only: small);
   3. mine: per frame, drop truncated objects, WALT's δ heuristic (when on), the occlusion
@@ -135,10 +137,19 @@ def clock_tells_time_of_day(source: Source, config: ml_collections.ConfigDict) -
 
 def _background_config(config: ml_collections.ConfigDict, source: Source) -> background_lib.BackgroundConfig:
   """Time-of-day buckets from config.background, or one 'unknown' bucket when the clock does
-  not tell the hour of day (`clock_tells_time_of_day`)."""
-  buckets = ({} if clock_tells_time_of_day(source, config) else {"buckets": background_lib.UNKNOWN_BUCKETS})
-  return background_lib.BackgroundConfig(max_samples=config.background.max_samples,
-                                         start_hour=config.background.start_hour, **buckets)
+  not tell the hour of day (`clock_tells_time_of_day`). The one bucket keeps as many samples as
+  all the time-of-day buckets together (the same memory bound): each frame's background is
+  chosen among them by appearance (`BackgroundModel.frame_background`), so a video that runs
+  from day into night still finds its frames' light."""
+  c = config.background
+  max_samples = c.max_samples
+  buckets = {}
+  if not clock_tells_time_of_day(source, config):
+    buckets = {"buckets": background_lib.UNKNOWN_BUCKETS}
+    max_samples *= len(background_lib.BackgroundConfig().buckets)
+  return background_lib.BackgroundConfig(max_samples=max_samples, start_hour=c.start_hour,
+                                         neighbours=c.get("neighbours", 12), exclude_s=c.get("exclude_s", 120.0),
+                                         **buckets)
 
 
 def fit_background(source: Source, config: ml_collections.ConfigDict,
@@ -203,8 +214,8 @@ def detect_and_track(
       if loaded is not None:
         found = loaded.get(frame.index, FrameDetections.empty(frame.index))
       else:
-        bucket = model.bucket_of(frame.time)
-        found = detect_lib.detect(frame.image, model.median(bucket), model.noise(bucket), frame.index, camera, detector)
+        median, noise = model.frame_background(frame.time, frame.image)
+        found = detect_lib.detect(frame.image, median, noise, frame.index, camera, detector)
       per_frame.append(found)
       times.append(frame.time)
       indices.append(frame.index)
