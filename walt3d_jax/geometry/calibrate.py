@@ -23,7 +23,9 @@ People (category 2), two kinds of residual:
   both edges (errors in variables: a detector's mask jitter moves both edges, and fitting the top
   edge alone given the bottom one biases the horizon);
 - observations whose shoulders and hips (COCO-17) are confident add a lean: the mid-shoulder
-  lies on the image line from the mid-hip to the vertical vanishing point K n. Boxes alone fix
+  lies on the image line from the mid-hip to the vertical vanishing point K n; where the ears
+  are confident too, so does the mid-ear (on the body axis, 0.4 H above the hips: a longer
+  lever than the shoulders' 0.29 H). Boxes alone fix
   the horizon and the scale but only weakly the focal length (flagged); the leans fix it.
 Unknowns: log f, log height, pitch, roll, the population's mean stature μ (prior 1.70 ± 0.03 m:
 populations differ by a few centimetres), one stature per track H_k (prior μ ± 0.09 m:
@@ -77,6 +79,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from scipy import optimize
+from scipy import special
 
 from walt3d_jax.errors import UserError
 from walt3d_jax.geometry import camera as camera_lib
@@ -84,6 +87,7 @@ from walt3d_jax.geometry import camera as camera_lib
 # COCO category ids (walt3d_jax.formats.coco.Category).
 CAR, PERSON = 1, 2
 # COCO-17 indices.
+_LEFT_EAR, _RIGHT_EAR = 3, 4
 _LEFT_SHOULDER, _RIGHT_SHOULDER, _LEFT_HIP, _RIGHT_HIP = 5, 6, 11, 12
 # A walking person's lowest image point (the box's bottom edge) lies in front of the body axis
 # by a fraction of the stature (half a foot's length plus half the spread of the stride) that
@@ -190,7 +194,7 @@ class CalibrationConfig:
   min_foot_spread: the 10–90 % range of foot rows, as a fraction of the image height, below which
     the horizon cannot be told from the sizes (refusal).
   border_px: boxes within this many pixels of the image border are truncated: not used.
-  keypoint_score: least score of both shoulders and hips for the lean residual.
+  keypoint_score: least score of both shoulders and hips (and both ears) for a lean residual.
   keypoint_sigma_px: their noise, pixels.
   loss_scale: residuals (in noise units) beyond this are downweighted (Cauchy).
   noise_px, noise_fraction: residual noise scale, sqrt(noise_px² + (noise_fraction · size)²).
@@ -199,6 +203,10 @@ class CalibrationConfig:
   pitch_range_deg: sane pitch (refusal outside).
   max_observations_per_track, max_tracks: subsampling (evenly spaced) to bound the cost.
   flag_relative_std: a standard error of f or height above this fraction is flagged.
+  size_cut: model the detector's least box height among people (`_size_cut`): near it, boxes
+    whose noise made them taller are the ones kept.
+  occluded_ratio: a person box less tall than this fraction of its track's median height is
+    taken as cut from below (occluded) when finding the smallest box.
   """
 
   use: str = 'auto'
@@ -217,6 +225,8 @@ class CalibrationConfig:
   max_observations_per_track: int = 8
   max_tracks: int = 200
   flag_relative_std: float = 0.1
+  size_cut: bool = True
+  occluded_ratio: float = 0.85
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,7 +331,8 @@ def _project(K: np.ndarray, points: np.ndarray) -> np.ndarray:
 class _PeopleData:
   """Box rows: track index (Nb,), box centre column, bottom and top rows, the noise (pixels) of
   the top edge and of the bottom edge; lean rows (observations with confident hips and
-  shoulders): mid-hip (Nl, 2), mid-shoulder (Nl, 2)."""
+  shoulders): mid-hip (Nl, 2) and a point above it on the body axis (Nl, 2), the mid-shoulder
+  or (a second row for observations with confident ears) the mid-ear."""
 
   box_track: np.ndarray
   u_centre: np.ndarray
@@ -333,6 +344,8 @@ class _PeopleData:
   shoulder: np.ndarray
   lean_sigma: float
   num_tracks: int
+  size_cut: float = -np.inf
+  size_sigma: float = 1.
 
 
 def _box_edges(box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -376,13 +389,53 @@ def _people_data(obs: Observations, config: CalibrationConfig) -> _PeopleData:
     kp = obs.keypoints
     scores = kp[:, [_LEFT_SHOULDER, _RIGHT_SHOULDER, _LEFT_HIP, _RIGHT_HIP], 2]
     use_kp = np.all(scores >= config.keypoint_score, axis=1)
-    hip = 0.5 * (kp[use_kp, _LEFT_HIP, :2] + kp[use_kp, _RIGHT_HIP, :2])
-    shoulder = 0.5 * (kp[use_kp, _LEFT_SHOULDER, :2] + kp[use_kp, _RIGHT_SHOULDER, :2])
+    use_ears = use_kp & np.all(kp[:, [_LEFT_EAR, _RIGHT_EAR], 2] >= config.keypoint_score, axis=1)
+    # Ears stand on the body axis above the shoulders (shapes.person: 1 cm behind it; the
+    # posture's plumb line through ear, shoulder and hip): a second lean with a longer lever.
+    # Its hip noise is shared with the shoulders' row; counted as independent, the standard
+    # errors of f come out somewhat small.
+    hip = 0.5 * (kp[:, _LEFT_HIP, :2] + kp[:, _RIGHT_HIP, :2])
+    hip = np.concatenate([hip[use_kp], hip[use_ears]])
+    shoulder = np.concatenate([
+        0.5 * (kp[use_kp, _LEFT_SHOULDER, :2] + kp[use_kp, _RIGHT_SHOULDER, :2]),
+        0.5 * (kp[use_ears, _LEFT_EAR, :2] + kp[use_ears, _RIGHT_EAR, :2])])
   size = bottom - top
   sigma = np.sqrt(config.noise_px ** 2 + (config.noise_fraction * size) ** 2)
+  cut, cut_sigma = _size_cut(size, track_index, config) if config.size_cut else (-np.inf, 1.)
   return _PeopleData(track_index, 0.5 * (left + right), bottom, top, sigma, sigma, hip, shoulder,
                      config.keypoint_sigma_px * math.sqrt(2.),
-                     int(track_index.max()) + 1 if len(obs) else 0)
+                     int(track_index.max()) + 1 if len(obs) else 0, cut, cut_sigma)
+
+
+def _size_cut(height: np.ndarray, track: np.ndarray, config: CalibrationConfig
+              ) -> tuple[float, float]:
+  """The detector's least box height (pixels) among boxes of heights (N,) on tracks (N,), and
+  the standard deviation (pixels) of a box height's noise there.
+
+  A detector (or tracker) keeps boxes above some least size. Near it, a box whose noise made it
+  taller is kept and one made shorter is lost: the smallest people look taller than they are,
+  as if farther below the horizon (avenue, a long lens with 10 % of the boxes within 2 px of a
+  12 px cut: the horizon ~2 % of the image height high from ±1 px box jitter alone, 10 seeds).
+  Leaving those boxes out by their height would cut again, with the same bias; the residuals
+  instead expect the truncated mean (`_truncation_shift`). The cut is the smallest box not cut
+  from below (under config.occluded_ratio of its track's median height: occluded)."""
+  if not len(height):
+    return -np.inf, 1.
+  median = np.zeros(len(height))
+  for k in np.unique(track):
+    median[track == k] = np.median(height[track == k])
+  whole = height >= config.occluded_ratio * median
+  cut = float(height[whole].min()) if whole.any() else float(height.min())
+  # Two edges of noise_px and noise_fraction · size each.
+  return cut, math.sqrt(2.) * math.hypot(config.noise_px, config.noise_fraction * cut)
+
+
+def _truncation_shift(predicted: np.ndarray, cut: float, sigma: float) -> np.ndarray:
+  """Mean excess (N,) pixels of the observed over the predicted box heights (N,) among boxes kept
+  by a cut at `cut` pixels, for Gaussian height noise of `sigma` pixels: σ φ(a) / Φ(a), a = (h -
+  cut) / σ (the inverse Mills ratio; 0 far above the cut, about cut - h far below it)."""
+  a = (predicted - cut) / sigma
+  return sigma * np.exp(-0.5 * a ** 2 - 0.5 * math.log(2. * math.pi) - special.log_ndtr(a))
 
 
 def _head_row(K: np.ndarray, K_inv: np.ndarray, R: np.ndarray, height: float,
@@ -474,12 +527,18 @@ def _people_residuals(theta: np.ndarray, data: _PeopleData, image_size) -> np.nd
   s = data.v_bottom.copy()
   # Weighted by the two edges' noise (the bottom one carries the gait's foot reach).
   vb, vt = data.bottom_sigma ** 2, data.box_sigma ** 2
-  for _ in range(1):
-    top = _head_row(K, K_inv, R, height, data.u_centre, s, H)
-    slope = (_head_row(K, K_inv, R, height, data.u_centre, s + 0.5, H) - top) / 0.5
-    s = s + (vt * (data.v_bottom - s) + vb * slope * (data.v_top - top)) / (vt + vb * slope ** 2)
+  # Near the detector's size cut the kept boxes are taller than predicted by the truncated mean
+  # (`_size_cut`), half at each edge (held at its value at the observed foot row for the step).
   top = _head_row(K, K_inv, R, height, data.u_centre, s, H)
-  out = [(s - data.v_bottom) / data.bottom_sigma, (top - data.v_top) / data.box_sigma]
+  half = 0.5 * _truncation_shift(s - top, data.size_cut, data.size_sigma)
+  for _ in range(1):
+    slope = (_head_row(K, K_inv, R, height, data.u_centre, s + 0.5, H) - top) / 0.5
+    s = s + (vt * (data.v_bottom - half - s) + vb * slope * (data.v_top + half - top)) / (
+        vt + vb * slope ** 2)
+    top = _head_row(K, K_inv, R, height, data.u_centre, s, H)
+  half = 0.5 * _truncation_shift(s - top, data.size_cut, data.size_sigma)
+  out = [(s + half - data.v_bottom) / data.bottom_sigma,
+         (top - half - data.v_top) / data.box_sigma]
   # Leans: the mid-shoulder lies on the line from the mid-hip to the vertical vanishing point
   # K n (homogeneous: also when it is at infinity).
   if len(data.hip):
