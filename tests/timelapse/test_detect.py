@@ -2,6 +2,8 @@
 
 import dataclasses
 
+import cv2
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -239,3 +241,38 @@ def test_persistent_drops_one_frame_blobs_within_a_burst():
   assert [d.num for d in out] == [1, 1, 1, 1]
   np.testing.assert_array_equal(out[1].boxes, [[11, 10, 20, 10]])  # the flicker went
   np.testing.assert_array_equal(out[3].boxes, [flicker])  # nothing to check a lone frame against
+
+
+def _person_mask(camera, distance, lateral, mask):
+  """Draws into mask (H, W) bool a person 1.75 m tall standing `distance` m ahead, `lateral` m
+  aside: a 0.45 m wide body up to the shoulders (1.45 m) and a 0.2 m wide head above."""
+  for (w, z0, z1) in ((0.45, 0., 1.45), (0.2, 1.45, 1.75)):
+    corners = np.array([[distance, lateral - w / 2, z0], [distance, lateral + w / 2, z0],
+                        [distance, lateral + w / 2, z1], [distance, lateral - w / 2, z1]])
+    uv = np.asarray(plane.ground_to_pixel(camera, jnp.asarray(corners))[0])
+    x0, x1 = int(round(uv[:, 0].min())), int(round(uv[:, 0].max()))
+    y0, y1 = int(round(uv[:, 1].min())), int(round(uv[:, 1].max()))
+    mask[y0:y1 + 1, x0:x1 + 1] = True
+  return mask
+
+
+def test_people_side_by_side_are_split_between_their_heads():
+  camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
+  shape = (360, 640)
+  alone = [_person_mask(camera, 15., y, np.zeros(shape, bool)) for y in (-0.25, 0.25, 0.75)]
+  group = alone[0] | alone[1] | alone[2]  # shoulders touch: one blob
+  assert cv2.connectedComponents(group.astype(np.uint8))[0] == 2
+  parts = detect.split_people(group, camera)
+  assert len(parts) == 3
+  # Each part is one person's box (the cut is at the dip between heads, up to a pixel).
+  by_x = lambda masks: np.array(sorted(rle.mask_box(m) for m in masks), np.float64)
+  iou = det_metrics.box_iou(by_x(parts), by_x(alone))
+  assert np.all(np.diag(iou) > 0.8)
+  assert sum(int(p.sum()) for p in parts) == int(group.sum())
+  # One person, and a car-sized low blob, stay whole; so does a group without a camera's ground.
+  assert len(detect.split_people(alone[1], camera)) == 1
+  car = np.zeros(shape, bool)
+  car[200:230, 250:400] = True
+  assert len(detect.split_people(car, camera)) == 1
+  sky = camera_lib.mounted_camera(8., np.deg2rad(-20.), np.deg2rad(60.), (640, 360))
+  assert len(detect.split_people(group, sky)) == 1
