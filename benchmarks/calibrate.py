@@ -12,20 +12,21 @@ occlusion from below), calibrated with `CalibrationConfig(use='cars')`.
 
   .venv/bin/python benchmarks/calibrate.py [--seeds 3] [--tracks 30]
 
-About 1-2.5 s per people calibration, 2-19 s per car calibration on one (shared) core.
+About 1-2 s per people calibration, 1-3 s per car calibration on one core (more on a shared one).
 
 Measured (3 seeds, worst |error|; goals f 10 %, height 10 %, tilt 2°, horizon 1 %H):
-  people, boxes + keypoints, 30 tracks: avenue f 15.5 / h 8.7 / tilt 2.4 / horizon 3.4;
-    crosswalk 4.3 / 5.1 / 0.7 / 0.7 (all goals); intersection 4.2 / 6.2 / 1.2 / 2.2;
-    t_junction 8.5 / 3.6 / 1.9 / 2.5. Before the foot reach by depression angle (issue 11,
-    second round): avenue 17.6 / 9.4 / 2.8 / 2.7; crosswalk 4.4 / 3.8 / 1.0 / 0.7;
-    intersection 3.7 / 3.4 / 1.7 / 3.8; t_junction 7.9 / 3.6 / 2.4 / 4.3 (mean horizon errors
-    +2.6 and +3.2 %H on intersection and t_junction, now +0.3 and +1.4). What is left is mostly
-    spread, not bias: on intersection over 10 seeds the horizon error is +0.1 ± 2.2 %H (was
-    +2.1 ± 2.1); noise-free -0.3 ± 1.8 (was +1.1 ± 1.5), 0.6 when all statures are equal.
-    Avenue keeps a bias that detection noise adds (10 seeds: f +6 ± 8 %, horizon -2.8 ± 1.6 %H;
-    noise-free +0.5 % and -0.6 %H).
-  people, boxes only (flagged as weak): focal length off by 8-217 %, avenue seed 2 refused.
+  people, boxes + keypoints, 30 tracks: avenue f 11.0 / h 6.0 / tilt 2.1 / horizon 1.9;
+    crosswalk 2.6 / 3.6 / 0.6 / 1.2; intersection 1.6 / 4.6 / 1.2 / 2.4; t_junction 5.1 / 2.2 /
+    1.3 / 2.3. Before issue 11's second round: avenue 17.6 / 9.4 / 2.8 / 2.7; crosswalk 4.4 /
+    3.8 / 1.0 / 0.7; intersection 3.7 / 3.4 / 1.7 / 3.8; t_junction 7.9 / 3.6 / 2.4 / 4.3. That
+    round removed three biases (foot reach by the view's depression angle, the walking crown,
+    the detector's size cut), not the spread: mean ± sd of the horizon error over 10 seeds
+    (avenue 20) is now +0.2 ± 2.2 %H on intersection (was +2.1 ± 2.1), +0.5 ± 2.3 on avenue
+    (was -2.8 ± 1.6), +0.5 ± 0.9 on crosswalk; noise-free on intersection -0.3 ± 1.8 (was
+    +1.1 ± 1.5), 0.6 when every stature is equal. Avenue's focal length: -1.5 ± 7 % (was +6 ±
+    8). The 1 %H goal would need more people per run (the spread falls as 1/sqrt(tracks)).
+  people, boxes only (flagged as weak): focal length off by 29-143 % (before: 12-77 %, two
+    avenue runs refused), horizon 3-9 %H; the focal length is hardly constrained by boxes.
   cars only: avenue f 40 / h 16 / tilt 6.6 / horizon 2.9; crosswalk 35 / 9 / 6.3 / 2.0;
     intersection 16 / 13 / 4.6 / 4.0; t_junction 35 / 15 / 9.0 / 5.8 (every run flagged weak;
     unchanged by the people model's round).
