@@ -27,6 +27,8 @@ People (category 2), two kinds of residual:
   are confident too, so does the mid-ear (on the body axis, 0.4 H above the hips: a longer
   lever than the shoulders' 0.29 H). Boxes alone fix
   the horizon and the scale but only weakly the focal length (flagged); the leans fix it.
+A weak field-of-view prior (that of cars below: traffic cameras 40-90°) holds the focal length
+where only boxes are seen.
 Unknowns: log f, log height, pitch, roll, the population's mean stature μ (prior 1.70 ± 0.03 m:
 populations differ by a few centimetres), one stature per track H_k (prior μ ± 0.09 m:
 REFERENCE.md, "a single prior of 1.70 ± 0.09 m is common in calibration from pedestrians").
@@ -512,7 +514,8 @@ def _with_gait_noise(theta: np.ndarray, data: _PeopleData, image_size) -> _Peopl
 
 
 def _people_residuals(theta: np.ndarray, data: _PeopleData, image_size) -> np.ndarray:
-  """Residuals in noise units: box top rows (Nb,), leans (Nl,), the stature priors (1 + K,).
+  """Residuals in noise units: box top rows (Nb,), leans (Nl,), the priors: mean stature, field of
+  view, statures (2 + K,).
 
   theta: log f, log height, pitch, roll, mean stature μ, statures H_k (K,)."""
   f, height = math.exp(theta[0]), math.exp(theta[1])
@@ -550,6 +553,7 @@ def _people_residuals(theta: np.ndarray, data: _PeopleData, image_size) -> np.nd
                                                                                line[:, 1])
     out.append(dist / data.lean_sigma)
   out.append(np.array([(mu - STATURE_M) / STATURE_MEAN_SD_M]))
+  out.append(np.array([_focal_prior(theta[0], image_size)]))
   out.append((statures - mu) / STATURE_SD_M)
   return np.concatenate(out)
 
@@ -807,7 +811,7 @@ def calibrate_people(obs: Observations, config: CalibrationConfig = CalibrationC
     theta0 = _start_people(horizon, slope, float(f), data, size)
     if not np.all(np.isfinite(fun(theta0))):
       continue
-    res = _solve(fun, jac, theta0, config.loss_scale, num_priors=1 + data.num_tracks)
+    res = _solve(fun, jac, theta0, config.loss_scale, num_priors=2 + data.num_tracks)
     # A camera below the people's heads explains sizes too (degenerate): traffic cameras look
     # down on people, so such optima are skipped.
     if math.exp(res.x[1]) < MIN_CAMERA_HEIGHT_M:
@@ -831,7 +835,7 @@ def calibrate_people(obs: Observations, config: CalibrationConfig = CalibrationC
     noisier = _with_gait_noise(best.x, data, size)
     fun = lambda t, d=noisier: _people_residuals(t, d, size)
     jac = lambda t, d=noisier: _people_jacobian(t, d, size)
-    refined = _solve(fun, jac, best.x, config.loss_scale, num_priors=1 + data.num_tracks)
+    refined = _solve(fun, jac, best.x, config.loss_scale, num_priors=2 + data.num_tracks)
     if math.exp(refined.x[1]) < MIN_CAMERA_HEIGHT_M:
       break
     best, data = refined, noisier
@@ -852,12 +856,20 @@ def calibrate_people(obs: Observations, config: CalibrationConfig = CalibrationC
 # 1.65-2.10 m; heights 1.40-2.00 m): mean and spread of that mix.
 CAR_SIZE_M = np.array([4.79, 1.88, 1.68])  # equal mix of the five classes' mid-ranges
 CAR_SIZE_SD_M = np.array([0.6, 0.13, 0.2])
-# Field of view prior for car-only calibration (REFERENCE.md: traffic cameras have horizontal
-# fields of view of 40-90 degrees): log f about that of 65 degrees, sd 0.3 (40 and 90 degrees at
-# about 1.8 and 1.5 sd). Boxes of cars seen over a second or two trade focal length against tilt
-# (a long lens looking steeply down makes the same boxes); the prior breaks that tie.
+# Field of view prior (REFERENCE.md: traffic cameras have horizontal fields of view of 40-90
+# degrees): log f about that of 65 degrees, sd 0.3 (40 and 90 degrees at about 1.8 and 1.5 sd).
+# Boxes of cars seen over a second or two trade focal length against tilt (a long lens looking
+# steeply down makes the same boxes); the prior breaks that tie. People's boxes without
+# keypoints leave the focal length as loose (noise-free, 10 seeds on intersection: 25-38 %
+# spread), and there the prior holds it; with the leans the data outweigh it.
 TRAFFIC_HFOV_RAD = math.radians(65.)
 TRAFFIC_LOG_FOCAL_SD = 0.3
+
+
+def _focal_prior(log_focal: float, image_size) -> float:
+  """The field-of-view prior's residual (standard units) of a focal length exp(log_focal) px."""
+  return (log_focal - math.log(image_size[0] / (2. * math.tan(0.5 * TRAFFIC_HFOV_RAD)))) / (
+      TRAFFIC_LOG_FOCAL_SD)
 # Per-track parameters: ground x, y (metres, at the track's mid time), heading (rad), speed
 # (m/s), length, width, height (metres).
 _CAR_PARAMS = 7
@@ -951,7 +963,7 @@ def _car_residuals(theta: np.ndarray, data: _CarData, image_size) -> np.ndarray:
   per = theta[_NUM_CAMERA:].reshape(-1, _CAR_PARAMS)
   dims = per[:, 4:7]
   roads = _road_angle_residuals(per[:, 2], data.moving)
-  fov = (theta[0] - math.log(image_size[0] / (2. * math.tan(0.5 * TRAFFIC_HFOV_RAD)))) / TRAFFIC_LOG_FOCAL_SD
+  fov = _focal_prior(theta[0], image_size)
   return np.concatenate([res, roads, ((dims - CAR_SIZE_M) / CAR_SIZE_SD_M).reshape(-1), [fov]])
 
 
