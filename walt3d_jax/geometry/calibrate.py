@@ -36,11 +36,11 @@ Residuals are in pixels divided by a noise scale that grows with the person's si
 edge's also with the gait's spread of the foot reach, FOOT_REACH_SD, evaluated at a first fit),
 and a Cauchy loss downweights occluded and mis-detected people; near the detector's least box
 height the residuals expect the truncated mean (`_size_cut`). Measured (benchmarks/calibrate.py,
-30 one-second tracks with detection noise; mean ± sd over 10-20 seeds): the horizon biases are
-gone (intersection +0.2 ± 2.2 %H, was +2.1; avenue +0.5 ± 2.3, was -2.8; crosswalk +0.5 ± 0.9),
-but the spread per run stays 1-2.5 %H, mostly from the statures of 30 people (noise-free, every
-stature equal: 0.6), so the 1 %H goal is not met per run; avenue's focal length spreads by 7 %
-(keypoint noise on small people). The start comes from a robust plane fit of box
+30 one-second tracks with detection noise; mean ± sd over 10 seeds): the horizon biases are gone
+(intersection +0.1 ± 2.0 %H, was +2.1; avenue +0.4 ± 2.0, was -2.8; crosswalk +0.4 ± 0.9;
+t_junction +0.9 ± 3.1), but the spread per run stays 1-3 %H, mostly from the statures of 30
+people (noise-free, every stature equal: 0.6), so the 1 %H goal is not met per run; avenue's
+focal length spreads by 7.5 % (keypoint noise on small people). The start comes from a robust plane fit of box
 height against the foot pixel (heights vanish at the horizon), then a grid of focal lengths;
 Levenberg-Marquardt on the Cauchy-weighted normal equations (IRLS) refines each, the lowest robust
 cost among cameras above the people's heads wins.
