@@ -119,7 +119,7 @@ def fit_scene_background(preset: str, args) -> background.BackgroundModel:
   """
   scored = simulate_once(preset, args)
   if args.same_sequence_background:
-    return background.fit_background(load_sequence(scored)[0])
+    return background.fit_background(load_sequence(scored)[0], background.BackgroundConfig(estimator=args.estimator))
   bursts = scored_bursts(scored)
   root = pathlib.Path(args.workdir) / f"{preset}_seed{args.seed}_samehours_{len(bursts)}x{args.background_frames}_{args.size[0]}"
   if not (root / "ground_truth.json").exists():
@@ -131,7 +131,7 @@ def fit_scene_background(preset: str, args) -> background.BackgroundModel:
     print(f"simulated {preset} background frames: {time.perf_counter() - tic:.0f} s")
   frames = load_sequence(root)[0]
   return background.fit_background(frames, background.BackgroundConfig(
-      buckets=background.UNKNOWN_BUCKETS, max_samples=len(frames)))
+      buckets=background.UNKNOWN_BUCKETS, max_samples=len(frames), estimator=args.estimator))
 
 
 def load_sequence(root: pathlib.Path):
@@ -206,6 +206,8 @@ def main() -> None:
   parser.add_argument("--baseline", action="store_true", help="the detector before issue 11")
   parser.add_argument("--background_frames", type=int, default=8,
                       help="background frames per scored burst (same hour, other days)")
+  parser.add_argument("--estimator", default="median", choices=("median", "mode"),
+                      help="each frame's background from its neighbours (BackgroundConfig.estimator)")
   parser.add_argument("--same_sequence_background", action="store_true",
                       help="fit the background on the scored frames, default time-of-day buckets")
   args = parser.parse_args()

@@ -163,3 +163,24 @@ def test_frame_background_takes_samples_under_the_frames_light_from_other_moment
     background.BackgroundModel(config).frame_background(NOON, frame)
   with pytest.raises(ValueError, match="neighbours"):
     background.BackgroundConfig(neighbours=-1)
+
+
+def test_mode_keeps_the_road_where_most_samples_hold_different_cars():
+  rng = np.random.default_rng(5)
+  road = np.full((6, 8, 3), 90, np.uint8)
+  sample = np.stack([np.clip(road + rng.normal(0, 2, road.shape), 0, 255).astype(np.uint8) for _ in range(12)])
+  sample[:7, :3, :4] = rng.integers(140, 256, (7, 1, 1, 3))  # 7 of 12 samples: a car, each its own colour
+  noise = np.full(road.shape[:2], 2.0, np.float32)
+  mode = background._mode_of(sample, noise, [slice(0, 6)])
+  assert np.abs(mode.astype(int) - 90).max() <= 3
+  assert np.abs(np.median(sample, axis=0)[:3, :4] - 90).min() > 30  # the median takes a car
+
+
+def test_neighbours_come_from_several_moments():
+  times = np.array([0., 1., 2., 3., 4., 5., 1000., 2000., 3000.])
+  order = np.arange(9)  # the burst at t = 0..5 s looks most like the frame
+  chosen = background._diverse(order, times, 8, 120.0)
+  assert list(chosen) == [0, 1, 6, 7, 8]  # at most ceil(8 / 4) = 2 from the burst
+  assert list(background._diverse(order[:6], times, 8, 120.0)) == [0, 1, 2]  # one moment: 3 at least
+  with pytest.raises(ValueError, match="estimator"):
+    background.BackgroundConfig(estimator="mean")

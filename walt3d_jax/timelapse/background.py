@@ -45,6 +45,9 @@ _THUMB_WIDTH = 64
 # A neighbour's thumbnail distance may exceed the nearest one's by this factor, or be under the
 # floor (grey levels: thumbnails average sensor noise away).
 _CLOSE_RATIO, _CLOSE_FLOOR = 3.0, 6.0
+# The mode's group radius: this many noise stds of the colour distance, at least the floor
+# (grey levels).
+_MODE_SIGMAS, _MODE_FLOOR = 6.0, 20.0
 # Per-frame backgrounds kept (frames of one burst share their neighbours).
 _CACHE = 8
 
@@ -62,7 +65,17 @@ class BackgroundConfig:
   neighbours: samples in each frame's own background (`BackgroundModel.frame_background`);
     0: the frame's bucket median.
   exclude_s: samples taken closer than this to the frame (seconds) are not its neighbours (the
-    same burst's parked and queued objects), unless fewer than `neighbours` would remain.
+    same burst's parked and queued objects), unless fewer than `neighbours` would remain (the
+    footage is one moment); otherwise at most a quarter of the neighbours come from one moment
+    (samples this close to each other).
+  estimator: of each frame's background from its neighbours: 'median' per pixel, or 'mode'
+    (`_mode_of`: the median of the largest group of samples alike, robust to a car in most of
+    them as long as the cars differ). Measured: on the detector benchmark's same-hours frames
+    the median scores better (seed 0, F1 0.521 vs 0.495, MOTA 0.23 vs 0.17), on the scored
+    frames themselves both alike (pooled P 0.39 / 0.40, R 0.35 / 0.34); mining the 120-frame
+    `mine:builtin` sequence, the mode keeps a purer bank (purity 0.35 → 0.47, 245 → 154 mined),
+    but costs M² colour distances per pixel for each new neighbour set (from_video's sim video,
+    where every frame has its own: 84 → 228 s).
   """
 
   # Default ranges follow the sun at mid latitudes (and sim.lighting): twilight and low sun
@@ -74,12 +87,15 @@ class BackgroundConfig:
   seed: int = 0
   neighbours: int = 12
   exclude_s: float = 120.0
+  estimator: str = "median"
 
   def __post_init__(self):
     if int(self.max_samples) != self.max_samples or self.max_samples < 1:
       raise ValueError(f"BackgroundConfig.max_samples must be an int >= 1, got {self.max_samples}")
     if int(self.neighbours) != self.neighbours or self.neighbours < 0:
       raise ValueError(f"BackgroundConfig.neighbours must be an int >= 0, got {self.neighbours}")
+    if self.estimator not in ("median", "mode"):
+      raise ValueError(f"BackgroundConfig.estimator must be 'median' or 'mode', got {self.estimator!r}")
     if not (np.isfinite(self.exclude_s) and self.exclude_s >= 0):
       raise ValueError(f"BackgroundConfig.exclude_s must be finite and >= 0, got {self.exclude_s}")
     if not np.isfinite(self.start_hour):
@@ -239,8 +255,10 @@ class BackgroundModel:
       raise ValueError(f"BackgroundModel: frame time must be finite, got {time}")
     times = np.array([self._times[b][i] for b, i in slots])
     far = ~(np.abs(times - time) < self.config.exclude_s)  # unknown times count as far
-    if far.sum() >= min(k, len(slots)):
+    apart = far.sum() >= min(k, len(slots))  # else the footage is one moment (a short video)
+    if apart:
       slots = [s for s, f in zip(slots, far) if f]
+      times = times[far]
     if image is not None:
       thumb = _thumbnail(np.asarray(image))
       cost = np.array([_thumb_distance(thumb, self._thumb(b, i)) for b, i in slots])
@@ -249,7 +267,8 @@ class BackgroundModel:
                         for b, i in slots])
       cost = np.abs((hours - self.hour_of(time) + 12.0) % 24.0 - 12.0)
       cost = np.where(np.isfinite(cost), cost, np.inf)
-    order = np.argsort(cost, kind="stable")[:k]
+    order = np.argsort(cost, kind="stable")
+    order = _diverse(order, times, k, self.config.exclude_s) if apart else order[:k]
     # Only samples under about the same light: a short capture may hold few, and a median over
     # other hours is worse than one over fewer frames (3 still outvote one passing object).
     close = cost[order] <= max(_CLOSE_RATIO * cost[order[0]], _CLOSE_FLOOR)
@@ -261,9 +280,13 @@ class BackgroundModel:
       median = np.empty((*self._shape, 3), np.uint8)
       for rows in blocks:
         median[rows] = np.rint(np.median(sample[:, rows], axis=0))
+      noise = _noise_of(sample, median, blocks)
+      if self.config.estimator == "mode":
+        median = _mode_of(sample, noise, self._row_blocks(len(sample) ** 2))
+        noise = _noise_of(sample, median, blocks)
       if len(self._frame_cache) >= _CACHE:
         self._frame_cache.pop(next(iter(self._frame_cache)))
-      self._frame_cache[chosen] = (median, _noise_of(sample, median, blocks))
+      self._frame_cache[chosen] = (median, noise)
     return self._frame_cache[chosen]
 
   def _thumb(self, bucket: str, slot: int) -> np.ndarray:
@@ -335,6 +358,46 @@ def _noise_of(sample: np.ndarray, median: np.ndarray, blocks) -> np.ndarray:
   for rows in blocks:
     dist = np.stack([colour_distance(s[rows], median[rows]) for s in sample])
     out[rows] = np.median(dist, axis=0) / _CHI3_MEDIAN
+  return out
+
+
+def _diverse(order: np.ndarray, times: np.ndarray, k: int, gap_s: float) -> np.ndarray:
+  """The first k of `order` (indices into times (N,) seconds), taking at most ceil(k / 4) from
+  any moment (samples within gap_s seconds of each other: one burst, whose frames hold the same
+  queued cars and would outvote the empty road); at least 3 (the best left over) when so few
+  moments are stored."""
+  per_moment = max(1, -(-k // 4))
+  chosen = []
+  for j in order:
+    if len(chosen) == k:
+      break
+    same = np.abs(times[chosen] - times[j]) < gap_s if chosen else np.zeros(0, bool)
+    if same.sum() < per_moment:  # unknown (NaN) times are never the same moment
+      chosen.append(j)
+  for j in order:
+    if len(chosen) >= min(3, len(order)):
+      break
+    if j not in chosen:
+      chosen.append(j)
+  return np.asarray(chosen, np.int64)
+
+
+def _mode_of(sample: np.ndarray, noise: np.ndarray, blocks) -> np.ndarray:
+  """Per-pixel mode (H, W, 3) uint8 of samples (M, H, W, 3) uint8: the median of the largest
+  group of samples within `_MODE_SIGMAS` noise of one of them. Noise: (H, W) per-channel std
+  about the median (`_noise_of`), its image median sets the radius (at least _MODE_FLOOR grey
+  levels). The empty road is the same in every frame that shows it, while the cars queued on it
+  differ from frame to frame: the mode keeps the road where the median takes a car seen in just
+  over half the samples."""
+  radius = max(_MODE_FLOOR, _MODE_SIGMAS * _CHI3_MEDIAN * float(np.median(noise)))
+  out = np.empty(sample.shape[1:], np.uint8)
+  for rows in blocks:
+    x = sample[:, rows].astype(np.float32)  # (M, h, W, 3)
+    near = np.linalg.norm(x[:, None] - x[None], axis=-1) < radius  # (M, M, h, W)
+    best = near.sum(axis=1).argmax(axis=0)  # (h, W): the sample with the most company
+    members = np.take_along_axis(near, best[None, None], axis=0)[0]  # (M, h, W)
+    # The group's median: cars coloured like the road may fall inside the radius too.
+    out[rows] = np.rint(np.nanmedian(np.where(members[..., None], x, np.nan), axis=0))
   return out
 
 
