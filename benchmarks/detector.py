@@ -38,6 +38,9 @@ people split between heads, blobs under 1.3 m dropped):
   avenue       P 0.13 → 0.37 → 0.65  R 0.36 → 0.45 → 0.56  MOTA -1.08 → -0.06 → 0.34
   pooled       P 0.11 → 0.33 → 0.55  R 0.33 → 0.38 → 0.45  (now: day 0.60 / 0.48, night 0.47 / 0.39)
 (The per-frame backgrounds alone, before the last three changes: pooled P 0.49, R 0.45.)
+At the simulator's default 640×360 (`--size 640 360`): intersection P 0.51 R 0.39 MOTA 0.06,
+crosswalk 0.52 / 0.37 / 0.13, t_junction 0.48 / 0.47 / 0.04, avenue 0.59 / 0.52 / 0.25; pooled
+P 0.53, R 0.44 (day 0.61 / 0.50, night 0.41 / 0.36): resolution is not what limits it.
 Still far from the goals. With the true empty street under each frame's light as background
 (intersection) the detector reaches P 0.56 / R 0.46 (day 0.68 / 0.53): the per-frame background
 is now close to that ceiling, and the rest is the segmentation's: objects 15–30 px tall at
