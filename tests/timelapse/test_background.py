@@ -161,6 +161,8 @@ def test_frame_background_takes_samples_under_the_frames_light_from_other_moment
   np.testing.assert_array_equal(again.frame_background(NOON + 600.0 * 30 + 1, frame)[0], median)
   with pytest.raises(ValueError, match="no frames fed yet"):
     background.BackgroundModel(config).frame_background(NOON, frame)
+  with pytest.raises(ValueError, match="not a frame of the model's size"):
+    model.frame_background(NOON, frame[:10])
   with pytest.raises(ValueError, match="neighbours"):
     background.BackgroundConfig(neighbours=-1)
 

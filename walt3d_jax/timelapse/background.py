@@ -242,7 +242,11 @@ class BackgroundModel:
     per-pixel median and noise of the `neighbours` stored samples, from any bucket, nearest to
     the frame: in appearance when `image` (H, W, 3) uint8 RGB is given (robust thumbnail
     distance, module docstring), else in hour of day; samples within `exclude_s` seconds of
-    `time` only when too few others are stored. Raises ValueError before any frame was fed.
+    `time` only when too few others are stored (then the footage is one moment), otherwise at
+    most a quarter of them from one moment (`_diverse`); only those within _CLOSE_RATIO of the
+    nearest's distance (or under _CLOSE_FLOOR), at least 3. With config.estimator 'mode', the
+    per-pixel mode of those samples (`_mode_of`) instead of their median. Raises ValueError
+    before any frame was fed, or for an image of another size.
     """
     k = self.config.neighbours
     if k == 0:
@@ -260,7 +264,11 @@ class BackgroundModel:
       slots = [s for s, f in zip(slots, far) if f]
       times = times[far]
     if image is not None:
-      thumb = _thumbnail(np.asarray(image))
+      image = np.asarray(image)
+      if image.shape != (*self._shape, 3):
+        raise ValueError(f"BackgroundModel.frame_background: image {image.shape} is not a frame of the "
+                         f"model's size {(*self._shape, 3)}")
+      thumb = _thumbnail(image)
       cost = np.array([_thumb_distance(thumb, self._thumb(b, i)) for b, i in slots])
     else:
       hours = np.array([self.hour_of(self._times[b][i]) if np.isfinite(self._times[b][i]) else np.inf
