@@ -352,7 +352,8 @@ class BackgroundModel:
     the noise map (float32); and the last few frames' own backgrounds (median and noise each).
     Taking a median also needs a transient working copy of at most 32 MB."""
     image, noise = height * width * 3, height * width * 4
-    thumb = _thumbnail(np.zeros((height, width, 3), np.uint8)).nbytes
+    thumb_w, thumb_h = _thumb_size(width, height)
+    thumb = thumb_w * thumb_h * 3 * 4  # float32
     per_bucket = config.max_samples * (image + thumb) + image + noise
     return len(config.buckets) * per_bucket + (_CACHE if config.neighbours else 0) * (image + noise)
 
@@ -411,9 +412,14 @@ def _mode_of(sample: np.ndarray, noise: np.ndarray, blocks) -> np.ndarray:
 
 def _thumbnail(image: np.ndarray) -> np.ndarray:
   """(h, 64, 3) float32 area-averaged thumbnail of an (H, W, 3) uint8 image."""
-  height, width = image.shape[:2]
-  size = (min(_THUMB_WIDTH, width), max(1, round(height * min(_THUMB_WIDTH, width) / width)))
+  size = _thumb_size(image.shape[1], image.shape[0])
   return cv2.resize(image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _thumb_size(width: int, height: int) -> tuple[int, int]:
+  """(width, height) of the thumbnail of a width × height frame."""
+  thumb_w = min(_THUMB_WIDTH, width)
+  return thumb_w, max(1, round(height * thumb_w / width))
 
 
 def _thumb_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -28,6 +28,7 @@ from typing import Sequence
 
 import cv2
 import numpy as np
+from scipy import signal
 
 from walt3d_jax.formats import rle
 from walt3d_jax.formats.coco import Category
@@ -255,8 +256,6 @@ def split_people(mask: np.ndarray, camera: camera_lib.Camera,
   the blob's depth). Cut at the lowest point of the outline between neighbouring heads; kept only
   when every part stands as one person (min_width_m … fragment_person_width_m wide, at least
   min_person_m tall). Anything else is returned whole: [mask]."""
-  from scipy import signal
-
   box = np.asarray(rle.mask_box(mask), np.float64)
   width_m, height_m, depth, valid = (v[0] for v in metric_size(camera, box[None]))
   if not (valid and config.min_person_m <= height_m <= config.person_max_height_m
