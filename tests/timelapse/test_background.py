@@ -159,6 +159,18 @@ def test_frame_background_takes_samples_under_the_frames_light_from_other_moment
   # A restored model picks the same neighbours (sample times are part of the state).
   again = background.BackgroundModel.from_state(config, model.state())
   np.testing.assert_array_equal(again.frame_background(NOON + 600.0 * 30 + 1, frame)[0], median)
+  # The samples the median is taken of: shaded ones, none of the frame's burst (no parked car).
+  samples = model.frame_samples(NOON + 600.0 * 30 + 1, frame)
+  assert samples.dtype == np.uint8 and samples.shape[1:] == bg.shape and 3 <= len(samples) <= 7
+  np.testing.assert_array_equal(np.rint(np.median(samples, axis=0)).astype(np.uint8), median)
+  assert not np.all(samples[:, :10, :12] == [10, 200, 10], axis=-1).all(axis=(1, 2)).any()
+  assert len(zero.frame_samples(NOON - 3600.0, frame)) == zero.stored("day")
+  # Footage that is one moment (a short video): no sample of another moment.
+  short = background.BackgroundModel(config)
+  for k in range(8):
+    short.update(Frame(k, NOON + k, _with_blobs(bg, rng, k), f"v{k}"))
+  assert short.frame_samples(NOON + 3, bg).shape == (0, *bg.shape)
+  assert len(short.frame_samples(NOON + 600.0, bg)) >= 3
   with pytest.raises(ValueError, match="no frames fed yet"):
     background.BackgroundModel(config).frame_background(NOON, frame)
   with pytest.raises(ValueError, match="not a frame of the model's size"):

@@ -248,10 +248,45 @@ class BackgroundModel:
     per-pixel mode of those samples (`_mode_of`) instead of their median. Raises ValueError
     before any frame was fed, or for an image of another size.
     """
-    k = self.config.neighbours
-    if k == 0:
+    if self.config.neighbours == 0:
       bucket = self.bucket_of(time)
       return self.median(bucket), self.noise(bucket)
+    chosen = self._neighbour_slots(time, image)
+    if chosen not in self._frame_cache:
+      sample = np.stack([self._samples[b][i] for b, i in chosen])
+      blocks = self._row_blocks(len(sample))
+      median = np.empty((*self._shape, 3), np.uint8)
+      for rows in blocks:
+        median[rows] = np.rint(np.median(sample[:, rows], axis=0))
+      noise = _noise_of(sample, median, blocks)
+      if self.config.estimator == "mode":
+        median = _mode_of(sample, noise, self._row_blocks(len(sample) ** 2))
+        noise = _noise_of(sample, median, blocks)
+      if len(self._frame_cache) >= _CACHE:
+        self._frame_cache.pop(next(iter(self._frame_cache)))
+      self._frame_cache[chosen] = (median, noise)
+    return self._frame_cache[chosen]
+
+  def frame_samples(self, time: float, image: np.ndarray | None = None) -> np.ndarray:
+    """Those of the samples `frame_background` takes its median of (the bucket's reservoir with
+    config.neighbours = 0) that were taken at least `exclude_s` from `time`: (K, H, W, 3) uint8,
+    K >= 0. For tests that need each sample, such as whether a blob is what the scene shows at
+    other times (`timelapse.detect`'s sample consensus); samples of the frame's own moment hold
+    its own objects (a short video holds nothing else: K = 0)."""
+    if self.config.neighbours == 0:
+      bucket = self.bucket_of(time)
+      self._check_bucket(bucket)
+      slots = [(bucket, i) for i in range(self.stored(bucket))]
+    else:
+      slots = self._neighbour_slots(time, image)
+    far = [(b, i) for b, i in slots if not abs(self._times[b][i] - time) < self.config.exclude_s]
+    if not far:
+      return np.zeros((0, *self._shape, 3), np.uint8)
+    return np.stack([self._samples[b][i] for b, i in far])
+
+  def _neighbour_slots(self, time: float, image: np.ndarray | None) -> tuple[tuple[str, int], ...]:
+    """(bucket, slot) of the frame's neighbours, sorted (see `frame_background`)."""
+    k = self.config.neighbours
     slots = [(b, i) for b in self._samples for i in range(self.stored(b))]
     if not slots:
       raise ValueError("BackgroundModel.frame_background: no frames fed yet")
@@ -281,21 +316,7 @@ class BackgroundModel:
     # other hours is worse than one over fewer frames (3 still outvote one passing object).
     close = cost[order] <= max(_CLOSE_RATIO * cost[order[0]], _CLOSE_FLOOR)
     order = order[close | (np.arange(len(order)) < 3)]
-    chosen = tuple(sorted(slots[j] for j in order))
-    if chosen not in self._frame_cache:
-      sample = np.stack([self._samples[b][i] for b, i in chosen])
-      blocks = self._row_blocks(len(sample))
-      median = np.empty((*self._shape, 3), np.uint8)
-      for rows in blocks:
-        median[rows] = np.rint(np.median(sample[:, rows], axis=0))
-      noise = _noise_of(sample, median, blocks)
-      if self.config.estimator == "mode":
-        median = _mode_of(sample, noise, self._row_blocks(len(sample) ** 2))
-        noise = _noise_of(sample, median, blocks)
-      if len(self._frame_cache) >= _CACHE:
-        self._frame_cache.pop(next(iter(self._frame_cache)))
-      self._frame_cache[chosen] = (median, noise)
-    return self._frame_cache[chosen]
+    return tuple(sorted(slots[j] for j in order))
 
   def _thumb(self, bucket: str, slot: int) -> np.ndarray:
     if (bucket, slot) not in self._thumbs:
