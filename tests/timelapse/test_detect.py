@@ -219,12 +219,12 @@ def test_person_fragments_are_grouped_but_two_people_are_not():
   legs = np.array([x, y + 0.55 * h, w, 0.45 * h])  # trousers and coat split by a road-coloured belt
   torso = np.array([x, y, w, 0.5 * h])
   neighbour = _board_box(camera, 15.5, 0.5, 1.7)[0] + [2.5 * w, 0, 0, 0]  # someone beside them
-  groups = detect.person_fragment_groups(np.stack([legs, torso, neighbour]), camera)
+  groups = detect.fragment_groups(np.stack([legs, torso, neighbour]), camera)
   assert groups[0] == groups[1] != groups[2]
   # Two whole people, one above the other in the image (one farther): not grouped.
   far = _board_box(camera, 30., 0.5, 1.7)[0]
   far[0] = x
-  groups = detect.person_fragment_groups(np.stack([person, far]), camera)
+  groups = detect.fragment_groups(np.stack([person, far]), camera)
   assert groups[0] != groups[1]
 
 
@@ -276,3 +276,54 @@ def test_people_side_by_side_are_split_between_their_heads():
   assert len(detect.split_people(car, camera)) == 1
   sky = camera_lib.mounted_camera(8., np.deg2rad(-20.), np.deg2rad(60.), (640, 360))
   assert len(detect.split_people(group, sky)) == 1
+
+
+def test_a_car_cut_by_a_pole_is_one_detection_two_cars_are_not():
+  camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
+  car = _board_box(camera, 25., 4.5, 1.5)[0]
+  x, y, w, h = car
+  pole = 3.  # pixels hidden by a pole in front of the car's middle
+  front, back = np.array([x, y, w / 2 - pole / 2, h]), np.array([x + w / 2 + pole / 2, y, w / 2 - pole / 2, h])
+  person = _board_box(camera, 15., 0.5, 1.7)[0] + [-200., 0, 0, 0]
+  groups = detect.fragment_groups(np.stack([front, back, person]), camera)
+  assert groups[0] == groups[1] != groups[2]
+  # Two whole cars nose to tail are longer than any car: not grouped.
+  second = car + [w + 2, 0, 0, 0]
+  assert len(set(detect.fragment_groups(np.stack([car, second]), camera))) == 2
+  # A person beside a car stands as a person: not grouped with it.
+  beside = _board_box(camera, 25., 0.5, 1.7)[0]
+  beside[0] = x + w + 1
+  assert len(set(detect.fragment_groups(np.stack([car, beside]), camera))) == 2
+  # Without the car rule the pole's halves stay apart: the test can fail.
+  plain = detect.DetectorConfig(merge_car_fragments=False)
+  assert len(set(detect.fragment_groups(np.stack([front, back]), camera, plain))) == 2
+
+
+def test_what_the_samples_show_is_a_ghost():
+  """The median of samples in which cars often queue holds a car; the empty road in the frame
+  differs from it, but matches the samples that show the road: dropped. A new car is kept."""
+  rng = np.random.default_rng(3)
+  road = np.clip(100 + rng.normal(0, 3, (120, 160, 3)), 0, 255)
+  samples = []
+  for k in range(7):
+    s = road.copy()
+    if k < 4:  # 4 of 7 samples: a car queues here, each its own colour
+      s[20:50, 20:70] = rng.integers(150, 256, 3)
+    samples.append(np.clip(np.rint(s + rng.normal(0, 1, s.shape)), 0, 255).astype(np.uint8))
+  samples = np.stack(samples)
+  median = np.rint(np.median(samples, axis=0)).astype(np.uint8)
+  frame = road.copy()
+  frame[70:100, 90:140] = [170, 60, 40]  # a new car
+  frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+  noise = np.full((120, 160), 2.0, np.float32)
+  config = detect.DetectorConfig(match_gain=False, ghost_edge_ratio=0.)
+  found = detect.detect(frame, median, noise, 0, None, config, samples)
+  np.testing.assert_array_equal(found.boxes, [[90, 70, 50, 30]])
+  # Without the samples the queue's ghost is a detection: the test can fail.
+  assert detect.detect(frame, median, noise, 0, None, config).num == 2
+  with pytest.raises(ValueError, match="samples"):
+    detect.detect(frame, median, noise, 0, None, config, samples[:, :10])
+  with pytest.raises(ValueError, match="sample_ghost_share"):
+    detect.DetectorConfig(sample_ghost_share=1.5)
+  with pytest.raises(ValueError, match="car_max_height_m"):
+    detect.DetectorConfig(car_max_height_m=1.0)

@@ -216,7 +216,8 @@ def detect_and_track(
         found = loaded.get(frame.index, FrameDetections.empty(frame.index))
       else:
         median, noise = model.frame_background(frame.time, frame.image)
-        found = detect_lib.detect(frame.image, median, noise, frame.index, camera, detector)
+        samples = model.frame_samples(frame.time, frame.image) if detector.sample_ghost_share else None
+        found = detect_lib.detect(frame.image, median, noise, frame.index, camera, detector, samples)
       per_frame.append(found)
       times.append(frame.time)
       indices.append(frame.index)
