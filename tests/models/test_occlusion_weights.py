@@ -13,16 +13,21 @@ from walt3d_jax.timelapse import occlusion_data
 from walt3d_jax.train import occlusion as train_lib
 
 
-def test_shipped_file_loads_and_predicts_finite_probabilities():
-  assert occlusion_weights.SHIPPED_PATH.stat().st_size < 500_000
-  model, threshold, crop_size, context = occlusion_weights.load_shipped()
+@pytest.mark.parametrize("path", [occlusion_weights.SHIPPED_PATH, occlusion_weights.SHIPPED_BUILTIN_PATH])
+def test_shipped_file_loads_and_predicts_finite_probabilities(path):
+  assert path.stat().st_size < 500_000
+  model, threshold, crop_size, context = occlusion_weights.load_shipped(path)
   assert 0.0 < threshold < 1.0 and crop_size > 0 and 0.0 <= context < 1.0
   assert model.in_channels == occlusion_data.NUM_CHANNELS
   crops = np.random.default_rng(0).integers(0, 256, (5, crop_size, crop_size, model.in_channels), np.uint8)
   prob = train_lib.predict(model, crops, batch_size=8)
   assert prob.shape == (5,) and np.isfinite(prob).all() and ((prob >= 0) & (prob <= 1)).all()
-  recorded = occlusion_weights.training_config()
+  recorded = occlusion_weights.training_config(path)
   assert recorded["data"]["crop_size"] == crop_size and recorded["data"]["context"] == context
+  # The record says what each was trained on.
+  builtin = path == occlusion_weights.SHIPPED_BUILTIN_PATH
+  assert recorded["data"]["source"] == ("builtin" if builtin else "detections")
+  assert recorded["data"].get("unmatched", "drop") == ("reject" if builtin else "drop")
 
 
 def test_arrays_round_trip_and_bad_files_name_the_entry(tmp_path):

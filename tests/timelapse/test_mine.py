@@ -151,8 +151,12 @@ def test_the_shipped_classifier_is_the_default():
   assert not config.mining.classifier.workdir and config.mining.classifier.shipped
   classifier = mine.Classifier.load(config)
   assert classifier is not None and 0 < classifier.threshold < 1
+  # With the built-in detector, the one trained on its own detections.
+  built_in = mine.Classifier.load(config, built_in=True)
+  assert built_in is not None and built_in.threshold != classifier.threshold
+  assert mine._classifier_name(config, True) == "occlusion_classifier_builtin.npz"
   config.mining.classifier.shipped = False
-  assert mine.Classifier.load(config) is None
+  assert mine.Classifier.load(config) is None and mine._classifier_name(config, False) is None
 
 
 def test_the_shipped_classifier_mines_purer_than_the_heuristic_alone(mined, tmp_path):

@@ -127,3 +127,35 @@ def test_scene_specs_and_bad_source(sequence):
   assert [s.name for s in specs] == ["a_seed1", "a_seed2", "b_seed1", "b_seed2"]
   with pytest.raises(ValueError, match="config.source"):
     occlusion_data.sequence_examples(sequence[2], data_config(source="nope"))
+
+
+@pytest.fixture(scope="module")
+def bursts(tmp_path_factory):
+  """A crosswalk sequence of 8 one-frame bursts over two days: each frame's background comes
+  from the others, as in a time-lapse."""
+  config = simulate_config.get_config("crosswalk")
+  config.image_size = (320, 180)
+  config.num_bursts, config.frames_per_burst, config.num_days = 8, 1, 2
+  config.num_cars, config.num_people = 8, 8
+  config.progress = False
+  cache = tmp_path_factory.mktemp("occlusion_data_bursts")
+  return occlusion_data.simulate_scenes(config, [occlusion_data.SceneSpec("crosswalk", 3)], cache)[0]
+
+
+def test_builtin_source_runs_the_detector_and_can_reject_what_matches_nothing(bursts):
+  root = bursts
+  entries = occlusion_data.builtin_detections(root)
+  assert entries and all({"image_id", "bbox", "segmentation", "category_id", "score"} <= set(e) for e in entries)
+  drop = occlusion_data.sequence_examples(root, data_config(source="builtin"))
+  reject = occlusion_data.sequence_examples(root, data_config(source="builtin", unmatched="reject"))
+  assert drop.num == reject.num == len(entries)
+  unmatched = ~reject.matched
+  assert unmatched.any() and reject.matched.any()
+  # Detections that match no true object: kept as "unoccluded" by default, to be turned down
+  # with unmatched="reject"; the labels of matched ones are the same.
+  assert reject.occluded[unmatched].all() and not drop.occluded[unmatched].any()
+  np.testing.assert_array_equal(reject.occluded[reject.matched], drop.occluded[drop.matched])
+  assert occlusion_data.usable(reject, 0, unmatched=True).all()
+  np.testing.assert_array_equal(occlusion_data.usable(reject, 0), reject.matched)
+  with pytest.raises(ValueError, match="unmatched"):
+    occlusion_data.sequence_examples(root, data_config(source="builtin", unmatched="keep"))

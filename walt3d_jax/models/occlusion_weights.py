@@ -1,4 +1,6 @@
-"""The occlusion classifier shipped with the package (models/data/occlusion_classifier.npz).
+"""The occlusion classifiers shipped with the package: models/data/occlusion_classifier.npz
+(trained on the imitated detector's objects) and occlusion_classifier_builtin.npz (trained on the
+built-in detector's own detections, those that match no true object labelled to turn down).
 
 One small .npz file holds everything inference needs, so mining filters occluded objects without
 training anything at run time:
@@ -25,6 +27,7 @@ import numpy as np
 from walt3d_jax.models import occlusion_classifier as oc
 
 SHIPPED_PATH = pathlib.Path(__file__).parent / "data" / "occlusion_classifier.npz"
+SHIPPED_BUILTIN_PATH = pathlib.Path(__file__).parent / "data" / "occlusion_classifier_builtin.npz"
 _PARAMS = "params/"
 _META = ("meta/threshold", "meta/crop_size", "meta/context", "meta/variant", "meta/in_channels")
 
@@ -107,9 +110,10 @@ def load(path: pathlib.Path) -> Weights:
   return from_arrays(arrays, str(path))
 
 
-def load_shipped() -> tuple[oc.OcclusionClassifier, float, int, float]:
-  """(model, threshold, crop_size, context) of the classifier shipped with the package."""
-  weights = load(SHIPPED_PATH)
+def load_shipped(path: pathlib.Path = SHIPPED_PATH) -> tuple[oc.OcclusionClassifier, float, int, float]:
+  """(model, threshold, crop_size, context) of a classifier shipped with the package (SHIPPED_PATH
+  or SHIPPED_BUILTIN_PATH)."""
+  weights = load(path)
   return weights.model, weights.threshold, weights.crop_size, weights.context
 
 

@@ -274,13 +274,16 @@ class Classifier:
   batch_size: int = 32
 
   @classmethod
-  def load(cls, config: ml_collections.ConfigDict) -> "Classifier | None":
+  def load(cls, config: ml_collections.ConfigDict, built_in: bool = False) -> "Classifier | None":
     """The occlusion classifier config.mining.classifier names, or None for none.
 
     A workdir (trained by the occlusion_classifier job) wins; it is built as `variant` and fed
     crops of `crop_size` pixels with `context`, the settings it was trained with. Otherwise, when
-    `shipped` is true, the classifier shipped with the package (models/data/occlusion_classifier.npz),
-    which carries its own settings.
+    `shipped` is true, a classifier shipped with the package, which carries its own settings:
+    with `built_in` (the built-in detector finds the objects, with a camera) the one trained on that detector's
+    own detections, which also turns down ghosts, merged blobs and fragments
+    (models/data/occlusion_classifier_builtin.npz), else the one trained on clean detector-like
+    masks (models/data/occlusion_classifier.npz).
     """
     c = config.mining.classifier
     if c.workdir:
@@ -288,7 +291,8 @@ class Classifier:
       model, threshold = occlusion_training.load(train_config, pathlib.Path(c.workdir))
       return cls(model, threshold, int(c.crop_size), float(c.context))
     if c.shipped:
-      return cls(*occlusion_weights.load_shipped())
+      return cls(*occlusion_weights.load_shipped(
+          occlusion_weights.SHIPPED_BUILTIN_PATH if built_in else occlusion_weights.SHIPPED_PATH))
     return None
 
   def prob_occluded(self, image: np.ndarray, detections: FrameDetections) -> np.ndarray:
@@ -296,6 +300,17 @@ class Classifier:
     masks = [rle.decode_mask(m) for m in detections.masks]
     crops = occlusion_data.frame_crops(image, masks, detections.boxes.astype(np.float64), self.crop_size, self.context)
     return occlusion_training.predict(self.model, crops, self.batch_size)
+
+
+def _classifier_name(config: ml_collections.ConfigDict, built_in: bool) -> str | None:
+  """Which occlusion classifier `Classifier.load` takes: a workdir, a shipped file's name, or
+  None."""
+  c = config.mining.classifier
+  if c.workdir:
+    return str(c.workdir)
+  if c.shipped:
+    return (occlusion_weights.SHIPPED_BUILTIN_PATH if built_in else occlusion_weights.SHIPPED_PATH).name
+  return None
 
 
 def _flag_names(flags: int) -> str:
@@ -466,7 +481,10 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   tracked, indices = detect_and_track(source, model, camera, config, state, read_report.yielded)
   track_lengths = collections.Counter(int(t) for d in tracked for t in d.track_ids if t >= 0)
 
-  classifier = Classifier.load(config)
+  # The built-in detector's own classifier learnt its detections with the scene's camera (metric
+  # size, fragments joined); without one they are other blobs (from_video's calibration pass).
+  built_in = source.detections is None and camera is not None
+  classifier = Classifier.load(config, built_in=built_in)
   counts, examples = mine_frames(source, dict(zip(indices, tracked)), model.image_size, track_lengths,
                                  classifier, config, state, read_report.yielded)
   mine_state.clear_marker(workdir)
@@ -481,6 +499,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
                "lost_share": round(read_report.lost_share(), 4),
                "skipped_examples": read_report.skipped[:10]},
       "detections": int(sum(d.num for d in tracked)),
+      "classifier": _classifier_name(config, built_in),
       "tracks": len(track_lengths),
       "mined": num_mined,
       "outcomes": dict(sorted(counts.items())),

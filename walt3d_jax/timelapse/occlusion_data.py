@@ -27,7 +27,12 @@ from pycocotools import mask as mask_utils
 import tqdm
 
 from walt3d_jax.formats import rle
+from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.sim import simulate
+from walt3d_jax.timelapse import background as background_lib
+from walt3d_jax.timelapse import detect as detect_lib
+from walt3d_jax.timelapse import detections as detections_lib
+from walt3d_jax.timelapse import frames as frames_lib
 
 # Channels of a crop: RGB, the object's visible mask, the part of the window inside the image,
 # the visible masks of the frame's other objects nearer the camera.
@@ -192,12 +197,31 @@ def match_detections(detections: list[dict], truths: list[dict], min_iou: float)
   return match
 
 
+def builtin_detections(root: pathlib.Path) -> list[dict]:
+  """COCO results entries of the built-in detector (`timelapse.detect`) on every frame of a
+  simulated sequence, as the `mine` job runs it: each frame against its own background from the
+  sequence's frames (`BackgroundModel.frame_background`, the samples for the ghost test), with
+  the sequence's camera."""
+  reader = frames_lib.open_frames(root)
+  model = background_lib.fit_background(reader.iterate())
+  camera = camera_lib.load_camera(pathlib.Path(root) / "camera.json")
+  found = []
+  for frame in reader.iterate():
+    median, noise = model.frame_background(frame.time, frame.image)
+    samples = model.frame_samples(frame.time, frame.image)
+    found.append(detect_lib.detect(frame.image, median, noise, frame.index, camera, samples=samples))
+  return detections_lib.to_results(found)
+
+
 def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, scene_index: int = 0,
                       frame_offset: int = 0) -> OcclusionExamples:
   """Examples of every object in every frame of one simulated sequence.
 
   config: crop_size (pixels), context (fraction), occlusion_threshold, source ("truth" |
-    "detections"), match_iou.
+    "detections" | "builtin": the built-in detector run on the frames, `builtin_detections`),
+    match_iou, unmatched ("drop" | "reject": detections that match no true object are
+    labelled as to be rejected, occluded = True, so a classifier learns to turn down the
+    detector's ghosts, merged blobs and fragments too; absent: "drop").
   frame_offset: added to image ids to make frame keys unique over sequences.
   """
   root = pathlib.Path(root)
@@ -205,12 +229,17 @@ def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, sce
   by_image: dict[int, list[dict]] = {}
   for ann in truth["annotations"]:
     by_image.setdefault(ann["image_id"], []).append(ann)
-  if config.source == "detections":
+  if config.get("unmatched", "drop") not in ("drop", "reject"):
+    raise ValueError(f"config.unmatched must be 'drop' or 'reject', got {config.unmatched!r}")
+  reject = config.get("unmatched", "drop") == "reject"
+  if config.source in ("detections", "builtin"):
     detected: dict[int, list[dict]] = {}
-    for det in json.loads((root / "detections.json").read_text()):
+    entries = (json.loads((root / "detections.json").read_text()) if config.source == "detections"
+               else builtin_detections(root))
+    for det in entries:
       detected.setdefault(det["image_id"], []).append(det)
   elif config.source != "truth":
-    raise ValueError(f"config.source must be 'truth' or 'detections', got {config.source!r}")
+    raise ValueError(f"config.source must be 'truth', 'detections' or 'builtin', got {config.source!r}")
 
   rows = []
   for image in truth["images"]:
@@ -236,7 +265,7 @@ def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, sce
       truncated = bool(gt["truncated"]) if gt else False
       rows.append(dict(
           crops=crops[i],
-          occluded=bool(gt) and (occlusion >= config.occlusion_threshold or truncated),
+          occluded=(bool(gt) and (occlusion >= config.occlusion_threshold or truncated)) or (gt is None and reject),
           matched=gt is not None, occlusion=occlusion,
           by_scenery=gt["occluded_by_scenery"] if gt else 0.0, truncated=truncated,
           boxes=entry["bbox"], area=int(mask.sum()), category=entry["category_id"],
@@ -272,10 +301,11 @@ def build_examples(sim_config: ml_collections.ConfigDict, scenes: Sequence[Scene
   ])
 
 
-def usable(examples: OcclusionExamples, min_area: int) -> np.ndarray:
-  """(N,) bool: the rows to train and score on — true objects with at least min_area visible
-  pixels (smaller ones are too small to reconstruct and are never mined)."""
-  return examples.matched & (examples.area >= min_area)
+def usable(examples: OcclusionExamples, min_area: int, unmatched: bool = False) -> np.ndarray:
+  """(N,) bool: the rows to train and score on — true objects (and with `unmatched`, the
+  detections that match none) with at least min_area visible pixels (smaller ones are too small
+  to reconstruct and are never mined)."""
+  return (examples.matched | unmatched) & (examples.area >= min_area)
 
 
 def scene_specs(presets: Sequence[str], seeds: Sequence[int]) -> list[SceneSpec]:

@@ -43,7 +43,8 @@ def load_splits(config: ml_collections.ConfigDict, workdir: pathlib.Path
     spec = config.splits[name]
     scenes = occlusion_data.scene_specs(spec.presets, spec.seeds)
     examples = occlusion_data.build_examples(config.sim, scenes, config.data, cache)
-    splits[name] = examples.select(occlusion_data.usable(examples, config.data.min_area))
+    splits[name] = examples.select(occlusion_data.usable(
+        examples, config.data.min_area, config.data.get("unmatched", "drop") == "reject"))
   seen = {(p, s) for p in config.splits.train.presets for s in config.splits.train.seeds}
   for name in ("val", "test"):
     spec = config.splits[name]
