@@ -19,16 +19,21 @@ def data_config(**overrides):
   return config
 
 
-@pytest.fixture(scope="module")
-def sequence(tmp_path_factory):
+def _crosswalk(tmp_path_factory, bursts: int, frames: int, days: int, agents: int):
+  """(sim config, cache dir, root) of crosswalk seed 3 at 320×180, simulated into a fresh cache."""
   config = simulate_config.get_config("crosswalk")
   config.image_size = (320, 180)
-  config.num_bursts, config.frames_per_burst, config.num_days = 1, 2, 1
-  config.num_cars, config.num_people = 10, 10
+  config.num_bursts, config.frames_per_burst, config.num_days = bursts, frames, days
+  config.num_cars = config.num_people = agents
   config.progress = False
   cache = tmp_path_factory.mktemp("occlusion_data")
   (root,) = occlusion_data.simulate_scenes(config, [occlusion_data.SceneSpec("crosswalk", 3)], cache)
   return config, cache, root
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory):
+  return _crosswalk(tmp_path_factory, bursts=1, frames=2, days=1, agents=10)
 
 
 def test_crop_at_unit_scale_is_the_image_window():
@@ -133,13 +138,7 @@ def test_scene_specs_and_bad_source(sequence):
 def bursts(tmp_path_factory):
   """A crosswalk sequence of 8 one-frame bursts over two days: each frame's background comes
   from the others, as in a time-lapse."""
-  config = simulate_config.get_config("crosswalk")
-  config.image_size = (320, 180)
-  config.num_bursts, config.frames_per_burst, config.num_days = 8, 1, 2
-  config.num_cars, config.num_people = 8, 8
-  config.progress = False
-  cache = tmp_path_factory.mktemp("occlusion_data_bursts")
-  return occlusion_data.simulate_scenes(config, [occlusion_data.SceneSpec("crosswalk", 3)], cache)[0]
+  return _crosswalk(tmp_path_factory, bursts=8, frames=1, days=2, agents=8)[2]
 
 
 def test_builtin_source_runs_the_detector_and_can_reject_what_matches_nothing(bursts):
