@@ -7,7 +7,8 @@ Streaming passes over the source, so memory stays bounded however long the foota
   2. detect: read the detections file (COCO results), or run the built-in detector against the
      background; then SORT links the boxes of all frames into tracks (boxes only: small);
   3. mine: per frame, drop truncated objects, WALT's δ heuristic (when on), the occlusion
-     classifier (by default the one shipped with the package), low scores, small boxes and short
+     classifier (by default one shipped with the package: with the built-in detector and a camera,
+     the one trained on that detector's own detections), low scores, small boxes and short
      tracks; append the kept objects, with crops, to the object bank, and the medians beside them.
 Writes <workdir>/bank.h5, summary.json and report.png.
 
@@ -280,8 +281,8 @@ class Classifier:
     A workdir (trained by the occlusion_classifier job) wins; it is built as `variant` and fed
     crops of `crop_size` pixels with `context`, the settings it was trained with. Otherwise, when
     `shipped` is true, a classifier shipped with the package, which carries its own settings:
-    with `built_in` (the built-in detector finds the objects, with a camera) the one trained on that detector's
-    own detections, which also turns down ghosts, merged blobs and fragments
+    with `built_in` (the built-in detector finds the objects, with a camera) the one trained on
+    that detector's own detections, which also turns down ghosts, merged blobs and fragments
     (models/data/occlusion_classifier_builtin.npz), else the one trained on clean detector-like
     masks (models/data/occlusion_classifier.npz).
     """

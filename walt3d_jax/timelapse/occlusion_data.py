@@ -6,7 +6,9 @@ the other objects that stand nearer the camera (box bottom as low or lower: the 
 evidence, so the network can learn when an overlap really hides something) as extra channels, and the label occluded = (ground-truth occlusion ≥ threshold, counting other agents
 AND static scenery) or truncated. With source "detections" the examples are the imitated
 detector's outputs (docs/formats.md `detections.json`), matched to ground truth by mask IoU, so
-the classifier sees detector-like masks and boxes and the benchmark sees what mining would.
+the classifier sees detector-like masks and boxes and the benchmark sees what mining would; with
+source "builtin" they are the built-in detector's (`builtin_detections`), and with unmatched
+"reject" those matching no true object are examples to turn down.
 
 Splits are whole scenes: a scene is a (preset, seed) pair — the seed changes the layout's
 buildings, trees, poles and parked cars, the traffic, colours and lighting — so held-out scenes
