@@ -38,11 +38,12 @@ saw such boxes: it was trained on the imitated detector's clean masks. With the 
 and a camera, `mine` now takes the classifier trained on that detector's own detections, which
 learnt to turn down those matching no true object
 (walt3d_jax/models/data/occlusion_classifier_builtin.npz, experiments/occlusion_classifier.py:builtin):
-purity 0.955, 44 mined (42 pure), at the cost of yield: a bank needs more footage for as many
+purity 0.975, 80 mined (78 pure), at the cost of yield: a bank needs more footage for as many
 objects. On three more scenes never trained on (--config.source.simulate.preset=P
---config.source.simulate.seed=S): intersection 11 0.75 (12 mined), crosswalk 12 1.0 (6),
-avenue 13 0.91 (205); over the four, 0.91 (244 of 267). Without a camera (from_video's calibration pass) the detector's blobs are other than it
-learnt, so the first classifier serves there.
+--config.source.simulate.seed=S): intersection 11 0.82 (11 mined), crosswalk 12 1.0 (10),
+avenue 13 0.94 (218); over the four, 0.947 (302 of 319). Without a camera (from_video's
+calibration pass) the detector's blobs are other than it learnt, so the first classifier serves
+there.
 """
 
 import ml_collections
