@@ -164,6 +164,9 @@ def test_frame_background_takes_samples_under_the_frames_light_from_other_moment
   assert samples.dtype == np.uint8 and samples.shape[1:] == bg.shape and 3 <= len(samples) <= 7
   np.testing.assert_array_equal(np.rint(np.median(samples, axis=0)).astype(np.uint8), median)
   assert not np.all(samples[:, :10, :12] == [10, 200, 10], axis=-1).all(axis=(1, 2)).any()
+  both = model.frame_background_and_samples(NOON + 600.0 * 30 + 1, frame)
+  np.testing.assert_array_equal(both[0], median)
+  np.testing.assert_array_equal(both[2], samples)
   assert len(zero.frame_samples(NOON - 3600.0, frame)) == zero.stored("day")
   # Footage that is one moment (a short video): no sample of another moment.
   short = background.BackgroundModel(config)

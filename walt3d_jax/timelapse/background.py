@@ -251,7 +251,38 @@ class BackgroundModel:
     if self.config.neighbours == 0:
       bucket = self.bucket_of(time)
       return self.median(bucket), self.noise(bucket)
-    chosen = self._neighbour_slots(time, image)
+    return self._background_of(self._neighbour_slots(time, image))
+
+  def frame_samples(self, time: float, image: np.ndarray | None = None) -> np.ndarray:
+    """Those of the samples `frame_background` takes its median of (the bucket's reservoir with
+    config.neighbours = 0) that were taken at least `exclude_s` from `time`: (K, H, W, 3) uint8,
+    K >= 0. For tests that need each sample, such as whether a blob is what the scene shows at
+    other times (`timelapse.detect`'s sample consensus); samples of the frame's own moment hold
+    its own objects (a short video holds nothing else: K = 0)."""
+    return self._samples_of(self._slots_of(time, image), time)
+
+  def frame_background_and_samples(self, time: float, image: np.ndarray | None = None
+                                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(median, noise) of `frame_background` and the samples of `frame_samples`, choosing the
+    frame's neighbours once."""
+    slots = self._slots_of(time, image)
+    if self.config.neighbours == 0:
+      bucket = self.bucket_of(time)
+      median, noise = self.median(bucket), self.noise(bucket)
+    else:
+      median, noise = self._background_of(slots)
+    return median, noise, self._samples_of(slots, time)
+
+  def _slots_of(self, time: float, image: np.ndarray | None) -> tuple[tuple[str, int], ...]:
+    """(bucket, slot) of the samples a frame's background is made of."""
+    if self.config.neighbours == 0:
+      bucket = self.bucket_of(time)
+      self._check_bucket(bucket)
+      return tuple((bucket, i) for i in range(self.stored(bucket)))
+    return self._neighbour_slots(time, image)
+
+  def _background_of(self, chosen: tuple[tuple[str, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel median (or mode) and noise of the chosen samples, cached."""
     if chosen not in self._frame_cache:
       sample = np.stack([self._samples[b][i] for b, i in chosen])
       blocks = self._row_blocks(len(sample))
@@ -267,18 +298,8 @@ class BackgroundModel:
       self._frame_cache[chosen] = (median, noise)
     return self._frame_cache[chosen]
 
-  def frame_samples(self, time: float, image: np.ndarray | None = None) -> np.ndarray:
-    """Those of the samples `frame_background` takes its median of (the bucket's reservoir with
-    config.neighbours = 0) that were taken at least `exclude_s` from `time`: (K, H, W, 3) uint8,
-    K >= 0. For tests that need each sample, such as whether a blob is what the scene shows at
-    other times (`timelapse.detect`'s sample consensus); samples of the frame's own moment hold
-    its own objects (a short video holds nothing else: K = 0)."""
-    if self.config.neighbours == 0:
-      bucket = self.bucket_of(time)
-      self._check_bucket(bucket)
-      slots = [(bucket, i) for i in range(self.stored(bucket))]
-    else:
-      slots = self._neighbour_slots(time, image)
+  def _samples_of(self, slots: tuple[tuple[str, int], ...], time: float) -> np.ndarray:
+    """The samples of `slots` taken at least `exclude_s` from `time`, (K, H, W, 3) uint8."""
     far = [(b, i) for b, i in slots if not abs(self._times[b][i] - time) < self.config.exclude_s]
     if not far:
       return np.zeros((0, *self._shape, 3), np.uint8)

@@ -3,9 +3,10 @@ morphology and connected components -> visible masks, boxes, scores and classes.
 
 Foreground: colour distance to the frame's time-of-day background above a threshold adapted to
 the bucket's noise (`BackgroundModel.noise`), minus cast shadows (pixels darker than the
-background by a similar factor in every channel: Cucchiara et al. 2003's test in RGB) and minus illumination changes (lit where the
-background was shaded, same chromaticity and texture: `illumination_change`), then opening
-(speckle) and closing (holes), then 8-connected components; ghosts are dropped: components
+background by a similar factor in every channel: Cucchiara et al. 2003's test in RGB) and minus
+illumination changes (lit where the background was shaded, same chromaticity and texture:
+`illumination_change`), then opening (speckle) and closing (holes), then 8-connected
+components; ghosts are dropped: components
 whose outline is an edge of the background, not of the frame (an object that has left, a shadow
 that has moved), and, given the background's samples, components that most samples show too
 (the road where cars often queue). With a camera, fragments of one object are grouped
@@ -559,17 +560,26 @@ def _subset(d: FrameDetections, keep: np.ndarray) -> FrameDetections:
                          tuple(d.masks[i] for i in idx), d.keypoints[idx], d.track_ids[idx])
 
 
+def detect_frame(frame, model: background_lib.BackgroundModel, camera: camera_lib.Camera | None = None,
+                 config: DetectorConfig = DetectorConfig()) -> FrameDetections:
+  """Detections (image_id = Frame.index) of one frame against its own background
+  (`BackgroundModel.frame_background`), with the background's samples of other moments for the
+  ghost test when config.sample_ghost_share is on."""
+  if config.sample_ghost_share:
+    median, noise, samples = model.frame_background_and_samples(frame.time, frame.image)
+  else:
+    (median, noise), samples = model.frame_background(frame.time, frame.image), None
+  return detect(frame.image, median, noise, frame.index, camera, config, samples)
+
+
 def detect_frames(frames, model: background_lib.BackgroundModel, camera: camera_lib.Camera | None = None,
                   config: DetectorConfig = DetectorConfig()) -> list[FrameDetections]:
-  """Detections (one FrameDetections per frame, image_id = Frame.index) of frames against each
-  frame's background (`BackgroundModel.frame_background`: its nearest stored frames in
-  appearance, or its bucket's median); with config.persist, only those a neighbouring frame
-  confirms (`persistent`)."""
+  """Detections (one FrameDetections per frame, `detect_frame`) of frames against each frame's
+  background (its nearest stored frames in appearance, or its bucket's median); with
+  config.persist, only those a neighbouring frame confirms (`persistent`)."""
   out, times = [], []
   for frame in frames:
-    median, noise = model.frame_background(frame.time, frame.image)
-    samples = model.frame_samples(frame.time, frame.image) if config.sample_ghost_share else None
-    out.append(detect(frame.image, median, noise, frame.index, camera, config, samples))
+    out.append(detect_frame(frame, model, camera, config))
     times.append(frame.time)
   return persistent(out, times, config) if config.persist else out
 

@@ -216,9 +216,7 @@ def detect_and_track(
       if loaded is not None:
         found = loaded.get(frame.index, FrameDetections.empty(frame.index))
       else:
-        median, noise = model.frame_background(frame.time, frame.image)
-        samples = model.frame_samples(frame.time, frame.image) if detector.sample_ghost_share else None
-        found = detect_lib.detect(frame.image, median, noise, frame.index, camera, detector, samples)
+        found = detect_lib.detect_frame(frame, model, camera, detector)
       per_frame.append(found)
       times.append(frame.time)
       indices.append(frame.index)

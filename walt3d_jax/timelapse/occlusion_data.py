@@ -207,12 +207,7 @@ def builtin_detections(root: pathlib.Path) -> list[dict]:
   reader = frames_lib.open_frames(root)
   model = background_lib.fit_background(reader.iterate())
   camera = camera_lib.load_camera(pathlib.Path(root) / "camera.json")
-  found = []
-  for frame in reader.iterate():
-    median, noise = model.frame_background(frame.time, frame.image)
-    samples = model.frame_samples(frame.time, frame.image)
-    found.append(detect_lib.detect(frame.image, median, noise, frame.index, camera, samples=samples))
-  return detections_lib.to_results(found)
+  return detections_lib.to_results(detect_lib.detect_frames(reader.iterate(), model, camera))
 
 
 def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, scene_index: int = 0,
