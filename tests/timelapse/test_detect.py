@@ -139,11 +139,14 @@ def test_metric_size_of_an_upright_object(width_m, height_m, distance):
   assert width[0] == pytest.approx(width_m, rel=1e-3)
   expected_class = Category.PERSON if width_m < 1. else Category.CAR
   assert detect.classify(box, camera)[0] == expected_class
+  # The inverse: how tall, in pixels, something of that height standing there looks.
+  assert detect.stature_px(camera, box[0], height_m) == pytest.approx(box[0, 3], rel=1e-3)
   # A box whose bottom is above the horizon is not on the ground: shape decides.
   # (A camera pitched 5° down sees its horizon at v ≈ 131.)
   level = camera_lib.mounted_camera(8., np.deg2rad(5.), np.deg2rad(60.), (640, 360))
   sky = np.array([[100., 0., 10., 30.]])
   assert not detect.metric_size(level, sky)[3][0]
+  assert detect.stature_px(level, sky[0], 1.7) == np.inf
   assert detect.classify(sky, level)[0] == Category.PERSON
 
 
@@ -276,6 +279,20 @@ def test_people_side_by_side_are_split_between_their_heads():
   assert len(detect.split_people(car, camera)) == 1
   sky = camera_lib.mounted_camera(8., np.deg2rad(-20.), np.deg2rad(60.), (640, 360))
   assert len(detect.split_people(group, sky)) == 1
+
+
+def test_a_sliver_beside_a_person_joins_its_neighbour():
+  # HOG may find one person twice: the band between its two finds cannot stand as a person.
+  camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
+  shape = (360, 640)
+  a, b = (_person_mask(camera, 15., y, np.zeros(shape, bool)) for y in (-0.3, 0.3))
+  x = int(np.flatnonzero(b.any(0)).max())
+  sliver = np.zeros(shape, bool)
+  sliver[np.flatnonzero(b.any(1))[-8:], x + 1:x + 3] = True  # a foot's worth of pixels
+  parts = detect._join_short_parts([a, b, sliver], camera, detect.DetectorConfig())
+  assert len(parts) == 2 and parts[0] is a and np.array_equal(parts[1], b | sliver)
+  # Two that each stand as a person stay apart.
+  assert len(detect._join_short_parts([a, b], camera, detect.DetectorConfig())) == 2
 
 
 def test_a_car_cut_by_a_pole_is_one_detection_two_cars_are_not():

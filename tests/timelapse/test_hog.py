@@ -56,7 +56,7 @@ def test_hog_finds_both_people_of_a_merged_pair(pair):
   iou = det_metrics.box_iou(np.array(sorted(found.tolist())), truth)
   assert np.all(np.diag(iou) > 0.5), iou
   # Too small to search: nothing, not a guess.
-  assert len(hog.people_in(image, box, 20.)[0]) == 0
+  assert len(hog.people_in(image, box, 10.)[0]) == 0
 
 
 def test_the_detector_splits_a_pair_its_head_rule_cannot(pair):
