@@ -101,16 +101,20 @@ class DetectorConfig:
     the dip between them (people walking side by side merge into one blob). Measured on the
     benchmark's seed-0 sequences: F1 0.507 → 0.509, MOTA 0.196 → 0.204 (without the rule that
     every part must stand as one person, car roofs were cut too: F1 0.474).
-  hog, hog_config: where the heads do not split a blob as tall as a person but wider than one,
-    OpenCV's HOG pedestrian detector looks for the people on it (`hog.split_group`: people as
-    tall as the blob, or as a 1.70 m person at its foot where that is less: a blob that holds
-    its people's shadows is taller than they are), the blob cut between them and a part that
-    cannot stand as a person joined to its neighbour; without a camera, blobs wider than
-    group_min_aspect × their height, into upright parts. Measured on the benchmark's held-out
-    seed 1: at 480×270 intersection P 0.61 → 0.63, R 0.38 → 0.39, MOTA 0.184 → 0.196, the
-    other presets unchanged (pooled P 0.63 → 0.64, R 0.43 → 0.44); crosswalk at 960×540
-    P 0.48 → 0.51, R 0.34 → 0.37, MOTA 0.083 → 0.108 (by day 0.50 / 0.40 → 0.54 / 0.44):
-    groups of people crossing together, their long shadows in the blob.
+  hog, hog_config: with a camera, where the heads do not split a blob as tall as a person but
+    wider than one, OpenCV's HOG pedestrian detector looks for the people on it
+    (`hog.split_group`: people as tall as the blob, or as a 1.70 m person at its foot where
+    that is less: a blob that holds its people's shadows is taller than they are), the blob
+    cut between them and a part that cannot stand as a person joined to its neighbour.
+    Measured on the benchmark's held-out seed 1: at 480×270 intersection P 0.61 → 0.63,
+    R 0.38 → 0.39, MOTA 0.184 → 0.196, the other presets unchanged (pooled P 0.63 → 0.64,
+    R 0.43 → 0.44); crosswalk at 960×540 P 0.48 → 0.51, R 0.34 → 0.37, MOTA 0.083 → 0.108
+    (by day 0.50 / 0.40 → 0.54 / 0.44): groups of people crossing together, their long
+    shadows in the blob. Not without a camera: there HOG's splits (blobs wider than half their
+    height cut into upright parts) moved from_video:sim's calibration from 298 px / 5.74 m to
+    195 px / 4.15 m (true 343 px / 5.0 m). Trimming each part to its person's box (to drop
+    the shadows) and searching blobs up to 3.2 or 4 m tall left P / R unchanged (crosswalk,
+    960×540, seed 0): not kept.
   persist, persist_iou, persist_gap_s: `detect_frames` keeps only detections that a neighbouring
     frame confirms (`persistent`). Off by default: the simulator has no flicker, and on its
     seed-0 sequences it traded 0.02 of precision for 0.02-0.05 of recall with MOTA unchanged
@@ -158,7 +162,6 @@ class DetectorConfig:
   min_person_m: float = 1.4
   hog: bool = True
   hog_config: hog_lib.HogConfig = hog_lib.HogConfig()
-  group_min_aspect: float = 0.5
   persist: bool = False
   persist_iou: float = 0.3
   persist_gap_s: float = 1.0
@@ -322,17 +325,11 @@ def split_people(mask: np.ndarray, camera: camera_lib.Camera | None,
   the blob's depth). Cut at the lowest point of the outline between neighbouring heads. Where the
   heads do not tell the people apart and image (H, W, 3) uint8 is given (config.hog), the HOG
   people on the blob do (`hog.split_group`). Kept only when every part stands as one person
-  (min_width_m … fragment_person_width_m wide, at least min_person_m tall). Without a camera only
-  HOG splits, blobs at least hog_config.min_person_px tall and wider than group_min_aspect × their
-  height, into upright parts (person_min_aspect). Anything else is returned whole: [mask]."""
+  (min_width_m … fragment_person_width_m wide, at least min_person_m tall; HOG's parts may be
+  wider). Without a camera, or otherwise, the blob is returned whole: [mask]."""
   box = np.asarray(rle.mask_box(mask), np.float64)
   if camera is None:
-    if image is None or not config.hog or box[2] <= config.group_min_aspect * box[3]:
-      return [mask]
-    parts = hog_lib.split_group(mask, image, box[3], config.hog_config)
-    boxes = np.array([rle.mask_box(m) for m in parts], np.float64)
-    upright = boxes[:, 3] > config.person_min_aspect * boxes[:, 2]
-    return parts if len(parts) >= 2 and upright.all() else [mask]
+    return [mask]
   width_m, height_m, depth, valid = (v[0] for v in metric_size(camera, box[None]))
   if not (valid and config.min_person_m <= height_m <= config.person_max_height_m
           and config.fragment_person_width_m < width_m < 4 * config.person_max_width_m):
