@@ -82,6 +82,8 @@ def test_one_person_is_not_split_and_bad_configs_fail(pair):
     hog.HogConfig(min_person_px=0.)
   with pytest.raises(ValueError, match="min_on_blob"):
     hog.HogConfig(min_on_blob=1.5)
+  with pytest.raises(ValueError, match="hit_threshold"):
+    hog.HogConfig(hit_threshold=float("nan"))
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes():

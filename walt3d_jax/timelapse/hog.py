@@ -64,6 +64,8 @@ class HogConfig:
       value = getattr(self, name)
       if not (np.isfinite(value) and value > 0):
         raise ValueError(f"HogConfig.{name} must be finite and > 0, got {value}")
+    if not np.isfinite(self.hit_threshold):
+      raise ValueError(f"HogConfig.hit_threshold must be finite, got {self.hit_threshold}")
     if not 0 <= self.min_on_blob <= 1:
       raise ValueError(f"HogConfig.min_on_blob must be in [0, 1], got {self.min_on_blob}")
 
