@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
@@ -57,6 +58,11 @@ def test_hog_finds_both_people_of_a_merged_pair(pair):
   assert np.all(np.diag(iou) > 0.5), iou
   # Too small to search: nothing, not a guess.
   assert len(hog.people_in(image, box, 10.)[0]) == 0
+  # The same people in footage of 3× the resolution (people ~270 px tall: the crop is shrunk).
+  big = cv2.resize(image, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+  found_big, _ = hog.people_in(big, 3 * box, 3 * box[3])
+  assert len(found_big) == 2
+  np.testing.assert_allclose(np.array(sorted(found_big.tolist())) / 3, np.array(sorted(found.tolist())), atol=4.)
 
 
 def test_the_detector_splits_a_pair_its_head_rule_cannot(pair):
