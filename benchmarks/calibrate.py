@@ -28,12 +28,18 @@ Measured (3 seeds, worst |error|; goals f 10 %, height 10 %, tilt 2°, horizon 1
     mean / worst -1.01 / 2.26 %H on avenue, +0.12 / 0.84 crosswalk, +0.08 / 1.20 intersection,
     +0.81 / 1.74 t_junction (f within 6.5 %, tilt within 1.3°), and 4 s tracks instead of 1 s
     (30 of them) 1.82 / 0.69 / 4.82 / 2.25. Noise-free with every stature 1.70 m and 100
-    tracks, avenue still comes out +0.9 to +1.3 %H (its focal length -1.6 %, at 2-4 standard
-    errors): at the true camera the model's boxes are about 1 % too tall for the nearest people
-    (depression 30-45°) relative to the farthest, half from the head's silhouette and half from
-    the foot reach. Shrinking the model's near people by that much made the horizon 0.3-0.6 %H
-    worse on every preset, and growing them helped avenue and t_junction but sent intersection
-    to -0.7 %H: not kept.
+    tracks, avenue comes out +0.9 to +1.3 %H, but that is mostly the size cut's model, which
+    expects the truncated mean near the smallest boxes where noise-free boxes have none: with
+    `size_cut=False` -0.25 to -0.74 %H (intersection -0.48 to +0.08, t_junction -0.29 to
+    +0.32). What is left: at the true camera the model's boxes are 0.7-1.6 % too tall for the
+    nearest people (depression 30-50°) relative to the farthest (measured on the meshes without
+    quantisation), half from the head's silhouette and half from the foot reach. Shrinking the
+    model's near people by that much (size cut off) moved avenue to -0.37 to +0.16 %H but
+    t_junction to +0.36 to +0.97: not kept. (Noise-free, equal statures, 30 tracks of 4 s:
+    with the size cut's model 1.72 %H off on intersection and 0.91 on crosswalk at 5-7
+    standard errors, without it 0.91 and 0.23.) So noise-free runs judge the model only with
+    `size_cut=False`; with detection noise the cut is real, and what keeps the horizon from
+    1 %H there (avenue's mean -1.0 %H at 100 tracks) is not yet found.
   people, boxes only (flagged as weak; what the built-in detector gives, it has no keypoints):
     avenue f 22 / h 6.7 / tilt 4.0 / horizon 4.0; crosswalk 15 / 5.5 / 2.9 / 1.8; intersection
     28 / 19 / 5.9 / 7.3; t_junction 25 / 14 / 5.1 / 6.4, the focal length low on every preset
