@@ -9,11 +9,12 @@ window-sized and scanned near that scale; windows of another height, or off the 
 ignored. OpenCV's own grouping of the windows is off: it averages two people standing side by
 side into one window between them (greedy `nms` instead).
 
-Measured on the simulator's low-polygon people (crosswalk, 960×540, held-out seed 1; an
-unoccluded person counts as found at IoU 0.5, searched at its own height): by day 41 % of those
-20–40 px tall, 32 % at 40–60 px, 52 % at 60 px or more; at night 0 %, 12 %, 29 %. A car's box
-sets it off in 0–12 % of the searches by day, none at night. The SVM was trained on photographs
-of people, so real footage is where it should do better.
+Measured on the simulator's low-polygon people (benchmarks/hog.py: crosswalk, 960×540, held-out
+seed 1; an unoccluded person counts as found at IoU 0.5, searched at its own height): by day 45 %
+of those 20–40 px tall, 32 % at 40–60 px, 52 % at 60 px or more (OpenCV called with its defaults
+at the footage's scale: 0 %, 0 %, 26 %); at night 0 %, 12 %, 29 %. A car's box sets it off in
+2–12 % of the searches by day, none at night. The SVM was trained on photographs of people, so
+real footage is where it should do better.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from walt3d_jax.metrics import detection as detection_metrics
 
 # INRIA training crops: 64×128 windows, the person about 96 px tall and 32–40 px wide, centred.
 WINDOW_PERSON_PX = 96.
-_PERSON_IN_WINDOW = (0.25, 0.125, 0.5, 0.75)  # x, y, w, h of the person as fractions of the window
+PERSON_IN_WINDOW = (0.25, 0.125, 0.5, 0.75)  # x, y, w, h of the person as fractions of the window
 _SCAN_MARGIN = 1.15
 
 
@@ -130,7 +131,7 @@ def people_in(image: np.ndarray, box: np.ndarray, person_px: float,
   if len(rects) == 0:
     return empty
   rects = np.asarray(rects, np.float64).reshape(-1, 4)
-  fx, fy, fw, fh = _PERSON_IN_WINDOW
+  fx, fy, fw, fh = PERSON_IN_WINDOW
   people = np.stack([rects[:, 0] + fx * rects[:, 2], rects[:, 1] + fy * rects[:, 3],
                      fw * rects[:, 2], fh * rects[:, 3]], 1) / scale
   people[:, 0] += x0
