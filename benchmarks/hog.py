@@ -42,10 +42,7 @@ def baseline_people(image: np.ndarray, box: np.ndarray, person_px: float) -> np.
   as `hog.people_in` at the image's own scale."""
   descriptor = cv2.HOGDescriptor()
   descriptor.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-  x, y, w, h = box
-  mx, my = 0.4 * person_px, 0.2 * person_px
-  x0, y0 = int(max(0, np.floor(x - mx))), int(max(0, np.floor(y - my)))
-  x1, y1 = int(min(image.shape[1], np.ceil(x + w + mx))), int(min(image.shape[0], np.ceil(y + h + my)))
+  x0, y0, x1, y1 = hog.search_window(box, person_px, image.shape)
   crop = np.ascontiguousarray(image[y0:y1, x0:x1])
   crop = cv2.copyMakeBorder(crop, 0, max(0, 128 - crop.shape[0]), 0, max(0, 64 - crop.shape[1]),
                             cv2.BORDER_REPLICATE)

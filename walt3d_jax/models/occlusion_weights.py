@@ -110,6 +110,12 @@ def load(path: pathlib.Path) -> Weights:
   return from_arrays(arrays, str(path))
 
 
+def shipped_path(built_in: bool = False) -> pathlib.Path:
+  """The shipped classifier for the built-in detector's detections (SHIPPED_BUILTIN_PATH) or for
+  detector-like masks (SHIPPED_PATH)."""
+  return SHIPPED_BUILTIN_PATH if built_in else SHIPPED_PATH
+
+
 def load_shipped(path: pathlib.Path = SHIPPED_PATH) -> tuple[oc.OcclusionClassifier, float, int, float]:
   """(model, threshold, crop_size, context) of a classifier shipped with the package (SHIPPED_PATH
   or SHIPPED_BUILTIN_PATH)."""

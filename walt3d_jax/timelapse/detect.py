@@ -35,14 +35,12 @@ from scipy import signal
 from walt3d_jax.formats import rle
 from walt3d_jax.formats.coco import Category
 from walt3d_jax.geometry import camera as camera_lib
+from walt3d_jax.geometry.calibrate import STATURE_M
 from walt3d_jax.metrics import detection as detection_metrics
 from walt3d_jax.timelapse import background as background_lib
 from walt3d_jax.timelapse import hog as hog_lib
 from walt3d_jax.timelapse.types import FrameDetections
 from walt3d_jax.timelapse.types import NUM_KEYPOINTS
-
-
-STATURE_M = 1.70  # REFERENCE.md: adults 1.70 ± 0.09 m
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,25 +217,34 @@ def metric_size(camera: camera_lib.Camera, boxes: np.ndarray) -> tuple[np.ndarra
   boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
   K = np.asarray(camera.K, np.float64)
   n = np.asarray(camera.normal, np.float64)
-  d = float(camera.offset)
-  # Pixel centres are at integers: the bottom edge of the last row is at y + h - 0.5.
-  u = boxes[:, 0] + boxes[:, 2] / 2 - 0.5
-  v_bottom = boxes[:, 1] + boxes[:, 3] - 0.5
   v_top = boxes[:, 1] - 0.5
-  rays = np.linalg.solve(K, np.stack([u, v_bottom, np.ones_like(u)]))  # (3, N), z = 1
-  denom = n @ rays
-  depth = np.where(denom < 0, -d / np.where(denom < 0, denom, -1.), 0.)  # paper's z_b
-  ground = depth * rays  # (3, N) camera frame
+  ground, depth, on_ground = _foot_points(camera, boxes)
   fx, fy, cy = K[0, 0], K[1, 1], K[1, 2]
   # v(H) of ground + H n: (v - cy)(P_z + H n_z) = fy (P_y + H n_y), solved for H at the top edge.
   dv = v_top - cy
   h_denom = dv * n[2] - fy * n[1]
   safe = np.where(np.abs(h_denom) > 1e-9, h_denom, 1.)
   height = (fy * ground[1] - dv * ground[2]) / safe
-  valid = (denom < 0) & (np.abs(h_denom) > 1e-9) & (height > 0) & np.isfinite(height)
+  valid = on_ground & (np.abs(h_denom) > 1e-9) & (height > 0) & np.isfinite(height)
   width = boxes[:, 2] * depth / fx
   zero = np.zeros_like(width)
   return np.where(valid, width, zero), np.where(valid, height, zero), np.where(valid, depth, zero), valid
+
+
+def _foot_points(camera: camera_lib.Camera, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Camera-frame ground points (3, N) metres at the bottom centres of boxes (N, 4) xywh, their
+  depth (N,) (camera z, the paper's z_b) and whether the point lies on the ground ahead (N,);
+  point and depth are 0 where it does not (a bottom above the horizon)."""
+  K = np.asarray(camera.K, np.float64)
+  n = np.asarray(camera.normal, np.float64)
+  # Pixel centres are at integers: the bottom edge of the last row is at y + h - 0.5.
+  u = boxes[:, 0] + boxes[:, 2] / 2 - 0.5
+  v_bottom = boxes[:, 1] + boxes[:, 3] - 0.5
+  rays = np.linalg.solve(K, np.stack([u, v_bottom, np.ones_like(u)]))  # (3, N), z = 1
+  denom = n @ rays
+  on_ground = denom < 0
+  depth = np.where(on_ground, -float(camera.offset) / np.where(on_ground, denom, -1.), 0.)
+  return depth * rays, depth, on_ground
 
 
 def plausible_size(boxes: np.ndarray, camera: camera_lib.Camera,
@@ -358,14 +365,11 @@ def _stand_as_people(parts: list[np.ndarray], camera: camera_lib.Camera, config:
 def stature_px(camera: camera_lib.Camera, box: np.ndarray, stature_m: float) -> float:
   """Image height (pixels) of a person `stature_m` tall standing at the bottom centre of box (4,)
   xywh; inf when that point is not on the ground in view."""
-  K = np.asarray(camera.K, np.float64)
-  n = np.asarray(camera.normal, np.float64)
-  u, v = box[0] + box[2] / 2 - 0.5, box[1] + box[3] - 0.5
-  ray = np.linalg.solve(K, [u, v, 1.])
-  if not n @ ray < 0:
+  ground, _, on_ground = _foot_points(camera, np.asarray(box, np.float64).reshape(1, 4))
+  if not on_ground[0]:
     return float("inf")
-  top = K @ (-float(camera.offset) / (n @ ray) * ray + stature_m * n)
-  return float(v - top[1] / top[2]) if top[2] > 0 else float("inf")
+  top = np.asarray(camera.K, np.float64) @ (ground[:, 0] + stature_m * np.asarray(camera.normal, np.float64))
+  return float(box[1] + box[3] - 0.5 - top[1] / top[2]) if top[2] > 0 else float("inf")
 
 
 def _join_short_parts(parts: list[np.ndarray], camera: camera_lib.Camera, config: DetectorConfig) -> list[np.ndarray]:
@@ -398,14 +402,7 @@ def _split_at_heads(mask: np.ndarray, box: np.ndarray, px_per_m: float, config: 
   # The middle of the lowest stretch between two heads (shoulders are flat: not its first column).
   cuts = [a + int(np.rint(np.flatnonzero(top[a:b + 1] >= top[a:b + 1].max() - 0.5).mean()))
           for a, b in zip(heads[:-1], heads[1:])]
-  edges = [0, *cuts, w]
-  parts = []
-  for lo, hi in zip(edges[:-1], edges[1:]):
-    part = np.zeros_like(mask)
-    part[y:y + h, x + lo:x + hi] = sub[:, lo:hi]
-    if part.sum() >= config.min_area:
-      parts.append(part)
-  return parts if len(parts) >= 2 else [mask]
+  return hog_lib.cut_at_columns(mask, [x + c for c in cuts], config.min_area)
 
 
 def classify(boxes: np.ndarray, camera: camera_lib.Camera | None,

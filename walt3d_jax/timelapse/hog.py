@@ -71,15 +71,9 @@ class HogConfig:
       raise ValueError(f"HogConfig.min_on_blob must be in [0, 1], got {self.min_on_blob}")
 
 
-def available() -> bool:
-  """Whether this OpenCV build has the HOG people detector (opencv-contrib; OpenCV 5's main
-  modules dropped it)."""
-  return hasattr(cv2, "HOGDescriptor")
-
-
 @functools.cache
 def _descriptor() -> "cv2.HOGDescriptor":
-  if not available():
+  if not hasattr(cv2, "HOGDescriptor"):
     raise RuntimeError("the HOG people detector needs opencv-contrib-python-headless (OpenCV 5's main "
                        "package has no HOGDescriptor); install requirements.txt")
   hog = cv2.HOGDescriptor()
@@ -97,6 +91,15 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
   return np.asarray(keep, np.int64)
 
 
+def search_window(box: np.ndarray, person_px: float, image_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+  """(x0, y0, x1, y1) pixels, clipped to the image: box (4,) xywh with room for the window's
+  margins around people `person_px` tall at its edges."""
+  x, y, w, h = (float(v) for v in box)
+  mx, my = 0.4 * person_px, 0.2 * person_px
+  return (int(max(0, np.floor(x - mx))), int(max(0, np.floor(y - my))),
+          int(min(image_shape[1], np.ceil(x + w + mx))), int(min(image_shape[0], np.ceil(y + h + my))))
+
+
 def people_in(image: np.ndarray, box: np.ndarray, person_px: float,
               config: HogConfig = HogConfig()) -> tuple[np.ndarray, np.ndarray]:
   """People about `person_px` tall around box (4,) xywh pixels of image (H, W, 3) uint8 RGB.
@@ -111,12 +114,7 @@ def people_in(image: np.ndarray, box: np.ndarray, person_px: float,
   scale = _SCAN_MARGIN * WINDOW_PERSON_PX / person_px
   if scale > config.max_upscale:
     return empty
-  x, y, w, h = (float(v) for v in box)
-  height, width = image.shape[:2]
-  # Room for the window's margins around people at the blob's edges.
-  mx, my = 0.4 * person_px, 0.2 * person_px
-  x0, y0 = int(max(0, np.floor(x - mx))), int(max(0, np.floor(y - my)))
-  x1, y1 = int(min(width, np.ceil(x + w + mx))), int(min(height, np.ceil(y + h + my)))
+  x0, y0, x1, y1 = search_window(box, person_px, image.shape)
   if x1 <= x0 or y1 <= y0:
     return empty
   crop = cv2.resize(np.ascontiguousarray(image[y0:y1, x0:x1]), None, fx=scale, fy=scale,
@@ -163,12 +161,17 @@ def split_group(mask: np.ndarray, image: np.ndarray, person_px: float,
   if len(centres) < 2:
     return [mask]
   centres = np.asarray(centres)
-  cuts = np.rint(0.5 * (centres[:-1] + centres[1:])).astype(int)
-  edges = [0, *cuts.tolist(), mask.shape[1]]
+  return cut_at_columns(mask, np.rint(0.5 * (centres[:-1] + centres[1:])).astype(int).tolist())
+
+
+def cut_at_columns(mask: np.ndarray, cuts: list[int], min_area: int = 1) -> list[np.ndarray]:
+  """A blob's mask (H, W) bool cut into bands between image columns `cuts` (ascending), bands of
+  fewer than min_area pixels left out; [mask] when fewer than two bands are left."""
+  edges = [0, *cuts, mask.shape[1]]
   parts = []
   for lo, hi in zip(edges[:-1], edges[1:]):
     part = np.zeros_like(mask)
     part[:, lo:hi] = mask[:, lo:hi]
-    if part.any():
+    if part.sum() >= min_area:
       parts.append(part)
   return parts if len(parts) >= 2 else [mask]

@@ -290,8 +290,7 @@ class Classifier:
       model, threshold = occlusion_training.load(train_config, pathlib.Path(c.workdir))
       return cls(model, threshold, int(c.crop_size), float(c.context))
     if c.shipped:
-      return cls(*occlusion_weights.load_shipped(
-          occlusion_weights.SHIPPED_BUILTIN_PATH if built_in else occlusion_weights.SHIPPED_PATH))
+      return cls(*occlusion_weights.load_shipped(occlusion_weights.shipped_path(built_in)))
     return None
 
   def prob_occluded(self, image: np.ndarray, detections: FrameDetections) -> np.ndarray:
@@ -308,7 +307,7 @@ def _classifier_name(config: ml_collections.ConfigDict, built_in: bool) -> str |
   if c.workdir:
     return str(c.workdir)
   if c.shipped:
-    return (occlusion_weights.SHIPPED_BUILTIN_PATH if built_in else occlusion_weights.SHIPPED_PATH).name
+    return occlusion_weights.shipped_path(built_in).name
   return None
 
 
