@@ -130,3 +130,9 @@ def test_direction_spread():
   assert C._direction_spread(tracks) > math.radians(30.)
   tracks[:, 3] = 0.  # nothing moves: no direction at all
   assert C._direction_spread(tracks) == 0.
+
+
+@pytest.mark.parametrize('field', [dict(car_piece_s=0.), dict(car_piece_s=-1.), dict(max_car_pieces=0)])
+def test_bad_piece_settings_are_refused(intersection_cars, field):
+  with pytest.raises(C.CalibrationError, match='car_piece_s > 0 and max_car_pieces >= 1'):
+    C.calibrate(intersection_cars, C.CalibrationConfig(use='cars', **field))

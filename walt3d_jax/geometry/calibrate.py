@@ -1191,6 +1191,9 @@ def calibrate(obs: Observations, config: CalibrationConfig = CalibrationConfig()
   if config.use not in ('auto', 'people', 'cars'):
     raise CalibrationError(f"calibration: field 'use': expected auto, people or cars, got "
                            f'{config.use!r}')
+  if not (config.car_piece_s > 0 and config.max_car_pieces >= 1):
+    raise CalibrationError(f'calibration: need car_piece_s > 0 and max_car_pieces >= 1, got '
+                           f'{config.car_piece_s} and {config.max_car_pieces}')
   if config.use == 'people':
     return calibrate_people(obs, config, seed)
   if config.use == 'cars':
