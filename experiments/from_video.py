@@ -57,6 +57,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.camera = ""  # camera.json; "": calibrated from the scene's people
   config.detections = ""  # COCO results; "": the built-in detector
   config.mine = mine.get_config()  # its source is filled in by the job
+  # A video's camera may shake (wind, traffic): frames moved back onto the first by whole pixels
+  # (timelapse/stabilize.py; a still camera's frames are left as they are).
+  config.mine.source.stabilize = True
   config.calibration = ml_collections.ConfigDict(dict(use="auto", min_tracks=4, min_observations=20))
   config.fit = fit.get_config()  # its mine config is the job's, with the camera
   config.clipart = clipart.get_config()  # its bank is the fitted one

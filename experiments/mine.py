@@ -70,6 +70,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.source.camera = ""  # camera.json (classes by metric size; 3D later)
   config.source.order = "name"  # image folders: "name" or "timestamp" (parsed from file names)
   config.source.fps = 1.0  # image folders without timestamps: seconds between frames = 1 / fps
+  # A shaking camera: every frame moved by whole pixels onto the first (timelapse/stabilize.py);
+  # everything downstream is then in the first frame's pixels, given detections moved alike.
+  config.source.stabilize = False
   sim = simulate_config.get_config("intersection")
   sim.num_bursts, sim.frames_per_burst, sim.num_days = 6, 20, 2
   sim.progress = True

@@ -58,6 +58,7 @@ from walt3d_jax.timelapse import mine_state
 from walt3d_jax.timelapse import mining_report
 from walt3d_jax.timelapse import occlusion
 from walt3d_jax.timelapse import occlusion_data
+from walt3d_jax.timelapse import stabilize as stabilize_lib
 from walt3d_jax.timelapse import track as track_lib
 from walt3d_jax.timelapse.bank import MiningFlag
 from walt3d_jax.train import occlusion as occlusion_training
@@ -102,8 +103,11 @@ def resolve_source(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> 
 
 
 def _reader(source: Source, config: ml_collections.ConfigDict):
+  """The source's frames, sampled; moved onto its first frame when config.source.stabilize (a
+  shaking camera: `stabilize.StabilizedFrames`)."""
   sampling = frames_lib.Sampling(**config.sampling.to_dict())
-  return frames_lib.open_frames(source.frames, sampling, order=config.source.order, fps=config.source.fps)
+  reader = frames_lib.open_frames(source.frames, sampling, order=config.source.order, fps=config.source.fps)
+  return stabilize_lib.StabilizedFrames(reader) if config.source.get("stabilize", False) else reader
 
 
 def _progress(iterable, desc: str, config: ml_collections.ConfigDict, total: int | None = None,
@@ -155,27 +159,34 @@ def _background_config(config: ml_collections.ConfigDict, source: Source) -> bac
 
 
 def fit_background(source: Source, config: ml_collections.ConfigDict,
-                   state: mine_state.MineState) -> tuple[background_lib.BackgroundModel, Any]:
-  """Pass 1: the per-bucket median model; also returns the reader's report.
+                   state: mine_state.MineState) -> tuple[background_lib.BackgroundModel, Any, dict | None]:
+  """Pass 1: the per-bucket median model; also returns the reader's report and, with
+  config.source.stabilize, its ShakeReport's fields.
 
-  Checkpoint `background`: the model's state and the reader's position; `done` once complete.
+  Checkpoint `background`: the model's state, the reader's position and the shake report; `done`
+  once complete.
   """
   saved = state.load("background")
   if saved is not None and saved["done"]:
-    return background_lib.BackgroundModel.from_state(_background_config(config, source), saved["model"]), saved["position"].report
+    return (background_lib.BackgroundModel.from_state(_background_config(config, source), saved["model"]),
+            saved["position"].report, saved.get("shake"))
   model = (background_lib.BackgroundModel.from_state(_background_config(config, source), saved["model"])
            if saved is not None else background_lib.BackgroundModel(_background_config(config, source)))
   start = saved["position"] if saved is not None else None
   reader = _reader(source, config)
   throttle = _throttle(config)
-  checkpoint = lambda done: state.save("background", {"model": model.state(), "position": reader.position(), "done": done})
+  shake = lambda: dataclasses.asdict(reader.shake) if isinstance(reader, stabilize_lib.StabilizedFrames) else None
+  checkpoint = lambda done: state.save("background", {"model": model.state(), "position": reader.position(),
+                                                      "shake": shake(), "done": done})
   frames = reader.iterate(start)
   for frame in _progress(frames, "background", config, reader.expected(), start.report.yielded if start else 0):
     model.update(frame)
     if throttle.tick():
       checkpoint(False)
   checkpoint(True)
-  return model, reader.report
+  if shake() is not None:
+    logging.info("%s", reader.shake.summary())
+  return model, reader.report, shake()
 
 
 def detect_and_track(
@@ -215,6 +226,8 @@ def detect_and_track(
     for frame in _progress(reader.iterate(start), "detect", config, num_frames, len(indices)):
       if loaded is not None:
         found = loaded.get(frame.index, FrameDetections.empty(frame.index))
+        if isinstance(reader, stabilize_lib.StabilizedFrames):  # given in the frame's own pixels
+          found = stabilize_lib.shift_detections(found, *reader.shift(frame.index), model.image_size)
       else:
         found = detect_lib.detect_frame(frame, model, camera, detector)
       per_frame.append(found)
@@ -473,7 +486,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   source = resolve_source(config, workdir)
   camera = camera_lib.load_camera(source.camera) if source.camera else None
   state = mine_state.MineState(workdir, digest)
-  model, read_report = fit_background(source, config, state)
+  model, read_report, shake = fit_background(source, config, state)
   if model.image_size is None:
     raise UserError(f"{source.frames}: no readable frame ({read_report.summary()})")
   tracked, indices = detect_and_track(source, model, camera, config, state, read_report.yielded)
@@ -504,6 +517,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
       "bank": str(bank_path),
       "seconds": round(time.perf_counter() - tic, 2),
   }
+  if shake is not None:
+    summary["read"]["shake"] = shake
   warning = decode_loss_warning(read_report, workdir / "summary.json")
   if warning:
     summary["read"]["warning"] = warning
