@@ -92,6 +92,9 @@ def test_shift_detections_moves_boxes_masks_and_keypoints():
   assert rle.decode_mask(moved.masks[0]).sum() == 5 * 10
   np.testing.assert_array_equal(moved.keypoints[0, 0], [157., 10., 1.])
   assert stabilize.shift_detections(dets, 0, 0, SIZE) is dets
+  # Moved out of the image whole: dropped, not an empty box.
+  gone = stabilize.shift_detections(dets, 20, 0, SIZE)
+  assert gone.num == 0 and gone.keypoints.shape == (0, 17, 3) and gone.scores.shape == (0,)
 
 
 def test_stabilized_frames_undo_the_shake_and_resume(shaken):

@@ -94,23 +94,28 @@ def shift_image(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
 def shift_detections(detections: FrameDetections, dx: int, dy: int,
                      image_size: tuple[int, int]) -> FrameDetections:
   """detections moved by (dx, dy) whole pixels in an image of image_size (width, height): boxes,
-  keypoints and masks (what leaves the image is cut; a box is its mask's box)."""
+  keypoints and masks (what leaves the image is cut, a box is its mask's box; a detection whose
+  mask leaves the image whole is dropped)."""
   if detections.num == 0 or (dx == 0 and dy == 0):
     return detections
   w, h = image_size
-  masks, boxes = [], []
-  for m in detections.masks:
+  masks, boxes, kept = [], [], []
+  for i, m in enumerate(detections.masks):
     moved = np.zeros((h, w), bool)
     mask = rle.decode_mask(m).astype(bool)
     moved[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = mask[max(-dy, 0):h + min(-dy, 0),
                                                                        max(-dx, 0):w + min(-dx, 0)]
-    masks.append(rle.encode_mask(moved))
-    boxes.append(rle.mask_box(moved) if moved.any() else (0, 0, 0, 0))
-  keypoints = detections.keypoints.copy()
+    if moved.any():
+      masks.append(rle.encode_mask(moved))
+      boxes.append(rle.mask_box(moved))
+      kept.append(i)
+  keypoints = detections.keypoints[kept].copy()
   keypoints[..., 0] += dx
   keypoints[..., 1] += dy
-  return dataclasses.replace(detections, boxes=np.asarray(boxes, detections.boxes.dtype).reshape(-1, 4),
-                             masks=tuple(masks), keypoints=keypoints)
+  return dataclasses.replace(
+      detections, boxes=np.asarray(boxes, detections.boxes.dtype).reshape(-1, 4),
+      scores=detections.scores[kept], categories=detections.categories[kept], masks=tuple(masks),
+      keypoints=keypoints, track_ids=detections.track_ids[kept])
 
 
 @dataclasses.dataclass
@@ -135,7 +140,7 @@ class ShakeReport:
 
 @dataclasses.dataclass
 class _Key:
-  """A key frame's texture and its offset (dx, dy) from the first frame, pixels."""
+  """The previous frame's texture and its offset (dx, dy) from the first frame, pixels."""
 
   texture: np.ndarray
   offset: tuple[float, float]
@@ -143,8 +148,8 @@ class _Key:
 
 @dataclasses.dataclass
 class StabilizedPosition:
-  """The wrapped reader's position and the key frame after the last frame yielded: where a
-  resumed pass goes on."""
+  """The wrapped reader's position, the first frame's texture and the last frame's (with its
+  offset) after the last frame yielded: where a resumed pass goes on."""
 
   inner: Any
   anchor: np.ndarray | None
