@@ -120,9 +120,10 @@ def shift_detections(detections: FrameDetections, dx: int, dy: int,
 
 @dataclasses.dataclass
 class ShakeReport:
-  """Frames read in a pass: moved (by at least a pixel), measured through the previous frame (too
-  unlike the first), not measured at all (too unlike both: they keep the previous frame's
-  offset), measured beyond max_shift_px (not moved), and the largest shift applied (pixels)."""
+  """Frames read in a pass: moved (by at least a pixel); chained: too unlike the first, so
+  measured through the previous frame; weak: of those, too unlike that one too (they keep its
+  offset); too_large: measured beyond max_shift_px (not moved); the largest shift applied
+  (pixels)."""
 
   frames: int = 0
   moved: int = 0
@@ -198,7 +199,7 @@ class StabilizedFrames:
     """The frame's offset (dx, dy) from the first frame: measured against the first frame when
     they match well enough, else against the previous frame (whose offset is known), else the
     previous frame's (counted as weak)."""
-    reach = self._config.max_shift_px + 1  # a knocked camera shows as a peak beyond a shake
+    reach = self._config.max_shift_px + 1  # one past a shake: such a frame counts as too_large
     dx, dy, response = _correlate(self._anchor, current, reach)
     if response >= self._config.min_response:
       return dx, dy
