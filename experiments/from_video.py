@@ -5,8 +5,8 @@ r"""One command from a stationary-camera video to a clip-art dataset (walt3d_jax
       [--config.camera=cam7/camera.json] [--config.detections=cam7/detections.json]
   python launch.py --config experiments/from_video.py:sim --workdir /tmp/from_video_sim
 
-Without a camera.json the camera is calibrated from the people walking through the view
-(geometry/calibrate.py); without detections the built-in detector runs against the background.
+Without a camera.json the camera is calibrated from the people walking through the view and
+the cars driving by, together when there are both (geometry/calibrate.py); without detections the built-in detector runs against the background.
 Then mine → fit → clip-art, each stage resumable. `sim`: a simulated video (the crosswalk
 preset, people crossing in front of waiting cars; only its video.mp4 is used, as a user's footage)
 made in <workdir>/source first. Writes camera.json + calibration.png (when calibrated),
@@ -54,7 +54,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.video = ""  # a video file, or
   config.frames = ""  # an image folder (config.fps: frames per second when names carry no time)
   config.fps = 1.0
-  config.camera = ""  # camera.json; "": calibrated from the scene's people
+  config.camera = ""  # camera.json; "": calibrated from the scene's people and cars
   config.detections = ""  # COCO results; "": the built-in detector
   config.mine = mine.get_config()  # its source is filled in by the job
   # A video's camera may shake (wind, traffic): frames moved back onto the first by whole pixels

@@ -4,7 +4,8 @@
   config.video (or config.frames), optional config.camera and config.detections
     1. calibrate, only without config.camera: the mine job with no camera into
        <workdir>/calibration/mine (tracked, whole, unoccluded objects: the people whose boxes
-       run from head to feet), then `geometry.calibrate` on them → <workdir>/camera.json with
+       run from head to feet, the cars driving by), then `geometry.calibrate` on them (people
+       and cars together when both are there) → <workdir>/camera.json with
        its uncertainty, and calibration.png (horizon, a metric ground grid, 1.7 m people drawn
        over the background)
     2. mine + fit with that camera: the fit job into <workdir>/fit (it mines into fit/mine;
