@@ -75,9 +75,10 @@ tilt ° / horizon %H over the four presets): people's boxes alone 15-28 / 5.5-19
 1.9-7.3 / 1.8-3.0 / 0.3-2.7; boxes with keypoints alone 1.7-9.7 / 2.1-5.6 / 0.6-1.9 / 1.2-2.4,
 with a time-lapse's cars 2.3-8.0 / 0.6-4.1 / 0.2-1.9 / 0.9-2.2 (the horizon within 1 %H on
 crosswalk), with a video's 4-10 / 1.6-6.1 / 0.5-2.2 / 0.2-2.3 (within 1 %H on avenue and
-t_junction; the video's many car observations bring the cars' own biases). The standard errors understate the errors up to 10 times (the car
-model's), so a joint fit from people without keypoints is flagged. Under 'auto', a class that
-refuses on its own (e.g. cars on one row band) is left out, and the flag says why.
+t_junction; the video's many car observations bring the cars' own biases). The standard errors
+understate the errors up to 10 times (the car model's), so a joint fit from people without
+keypoints is flagged. Under 'auto', a class that refuses on its own (e.g. cars on one row band)
+is left out, and the flag says why.
 
 Uncertainty: the Gauss-Newton covariance at the optimum, σ² (JᵀJ)⁻¹ with the Cauchy-weighted
 Jacobian and σ² the weighted residual variance; the stature (or car size) priors are part of J, so
@@ -229,8 +230,9 @@ class Observations:
 class CalibrationConfig:
   """Knobs of `calibrate`.
 
-  use: 'people' (person tracks), 'cars' (car tracks) or 'auto' (people when there are enough,
-    else cars).
+  use: 'people' (person tracks), 'cars' (car tracks), 'both' (one fit of both) or 'auto' (both
+    when each class has enough tracks, else the class that has; a class that refuses alone is
+    left out, flagged).
   min_tracks / min_observations: fewer usable ones is a refusal.
   min_foot_spread: the 10–90 % range of foot rows, as a fraction of the image height, below which
     the horizon cannot be told from the sizes (refusal).
