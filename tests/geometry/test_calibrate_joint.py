@@ -124,6 +124,8 @@ def test_concatenate_checks_its_parts(people, cars):
   other = dataclasses.replace(cars, image_size=(320, 180))
   with pytest.raises(ValueError, match='one image size'):
     C.Observations.concatenate([people, other])
+  with pytest.raises(ValueError, match='no observations'):
+    C.Observations.concatenate([])
 
 
 def test_use_must_be_known(both):

@@ -185,6 +185,8 @@ class Observations:
   def concatenate(cls, parts: Sequence['Observations']) -> 'Observations':
     """One camera's observations from several sources (e.g. people and cars found apart); their
     track ids must not overlap. Parts without keypoints get zero-score ones."""
+    if not parts:
+      raise ValueError('no observations to concatenate')
     sizes = {p.image_size for p in parts}
     if len(sizes) != 1:
       raise ValueError(f'observations of one camera have one image size, got {sorted(sizes)}')
