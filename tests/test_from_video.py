@@ -126,23 +126,29 @@ def job_config(**fields) -> ml_collections.ConfigDict:
   return config
 
 
-@pytest.fixture(scope="module")
-def sequences(tmp_path_factory) -> dict[str, pathlib.Path]:
-  """Simulated crosswalk sequences (video.mp4, detections.json, camera.json) at 320x180: people
-  only (SIM_FRAMES = 4 bursts of 15 frames: enough people to calibrate from with a quarter of them
-  lost) and cars only (3 bursts of 12)."""
+SIM_SIZE = (320, 180)
+
+
+def simulate_crosswalk(root: pathlib.Path, cars: int, people: int, bursts: int, frames: int) -> pathlib.Path:
+  """A simulated crosswalk sequence (video.mp4, detections.json, camera.json) at SIM_SIZE, one
+  day; returns root."""
   from walt3d_jax.sim import simulate
 
+  c = simulate_config.get_config("crosswalk")
+  c.num_bursts, c.frames_per_burst, c.num_days = bursts, frames, 1
+  c.num_cars, c.num_people, c.image_size = cars, people, SIM_SIZE
+  c.write_video, c.progress = True, False
+  simulate.simulate_sequence(c, "crosswalk", 0, root)
+  return root
+
+
+@pytest.fixture(scope="module")
+def sequences(tmp_path_factory) -> dict[str, pathlib.Path]:
+  """Simulated crosswalk sequences: people only (SIM_FRAMES = 4 bursts of 15 frames: enough
+  people to calibrate from with a quarter of them lost) and cars only (3 bursts of 12)."""
   folder = tmp_path_factory.mktemp("sim")
-  out = {}
-  for name, (cars, people, bursts, frames) in {"people": (0, 16, 4, 15), "cars": (8, 0, 3, 12)}.items():
-    c = simulate_config.get_config("crosswalk")
-    c.num_bursts, c.frames_per_burst, c.num_days = bursts, frames, 1
-    c.num_cars, c.num_people, c.image_size = cars, people, (320, 180)
-    c.write_video, c.progress = True, False
-    simulate.simulate_sequence(c, "crosswalk", 0, folder / name)
-    out[name] = folder / name
-  return out
+  return {name: simulate_crosswalk(folder / name, *sizes)
+          for name, sizes in {"people": (0, 16, 4, 15), "cars": (8, 0, 3, 12)}.items()}
 
 
 def test_a_static_scene_is_no_moving_objects(tmp_path):
@@ -261,20 +267,13 @@ def test_cars_only_calibrates_from_the_cars_flagged(sequences, tmp_path):
 def test_people_and_cars_calibrate_together(tmp_path_factory, tmp_path):
   """A street with both (the simulator's detections, 320x180, 4 bursts of 15 frames): the
   calibration uses both classes, and beats the people alone, who are few and small here."""
-  from walt3d_jax.sim import simulate
-
-  root = tmp_path_factory.mktemp("both") / "seq"
-  c = simulate_config.get_config("crosswalk")
-  c.num_bursts, c.frames_per_burst, c.num_days = 4, 15, 1
-  c.num_cars, c.num_people, c.image_size = 8, 16, (320, 180)
-  c.write_video, c.progress = True, False
-  simulate.simulate_sequence(c, "crosswalk", 0, root)
+  root = simulate_crosswalk(tmp_path_factory.mktemp("both") / "seq", cars=8, people=16, bursts=4, frames=15)
   config = job_config(video=str(root / "video.mp4"), detections=str(root / "detections.json"))
   _, cal = from_video.calibrate_stage(config, tmp_path / "work")
   true = camera_lib.load_camera(root / "camera.json")
   f, height = float(true.K[0, 0]), float(true.offset)
   pitch = float(np.arcsin(-true.normal[2]))
-  rows = c.image_size[1]
+  rows = SIM_SIZE[1]
   horizon = (rows - 1) / 2 - f * np.tan(pitch)
   # Measured: f +10 %, height +0.8 %, tilt -1.3°, horizon -1.4 %H; the 11 people alone (with
   # keypoints) f +28 %, height +14 %, horizon -9.7 %H; the 15 cars alone f +8.5 %, height
