@@ -14,11 +14,30 @@ of 100 frames: cars cross the view, turn and queue within a track), calibrated w
 run's people with the car-only run's cars of the same preset and seed, as one camera's tracks.
 
   .venv/bin/python benchmarks/calibrate.py [--seeds 3] [--tracks 30]
+      [--sections people cars joint lines]
+
+`lines`: the background's straight lines (geometry/vanishing.py) on each preset's empty street
+at noon (`calibration_tracks.empty_street`, rendered at 640×360) alone, then as the prior of the
+people's, the cars' and both classes' fits (about 5 minutes).
 
 About 1-2 s per people calibration, 5-20 s per car calibration (a video's: 13-50 s) and 10-80 s
 per joint one on a shared core; the whole run about 35 minutes.
 
 Measured (3 seeds, worst |error|; goals f 10 %, height 10 %, tilt 2°, horizon 1 %H):
+  scene lines alone (f % / tilt ° / roll ° / horizon %H; no scale): avenue 0.68 / 0.32 / 0.10 /
+    1.48; crosswalk 0.83 / 0.35 / 0.22 / 1.05; intersection 1.08 / 0.10 / 0.04 / 1.05;
+    t_junction 0.61 / 0.12 / 0.08 / 0.71 (|error| / standard error up to 5.6: the prior's
+    covariance is scaled by 3²). As the prior (f % / height % / tilt ° / horizon %H):
+    people's boxes only: avenue 0.88 / 2.9 / 0.23 / 1.10; crosswalk 0.78 / 4.0 / 0.20 / 0.55;
+      intersection 1.65 / 2.5 / 0.29 / 1.99; t_junction 0.78 / 1.4 / 0.16 / 1.08;
+    people's boxes + keypoints: avenue 1.18 / 3.4 / 0.56 / 1.06; crosswalk 1.75 / 4.2 / 0.25 /
+      0.40; intersection 1.10 / 2.6 / 0.54 / 1.88; t_junction 0.64 / 1.3 / 0.37 / 1.03;
+    cars only, time-lapse: avenue 1.70 / 4.3 / 0.24 / 1.71; crosswalk 0.40 / 3.8 / 0.07 / 0.31;
+      intersection 2.28 / 7.3 / 0.48 / 2.95; t_junction 0.98 / 2.6 / 0.24 / 0.96;
+    people's boxes and a time-lapse's cars: avenue 2.85 / 1.35 / 0.20 / 1.22; crosswalk 1.24 /
+      1.77 / 0.30 / 0.78; intersection 2.26 / 3.0 / 0.24 / 1.67; t_junction 1.23 / 1.8 / 0.26 / 1.03.
+    Every focal length, height and tilt goal is met, from boxes alone too; the horizon on 5 of 16
+    rows (most of the others 1.0-2.0 %H, the lines' own per-preset bias).
   people, boxes + keypoints, 30 tracks: avenue f 9.7 / h 5.6 / tilt 1.9 / horizon 1.8;
     crosswalk 2.7 / 3.7 / 0.6 / 1.2; intersection 1.7 / 4.7 / 1.2 / 2.4; t_junction 5.0 / 2.1 /
     1.3 / 2.3. Before issue 11's second round: avenue 17.6 / 9.4 / 2.8 / 2.7; crosswalk 4.4 /
@@ -97,6 +116,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run as a script
 
 from walt3d_jax.geometry import calibrate as C
+from walt3d_jax.geometry import vanishing
 from walt3d_jax.sim import calibration_tracks
 from walt3d_jax.sim import presets
 
@@ -126,16 +146,20 @@ def main():
   parser = argparse.ArgumentParser()
   parser.add_argument('--seeds', type=int, default=3)
   parser.add_argument('--tracks', type=int, default=30)
+  parser.add_argument('--sections', nargs='+', default=['people', 'cars', 'joint', 'lines'],
+                      choices=['people', 'cars', 'joint', 'lines'])
   args = parser.parse_args()
   print(f'goals: ' + ', '.join(f'|{k}| < {v:g}' for k, v in GOALS.items()))
-  for mode in ('boxes+keypoints', 'boxes only'):
+  if 'lines' in args.sections:
+    _lines_sections(args)
+  for mode in ('boxes+keypoints', 'boxes only') if 'people' in args.sections else ():
     print(f'\n== people only, {mode}, {args.tracks} tracks, {args.seeds} seeds ==')
     print(f'{"preset":13s} ' + ' '.join(f'{k:>16s}' for k in GOALS) + '  z(max) flags  s/run')
     for name in sorted(presets.PRESETS):
       runs = [(_people(name, seed, args.tracks, mode == 'boxes+keypoints'),
                presets.PRESETS[name](seed).rig) for seed in range(args.seeds)]
       _print_row(name, runs, C.CalibrationConfig())
-  for what, bursts, frames in CAR_FOOTAGE:
+  for what, bursts, frames in CAR_FOOTAGE if 'cars' in args.sections else ():
     print(f'\n== cars only, {what}: {bursts} bursts x {frames} frames at 10 fps of each preset\'s '
           f'traffic, {args.seeds} seeds ==')
     print(f'{"preset":13s} ' + ' '.join(f'{k:>16s}' for k in GOALS) + '  z(max) flags  s/run')
@@ -144,7 +168,7 @@ def main():
                                              frames_per_burst=frames),
                presets.PRESETS[name](seed).rig) for seed in range(args.seeds)]
       _print_row(name, runs, C.CalibrationConfig(use='cars'))
-  for mode in ('boxes+keypoints', 'boxes only'):
+  for mode in ('boxes+keypoints', 'boxes only') if 'joint' in args.sections else ():
     for what, bursts, frames in CAR_FOOTAGE:
       print(f'\n== people ({mode}, {args.tracks} tracks) and cars ({what}) together, '
             f'{args.seeds} seeds ==')
@@ -155,6 +179,72 @@ def main():
         _print_row(name, runs, C.CalibrationConfig(use='both'))
   print('\ncells: mean signed error / worst |error| over seeds, ok when the worst meets the goal;'
         ' z(max): largest |error| / standard error; flags: runs flagged as weak.')
+
+
+def _lines_sections(args) -> None:
+  """The background's lines alone (the preset's empty street at noon, rendered at SIZE), then
+  as the prior of the people's, the cars' and both classes' fits."""
+  lines = {}
+  print(f'\n== scene lines alone: each preset\'s empty street at noon, {SIZE[0]}x{SIZE[1]}, '
+        f'{args.seeds} seeds (no scale: height not measured) ==')
+  print(f'{"preset":13s} ' + ' '.join(f'{k:>16s}' for k in GOALS) + '  z(max) segments  s/run')
+  for name in sorted(presets.PRESETS):
+    errs, zs, secs, counts = [], [], 0., []
+    for seed in range(args.seeds):
+      image = calibration_tracks.empty_street(name, seed, SIZE)
+      tic = time.perf_counter()
+      try:
+        found = vanishing.scene_lines(image)
+      except C.CalibrationError as e:
+        print(f'{name:13s} seed {seed}: refused: {e}')
+        continue
+      secs += time.perf_counter() - tic
+      lines[name, seed] = found
+      rig = presets.PRESETS[name](seed).rig
+      f = 0.5 * SIZE[0] / math.tan(0.5 * rig.hfov)
+      e = {'f %': 100 * (found.focal_px / f - 1),
+           'tilt °': math.degrees(found.pitch_rad - rig.pitch),
+           'roll °': math.degrees(found.roll_rad - rig.roll),
+           'horizon %H': 100 * (found.horizon_row - C.horizon_row(f, rig.pitch, rig.roll, SIZE)) / SIZE[1]}
+      sd = {'f %': 100 * found.std['focal_px'] / f, 'tilt °': math.degrees(found.std['pitch_rad']),
+            'roll °': math.degrees(found.std['roll_rad']),
+            'horizon %H': 100 * found.std['horizon_row'] / SIZE[1]}
+      errs.append(e)
+      zs.append(max(abs(e[k]) / max(sd[k], 1e-9) for k in e))
+      counts.append(len(found.segments))
+    if not errs:
+      continue
+    cells = []
+    for k, goal in GOALS.items():
+      if k not in errs[0]:
+        cells.append('-')
+        continue
+      worst = max(abs(e[k]) for e in errs)
+      cells.append(f'{np.mean([e[k] for e in errs]):+7.2f}/{worst:5.2f}{"ok" if worst < goal else "✗":>3s}')
+    print(f'{name:13s} ' + ' '.join(f'{c:>16s}' for c in cells)
+          + f'  {max(zs):5.1f}  {int(np.mean(counts)):8d}  {secs / len(errs):.1f}')
+  prior = lambda name, seed: lines[name, seed].prior() if (name, seed) in lines else None
+  for mode in ('boxes only', 'boxes+keypoints'):
+    print(f'\n== people ({mode}, {args.tracks} tracks) with the scene lines\' prior, {args.seeds} seeds ==')
+    print(f'{"preset":13s} ' + ' '.join(f'{k:>16s}' for k in GOALS) + '  z(max) flags  s/run')
+    for name in sorted(presets.PRESETS):
+      runs = [(_people(name, seed, args.tracks, mode == 'boxes+keypoints'),
+               presets.PRESETS[name](seed).rig, prior(name, seed)) for seed in range(args.seeds)]
+      _print_row(name, runs, C.CalibrationConfig())
+  bursts, frames = CAR_FOOTAGE[0][1:]
+  print(f'\n== cars only (time-lapse) with the scene lines\' prior, {args.seeds} seeds ==')
+  print(f'{"preset":13s} ' + ' '.join(f'{k:>16s}' for k in GOALS) + '  z(max) flags  s/run')
+  for name in sorted(presets.PRESETS):
+    runs = [(calibration_tracks.car_tracks(name, seed, SIZE, num_bursts=bursts, frames_per_burst=frames),
+             presets.PRESETS[name](seed).rig, prior(name, seed)) for seed in range(args.seeds)]
+    _print_row(name, runs, C.CalibrationConfig(use='cars'))
+  print(f'\n== people (boxes only) and cars (time-lapse) with the scene lines\' prior, '
+        f'{args.seeds} seeds ==')
+  print(f'{"preset":13s} ' + ' '.join(f'{k:>16s}' for k in GOALS) + '  z(max) flags  s/run')
+  for name in sorted(presets.PRESETS):
+    runs = [(_together(name, seed, args.tracks, False, bursts, frames),
+             presets.PRESETS[name](seed).rig, prior(name, seed)) for seed in range(args.seeds)]
+    _print_row(name, runs, C.CalibrationConfig(use='both'))
 
 
 def _people(name: str, seed: int, tracks: int, keypoints: bool) -> C.Observations:
@@ -174,12 +264,12 @@ def _together(name: str, seed: int, tracks: int, keypoints: bool, bursts: int, f
 
 
 def _print_row(name: str, runs, config: C.CalibrationConfig) -> None:
-  """One preset's row: runs are (observations, rig) pairs."""
+  """One preset's row: runs are (observations, rig) or (observations, rig, prior)."""
   errs, zs, flagged, secs = [], [], 0, 0.
-  for seed, (obs, rig) in enumerate(runs):
+  for seed, (obs, rig, *prior) in enumerate(runs):
     tic = time.perf_counter()
     try:
-      res = C.calibrate(obs, config)
+      res = C.calibrate(obs, config, prior=prior[0] if prior else None)
     except C.CalibrationError as e:
       print(f'{name:13s} seed {seed}: refused: {e}')
       continue

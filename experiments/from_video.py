@@ -5,7 +5,8 @@ r"""One command from a stationary-camera video to a clip-art dataset (walt3d_jax
       [--config.camera=cam7/camera.json] [--config.detections=cam7/detections.json]
   python launch.py --config experiments/from_video.py:sim --workdir /tmp/from_video_sim
 
-Without a camera.json the camera is calibrated from the people walking through the view and
+Without a camera.json the camera is calibrated from the background's straight lines (its
+orientation and focal length, geometry/vanishing.py) and the people walking through the view and
 the cars driving by, together when there are both (geometry/calibrate.py); without detections the built-in detector runs against the background.
 Then mine → fit → clip-art, each stage resumable. `sim`: a simulated video (the crosswalk
 preset, people crossing in front of waiting cars; only its video.mp4 is used, as a user's footage)
@@ -61,6 +62,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # (timelapse/stabilize.py; a still camera's frames are left as they are).
   config.mine.source.stabilize = True
   config.calibration = ml_collections.ConfigDict(dict(use="auto", min_tracks=4, min_observations=20))
+  # The background's straight lines (building edges, poles, kerbs) give the focal length, tilt
+  # and roll as a prior for the tracks' fit (geometry/vanishing.py); False: the tracks alone.
+  config.scene_lines = True
   config.fit = fit.get_config()  # its mine config is the job's, with the camera
   config.clipart = clipart.get_config()  # its bank is the fitted one
   config.clipart.dataset = "walt3d_320x180"

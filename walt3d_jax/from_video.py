@@ -4,10 +4,12 @@
   config.video (or config.frames), optional config.camera and config.detections
     1. calibrate, only without config.camera: the mine job with no camera into
        <workdir>/calibration/mine (tracked, whole, unoccluded objects: the people whose boxes
-       run from head to feet, the cars driving by), then `geometry.calibrate` on them (people
-       and cars together when both are there) → <workdir>/camera.json with
-       its uncertainty, and calibration.png (horizon, a metric ground grid, 1.7 m people drawn
-       over the background)
+       run from head to feet, the cars driving by), the background's straight lines
+       (`geometry.vanishing`: focal length, tilt and roll from the vertical and horizontal
+       vanishing points; config.scene_lines), then `geometry.calibrate` on the tracks (people
+       and cars together when both are there) with the lines as a prior → <workdir>/camera.json
+       with its uncertainty, and calibration.png (horizon, a metric ground grid, 1.7 m people and
+       the lines drawn over the background)
     2. mine + fit with that camera: the fit job into <workdir>/fit (it mines into fit/mine;
        classes by metric size, cars' shapes and poses, people placed on the ground)
     3. compose: the clipart job on the fitted bank into <workdir>/clipart (TFDS walt3d_clipart),
@@ -41,6 +43,7 @@ from walt3d_jax.errors import UserError
 from walt3d_jax.formats import coco
 from walt3d_jax.geometry import calibrate as calibrate_lib
 from walt3d_jax.geometry import calibration_report
+from walt3d_jax.geometry import vanishing
 from walt3d_jax.timelapse import bank as bank_lib
 from walt3d_jax.timelapse import detect as detect_lib
 
@@ -176,15 +179,24 @@ def calibrate_stage(config: ml_collections.ConfigDict, workdir: pathlib.Path) ->
   background = background_image(bank)
   check_ground_visible(background, source)  # the clearer reason, before the calibration's own refusals
   obs = observations(bank)
+  lines, lines_summary = None, None
+  if config.get("scene_lines", True):
+    try:
+      lines = vanishing.scene_lines(background)
+      lines_summary = lines.summary()
+    except calibrate_lib.CalibrationError as e:  # no usable lines: the tracks calibrate alone
+      lines_summary = {"refused": str(e)}
+      print(f"from_video: {e}; calibrating from the tracks alone")
   result = calibrate_lib.calibrate(obs, calibrate_lib.CalibrationConfig(**config.calibration.to_dict()),
-                                   seed=config.seed)
-  calibration_report.write_calibration_report(background, result, workdir / "calibration.png")
+                                   seed=config.seed, prior=None if lines is None else lines.prior())
+  drawn = {} if lines is None else {"segments": lines.segments, "family": lines.family}
+  calibration_report.write_calibration_report(background, result, workdir / "calibration.png", **drawn)
   check_ground_visible(background, source, result.horizon_row)
   tmp = workdir / "camera.tmp.json"
   calibrate_lib.save_calibration(result, tmp)
   tmp.rename(camera_path)  # camera.json exists only once it is whole
   return camera_path, {"camera": str(camera_path), "uncertainty": result.uncertainty(), "resumed": False,
-                       "mine": mined}
+                       "scene_lines": lines_summary, "mine": mined}
 
 
 def draw_ground_grid(image: np.ndarray, K: np.ndarray, plane: np.ndarray, step_m: float = 2.0,

@@ -1,4 +1,6 @@
-"""The picture of a self-calibration: horizon, a metric ground grid and 1.7 m people on a frame.
+"""The picture of a self-calibration: horizon, a metric ground grid and 1.7 m people on a frame,
+and the background's line segments that gave the orientation (when they did), coloured by the
+vanishing point they meet at.
 
 If the calibration is right, the grid's squares look square and equal on the road, the horizon
 runs through the far end of the street, and the people drawn are as tall as the real ones
@@ -19,6 +21,11 @@ PERSON_M = 1.70  # stature of the drawn people, metres
 _HORIZON = (255, 200, 0)  # RGB: images are RGB uint8 in memory
 _GRID = (80, 255, 80)
 _PERSON = (255, 60, 60)
+# Segments on the vertical vanishing point, then on the horizontal families' (cycled); outliers
+# grey.
+_VERTICAL = (255, 0, 255)
+_FAMILIES = ((0, 200, 255), (255, 140, 0), (0, 120, 255), (200, 255, 0))
+_OUTLIER = (140, 140, 140)
 
 
 def _ground_to_pixels(result: calibrate_lib.CalibrationResult,
@@ -33,11 +40,19 @@ def _ground_to_pixels(result: calibrate_lib.CalibrationResult,
 
 
 def draw_calibration(image: np.ndarray, result: calibrate_lib.CalibrationResult,
-                     grid_m: float = GRID_M, people: int = 5) -> np.ndarray:
+                     grid_m: float = GRID_M, people: int = 5,
+                     segments: np.ndarray | None = None, family: np.ndarray | None = None
+                     ) -> np.ndarray:
   """A copy of `image` (H, W, 3) uint8 RGB with the horizon, a ground grid of `grid_m` squares
   (up to 60 m ahead, ± 30 m aside) and `people` vertical 1.7 m segments with head dots on a
-  row of ground points at several depths; the estimates and standard errors as text."""
+  row of ground points at several depths; the estimates and standard errors as text. Given
+  segments (N, 4) [x0, y0, x1, y1] and their family (N,) (`vanishing.SceneLines`), those first."""
   out = np.ascontiguousarray(image.copy())
+  if segments is not None:
+    for seg, k in zip(np.asarray(segments), np.asarray(family)):
+      colour = _OUTLIER if k < 0 else _VERTICAL if k == 0 else _FAMILIES[(k - 1) % len(_FAMILIES)]
+      cv2.line(out, (int(round(seg[0])), int(round(seg[1]))),
+               (int(round(seg[2])), int(round(seg[3]))), colour, 1, cv2.LINE_AA)
   w, h = result.camera.image_size
   # Horizon.
   cols = np.array([0., w - 1.])

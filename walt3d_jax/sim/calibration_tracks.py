@@ -1,5 +1,6 @@
 """Car tracks of a preset's traffic as a detector and tracker would report them, for testing
-self-calibration (`geometry.calibrate`) without rendering.
+self-calibration (`geometry.calibrate`) without rendering; and a preset's empty street as a
+background model would hold it (`empty_street`, for `geometry.vanishing`).
 
 The traffic is the simulator's own (`traffic.simulate_burst`: cars follow the preset's lanes,
 turn, queue and yield), the cars the simulator's meshes (`shapes.vehicle`); a box is the tight
@@ -15,9 +16,24 @@ import math
 import numpy as np
 
 from walt3d_jax.geometry import calibrate as calibrate_lib
+from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.shapes import vehicle
+from walt3d_jax.sim import lighting
 from walt3d_jax.sim import presets
+from walt3d_jax.sim import render
 from walt3d_jax.sim import traffic
+
+
+def empty_street(preset: str, seed: int, image_size: tuple[int, int] = (640, 360),
+                 hour_of_day: float = 12.0) -> np.ndarray:
+  """(H, W, 3) uint8 RGB: `preset`'s layout of `seed`, no traffic, seen by its rig at image_size
+  under the light of hour_of_day, with the sensor's noise (one frame of an empty street)."""
+  layout = presets.PRESETS[preset](seed)
+  rig = layout.rig
+  camera = camera_lib.mounted_camera(rig.height, rig.pitch, rig.hfov, image_size, rig.roll)
+  background = render.render_background(layout, camera, seed)
+  return render.render_frame(background, [], camera, lighting.lighting_at(hour_of_day),
+                             np.random.default_rng([seed, 11])).image
 
 
 def car_tracks(preset: str, seed: int, image_size: tuple[int, int] = (640, 360),
