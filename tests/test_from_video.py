@@ -252,7 +252,9 @@ def test_people_only_from_a_cut_recording_calibrates_and_flags_the_lost_frames(s
   assert len(warning) == 1 and warning[0].startswith(f"{video}: {read['skipped']} of {SIM_FRAMES} frames")
   assert read["warning"] == warning[0]
   assert summary["flags"][:len(cal["flags"])] == [f"calibration: {f}" for f in cal["flags"]]
-  assert f"  flag          {warning[0]}" in capsys.readouterr().out
+  out = capsys.readouterr().out
+  assert f"  flag          {warning[0]}" in out
+  assert f"  calibration   from {cal['num_tracks']} people tracks and the scene lines: focal" in out
   assert json.loads((tmp_path / "work" / "summary.json").read_text())["flags"] == summary["flags"]
 
 

@@ -322,7 +322,10 @@ def print_headlines(summary: dict[str, Any], workdir: pathlib.Path) -> None:
   else:
     u = cal.get("uncertainty") or {}
     est, std = u.get("estimate", {}), u.get("std", {})
-    print(f"  calibration   from {u.get('num_tracks', '?')} {u.get('source', '')} tracks: focal "
+    source = u.get("source", "")
+    tracks = source.removesuffix("+scene lines")
+    lines = " and the scene lines" if tracks != source else ""
+    print(f"  calibration   from {u.get('num_tracks', '?')} {tracks} tracks{lines}: focal "
           f"{est.get('focal_px', float('nan')):.0f} ± {std.get('focal_px', float('nan')):.0f} px, height "
           f"{est.get('height_m', float('nan')):.2f} ± {std.get('height_m', float('nan')):.2f} m, horizon row "
           f"{est.get('horizon_row', float('nan')):.1f}")  # its flags: the `flag` lines below
