@@ -271,6 +271,22 @@ def test_cars_only_calibrates_from_the_cars_flagged(sequences, tmp_path):
   assert not any("lost to decoding" in f for f in flags)
 
 
+def test_background_without_lines_leaves_the_tracks_alone(sequences, tmp_path, monkeypatch, capsys):
+  """When the background's lines refuse (e.g. an open square, a blurred view), the tracks
+  calibrate alone and the summary keeps the lines' reason. (The refusal is forced: every
+  simulated street has buildings; vanishing's own refusals are tested in test_vanishing.py.)"""
+  def refuse(background, config=vanishing.LineConfig()):
+    raise calibrate_lib.CalibrationError("scene lines: 3 near-vertical segments (building edges, poles), need >= 6")
+
+  monkeypatch.setattr(vanishing, "scene_lines", refuse)
+  root = sequences["people"]
+  config = job_config(video=str(root / "video.mp4"), detections=str(root / "detections.json"))
+  _, cal = from_video.calibrate_stage(config, tmp_path / "work")
+  assert cal["uncertainty"]["source"] == "people"
+  assert cal["scene_lines"] == {"refused": "scene lines: 3 near-vertical segments (building edges, poles), need >= 6"}
+  assert "calibrating from the tracks alone" in capsys.readouterr().out
+
+
 def test_people_and_cars_calibrate_together(tmp_path_factory, tmp_path):
   """A street with both (the simulator's detections, 320x180, 4 bursts of 15 frames): without
   the background's lines the calibration uses both classes, and beats the people alone, who are

@@ -179,16 +179,16 @@ def calibrate_stage(config: ml_collections.ConfigDict, workdir: pathlib.Path) ->
   background = background_image(bank)
   check_ground_visible(background, source)  # the clearer reason, before the calibration's own refusals
   obs = observations(bank)
-  lines, lines_summary = None, None
+  lines = prior = lines_summary = None
   if config.get("scene_lines", True):
     try:
       lines = vanishing.scene_lines(background)
-      lines_summary = lines.summary()
+      prior, lines_summary = lines.prior(), lines.summary()
     except calibrate_lib.CalibrationError as e:  # no usable lines: the tracks calibrate alone
-      lines_summary = {"refused": str(e)}
+      lines, lines_summary = None, {"refused": str(e)}
       print(f"from_video: {e}; calibrating from the tracks alone")
   result = calibrate_lib.calibrate(obs, calibrate_lib.CalibrationConfig(**config.calibration.to_dict()),
-                                   seed=config.seed, prior=None if lines is None else lines.prior())
+                                   seed=config.seed, prior=prior)
   drawn = {} if lines is None else {"segments": lines.segments, "family": lines.family}
   calibration_report.write_calibration_report(background, result, workdir / "calibration.png", **drawn)
   check_ground_visible(background, source, result.horizon_row)

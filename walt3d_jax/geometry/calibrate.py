@@ -303,7 +303,8 @@ class CameraPrior:
       raise CalibrationError(f'camera prior ({self.source}): need a finite mean (3,) and '
                              f'covariance (3, 3), got {mean.shape} and {cov.shape}')
     if np.min(np.linalg.eigvalsh(0.5 * (cov + cov.T))) <= 0:
-      raise CalibrationError(f'camera prior ({self.source}): the covariance is not positive definite')
+      raise CalibrationError(f'camera prior ({self.source}): the covariance is not positive '
+                             'definite')
 
   def whitening(self) -> np.ndarray:
     """(3, 3) W with Wᵀ W = covariance⁻¹: W (x - mean) are standard units."""
@@ -768,7 +769,7 @@ def cauchy_loss(r: np.ndarray, scale: float, num_robust: int | None = None
 
 
 def solve_robust(fun, jac, theta0: np.ndarray, loss_scale: float, max_iterations: int = 100,
-           tol: float = 1e-10, num_priors: int = 0) -> _Solution:
+                 tol: float = 1e-10, num_priors: int = 0) -> _Solution:
   """Levenberg-Marquardt on the Cauchy-weighted normal equations (IRLS): the systems are tiny
   (4 camera + 1 + K stature parameters), so each step is one small dense solve. The last
   `num_priors` residuals are priors (quadratic, never downweighted)."""
@@ -913,8 +914,7 @@ def calibrate_people(obs: Observations, config: CalibrationConfig = CalibrationC
   cov = robust_covariance(best, 2 * num_obs + num_lean, num_obs)
   units, px = _people_fit_units(best.fun, data)
   return _finish(best.x, cov, obs.image_size, _source('people', prior), data.num_tracks, units, px,
-                 data.v_bottom,
-                 data.u_centre, config)
+                 data.v_bottom, data.u_centre, config)
 
 
 def _people_fit_units(fun: np.ndarray, data: _PeopleData) -> tuple[np.ndarray, np.ndarray]:
@@ -1238,8 +1238,8 @@ def calibrate_cars(obs: Observations, config: CalibrationConfig = CalibrationCon
   cov = robust_covariance(best, 4 * num_obs, 0)
   units = _car_fit_units(best.fun, data)
   result = _finish(best.x, cov, obs.image_size, _source('cars', prior), data.num_tracks, units,
-                   units * data.sigma, data.edges[:, 3], 0.5 * (data.edges[:, 0] + data.edges[:, 1]),
-                   config)
+                   units * data.sigma, data.edges[:, 3],
+                   0.5 * (data.edges[:, 0] + data.edges[:, 1]), config)
   if prior is not None:
     return result  # the prior (the background's lines) holds the focal length and tilt
   # Measured on the simulator's presets (benchmarks/calibrate.py, 3 seeds): focal length off by
@@ -1290,8 +1290,8 @@ def _fit_cars(obs: Observations, config: CalibrationConfig, seed: int,
   # A few steps from every start, then the 3 best of those to convergence: each solve has a few
   # hundred parameters, and the cost is flat along focal length vs tilt, so a start's own cost
   # says little (on the intersection the best camera came from the 10th start of 16).
-  short = [solve_robust(fun, jac, theta0, config.loss_scale, max_iterations=6, num_priors=num_priors)
-           for _, theta0 in starts]
+  short = [solve_robust(fun, jac, theta0, config.loss_scale, max_iterations=6,
+                        num_priors=num_priors) for _, theta0 in starts]
   short = [r for r in short if math.exp(r.x[1]) >= MIN_CAMERA_HEIGHT_M]
   best = None
   for r in sorted(short, key=lambda r: r.cost)[:3]:
@@ -1391,7 +1391,8 @@ def calibrate_joint(obs: Observations, config: CalibrationConfig = CalibrationCo
   noisier = dataclasses.replace(data, people=_with_gait_noise(data.split(best.x)[0], people, size))
   fun, jac, extra = _with_prior(lambda t: _joint_residuals(t, noisier, size),
                                 lambda t: _joint_jacobian(t, noisier, size), prior)
-  refined = solve_robust(fun, jac, best.x, config.loss_scale, num_priors=noisier.num_priors + extra)
+  refined = solve_robust(fun, jac, best.x, config.loss_scale,
+                         num_priors=noisier.num_priors + extra)
   if math.exp(refined.x[1]) >= MIN_CAMERA_HEIGHT_M:
     best, data = refined, noisier
   people = data.people
@@ -1400,7 +1401,8 @@ def calibrate_joint(obs: Observations, config: CalibrationConfig = CalibrationCo
   cov = robust_covariance(best, n_p + data.num_car_data, num_box)
   units_p, px_p = _people_fit_units(best.fun, people)
   units_c = _car_fit_units(best.fun[n_p:], cars)
-  result = _finish(best.x, cov, size, _source('people+cars', prior), people.num_tracks + cars.num_tracks,
+  result = _finish(best.x, cov, size, _source('people+cars', prior),
+                   people.num_tracks + cars.num_tracks,
                    np.concatenate([units_p, units_c]), np.concatenate([px_p, units_c * cars.sigma]),
                    np.concatenate([people.v_bottom, cars.edges[:, 3]]),
                    np.concatenate([people.u_centre, 0.5 * (cars.edges[:, 0] + cars.edges[:, 1])]),
@@ -1473,6 +1475,7 @@ def calibrate(obs: Observations, config: CalibrationConfig = CalibrationConfig()
 
 def _calibrate(obs: Observations, config: CalibrationConfig, seed: int,
                prior: CameraPrior | None) -> CalibrationResult:
+  """`calibrate`'s choice of fit (config.use, 'auto'), each with the prior when given."""
   if config.use not in ('auto', 'people', 'cars', 'both'):
     raise CalibrationError(f"calibration: field 'use': expected auto, people, cars or both, got "
                            f'{config.use!r}')
