@@ -1,5 +1,6 @@
 """Ground painting: back-projection, patch polygons, markings, crosswalk stripes, sky."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -61,6 +62,37 @@ def test_polygon_fill_matches_back_projection(scene):
   # Agreement except on the polygon's boundary pixels.
   assert (mask.astype(bool) != inside).sum() <= 0.1 * inside.sum()
   assert inside.sum() > 200
+
+
+@pytest.mark.parametrize("heading_deg", [0.0, 15.0, -20.0])
+def test_polygon_reaching_behind_a_high_camera_keeps_its_edges(heading_deg):
+  # A long kerb-side strip from 25 m behind a 13 m mast to 150 m ahead: its near vertices
+  # project far outside the image. Every pixel must agree with back-projection (up to the
+  # boundary's own pixels), i.e. the strip's edges stay on their lines.
+  W, H = 640, 360  # large enough for the near vertices to project beyond 1e5 px
+  camera = mounted_camera(13.0, np.deg2rad(22.0), np.deg2rad(58.0), (W, H))
+  K = np.asarray(camera.K, np.float64)
+  R_cg, t_cg = render.ground_frame(camera)
+  a = np.deg2rad(heading_deg)
+  along, across = np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
+  offset = -6.0 * across
+  strip = np.array([offset - 25 * along, offset + 150 * along,
+                    offset + 150 * along + 2 * across, offset - 25 * along + 2 * across])
+  mask = np.zeros((H, W), np.uint8)
+  ground_texture.fill_ground_polygon(mask, strip, K, R_cg, t_cg, 1)
+  v, u = np.mgrid[0:H, 0:W]
+  rays = np.stack([u, v, np.ones_like(u)], -1).reshape(-1, 3) @ np.linalg.inv(K).T
+  normal, d = np.asarray(camera.normal, np.float64), float(camera.offset)
+  with np.errstate(divide="ignore", invalid="ignore"):
+    depth = -d / (rays @ normal)
+  xy = ((rays * depth[:, None] - t_cg) @ R_cg)[:, :2]
+  s, t = (xy - offset) @ along, (xy - offset) @ across
+  inside = ((depth > 0) & (s > -25) & (s < 150) & (t > 0) & (t < 2)).reshape(H, W)
+  grown = cv2.dilate(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+  shrunk = cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+  wrong = (mask.astype(bool) != inside) & ~(grown & ~shrunk)  # off the boundary's pixels
+  assert inside.sum() > 300
+  assert wrong.sum() <= 5, wrong.sum()  # clamped vertices: 26848 pixels off at heading 0
 
 
 def test_materials_stripes_and_dashes(scene):
