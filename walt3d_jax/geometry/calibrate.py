@@ -926,6 +926,14 @@ def _people_fit_units(fun: np.ndarray, data: _PeopleData) -> tuple[np.ndarray, n
           np.hypot(pairs[0] * data.bottom_sigma, pairs[1] * data.box_sigma))
 
 
+def _stands_high(res) -> bool:
+  """Whether a solve (x[1] = log camera height) ended finite with the camera at least
+  MIN_CAMERA_HEIGHT_M up; compared in log space, so a start that ran off is dropped, not
+  overflowed."""
+  return bool(np.all(np.isfinite(res.x)) and np.isfinite(res.cost)
+              and res.x[1] >= math.log(MIN_CAMERA_HEIGHT_M))
+
+
 def _fit_people(obs: Observations, config: CalibrationConfig, seed: int,
                 prior: CameraPrior | None = None) -> tuple[_Solution, _PeopleData]:
   """The people's optimum (theta: camera, μ, statures) and their data with the gait's noise."""
@@ -946,8 +954,9 @@ def _fit_people(obs: Observations, config: CalibrationConfig, seed: int,
     res = solve_robust(fun, jac, theta0, config.loss_scale, num_priors=2 + data.num_tracks + extra)
     # A camera below the people's heads explains sizes too (degenerate): traffic cameras look
     # down on people, so such optima are skipped.
-    if math.exp(res.x[1]) < MIN_CAMERA_HEIGHT_M:
-      fallback = res if fallback is None or res.cost < fallback.cost else fallback
+    if not _stands_high(res):
+      if np.all(np.isfinite(res.x)) and (fallback is None or res.cost < fallback.cost):
+        fallback = res
       continue
     if best is None or res.cost < best.cost:
       best = res
@@ -969,7 +978,7 @@ def _fit_people(obs: Observations, config: CalibrationConfig, seed: int,
                                   lambda t, d=noisier: _people_jacobian(t, d, size), prior)
     refined = solve_robust(fun, jac, best.x, config.loss_scale,
                            num_priors=2 + data.num_tracks + extra)
-    if math.exp(refined.x[1]) < MIN_CAMERA_HEIGHT_M:
+    if not _stands_high(refined):
       break
     best, data = refined, noisier
   return best, data
@@ -1292,11 +1301,11 @@ def _fit_cars(obs: Observations, config: CalibrationConfig, seed: int,
   # says little (on the intersection the best camera came from the 10th start of 16).
   short = [solve_robust(fun, jac, theta0, config.loss_scale, max_iterations=6,
                         num_priors=num_priors) for _, theta0 in starts]
-  short = [r for r in short if math.exp(r.x[1]) >= MIN_CAMERA_HEIGHT_M]
+  short = [r for r in short if _stands_high(r)]
   best = None
   for r in sorted(short, key=lambda r: r.cost)[:3]:
     res = solve_robust(fun, jac, r.x, config.loss_scale, max_iterations=100, num_priors=num_priors)
-    if math.exp(res.x[1]) < MIN_CAMERA_HEIGHT_M:
+    if not _stands_high(res):
       continue
     if best is None or res.cost < best.cost:
       best = res
@@ -1382,7 +1391,7 @@ def calibrate_joint(obs: Observations, config: CalibrationConfig = CalibrationCo
                                 lambda t: _joint_jacobian(t, data, size), prior)
   for theta0 in starts:
     res = solve_robust(fun, jac, theta0, config.loss_scale, num_priors=data.num_priors + extra)
-    if math.exp(res.x[1]) >= MIN_CAMERA_HEIGHT_M and (best is None or res.cost < best.cost):
+    if _stands_high(res) and (best is None or res.cost < best.cost):
       best = res
   if best is None:
     raise CalibrationError(f'degenerate fit from people and cars: every camera found stands '
@@ -1393,7 +1402,7 @@ def calibrate_joint(obs: Observations, config: CalibrationConfig = CalibrationCo
                                 lambda t: _joint_jacobian(t, noisier, size), prior)
   refined = solve_robust(fun, jac, best.x, config.loss_scale,
                          num_priors=noisier.num_priors + extra)
-  if math.exp(refined.x[1]) >= MIN_CAMERA_HEIGHT_M:
+  if _stands_high(refined):
     best, data = refined, noisier
   people = data.people
   n_p = data.num_people_data
