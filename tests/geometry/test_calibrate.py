@@ -84,6 +84,16 @@ def test_boxes_alone_are_flagged_when_weak():
   assert res.flags and any('focal length' in flag for flag in res.flags)
 
 
+@pytest.mark.parametrize('log_height, cost, ok', [
+    (math.log(6.), 1., True), (math.log(0.5), 1., False), (800., 1., False),  # exp() overflows
+    (float('nan'), 1., False), (math.log(6.), float('inf'), False)])
+def test_a_solve_that_ran_off_is_dropped_not_overflowed(log_height, cost, ok):
+  x = np.array([math.log(500.), log_height, 0.3, 0.])
+  res = C._Solution(x=x, fun=np.zeros(1), jac=np.zeros((1, 4)), weights=np.ones(1), cost=cost,
+                    iterations=1)
+  assert C._stands_high(res) is ok
+
+
 def test_too_few_people_is_refused():
   obs = _people('intersection', tracks=2)
   with pytest.raises(C.CalibrationError, match='too few tracks.*2 person tracks'):

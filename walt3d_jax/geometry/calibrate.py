@@ -149,6 +149,8 @@ WALKING_DROP = 0.019
 STATURE_M, STATURE_SD_M, STATURE_MEAN_SD_M = 1.70, 0.09, 0.03
 # The camera looks down on people: lower optima are degenerate (heads above the horizon).
 MIN_CAMERA_HEIGHT_M = 2.0
+# No street camera stands a kilometre up (a drone flies under 120 m): a solve beyond ran off.
+MAX_CAMERA_HEIGHT_M = 1000.0
 # Global parameters: log f, log height, pitch, roll.
 _NUM_CAMERA = 4
 _NAMES = ('focal_px', 'height_m', 'pitch_rad', 'roll_rad', 'horizon_row')
@@ -927,11 +929,11 @@ def _people_fit_units(fun: np.ndarray, data: _PeopleData) -> tuple[np.ndarray, n
 
 
 def _stands_high(res) -> bool:
-  """Whether a solve (x[1] = log camera height) ended finite with the camera at least
-  MIN_CAMERA_HEIGHT_M up; compared in log space, so a start that ran off is dropped, not
-  overflowed."""
+  """Whether a solve (x[1] = log camera height) ended finite with the camera between
+  MIN_CAMERA_HEIGHT_M and MAX_CAMERA_HEIGHT_M; compared in log space, so a start that ran off
+  is dropped, not overflowed."""
   return bool(np.all(np.isfinite(res.x)) and np.isfinite(res.cost)
-              and res.x[1] >= math.log(MIN_CAMERA_HEIGHT_M))
+              and math.log(MIN_CAMERA_HEIGHT_M) <= res.x[1] <= math.log(MAX_CAMERA_HEIGHT_M))
 
 
 def _fit_people(obs: Observations, config: CalibrationConfig, seed: int,
