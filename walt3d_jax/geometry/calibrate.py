@@ -765,8 +765,10 @@ def cauchy_loss(r: np.ndarray, scale: float, num_robust: int | None = None
   (camera height and statures together) drifts to zero as soon as the data's robust cost gains
   more than the cap (seen with 100 tracks: camera heights of 0.1 m)."""
   num_robust = len(r) if num_robust is None else num_robust
-  z = (r[:num_robust] / scale) ** 2
-  cost = 0.5 * scale ** 2 * np.sum(np.log1p(z)) + 0.5 * np.sum(r[num_robust:] ** 2)
+  # A trial step that runs off overflows to an infinite cost, which the solver rejects.
+  with np.errstate(over='ignore'):
+    z = (r[:num_robust] / scale) ** 2
+    cost = 0.5 * scale ** 2 * np.sum(np.log1p(z)) + 0.5 * np.sum(r[num_robust:] ** 2)
   return float(cost), np.concatenate([1. / (1. + z), np.ones(len(r) - num_robust)])
 
 
