@@ -21,10 +21,12 @@ frames), built by
 
   python -m walt3d_jax.models.build_occlusion_weights   # [--cache_dir DIR] keeps the scenes
 
-in about 11 min on 2 busy cores (scenes ~3 min, crops, 20 epochs; 5.6 CPU-min of user time),
-the same bytes on every run (sha256 8549a2f3…, checked twice on the same machine). Examples:
-2926 train, 452 val, 445 test; threshold 0.116 from the validation scenes; held-out scenes:
-recall 0.911, precision (purity) 0.985, F1 0.947 for unoccluded objects.
+in about 7-11 min on 2 busy cores (scenes ~3 min, crops, 20 epochs; 408 s on 2026-12-03),
+the same bytes on every run on one machine (sha256 2867a9a3…; 8549a2f3…, checked twice, before
+the simulator's ground polygons were clipped to the view on 2026-12-03). Examples: 2926 train,
+452 val, 445 test; threshold 0.539 from the validation scenes; held-out scenes: recall 0.962,
+precision (purity) 0.956, F1 0.959 for unoccluded objects (before the ground fix: threshold
+0.116, 0.911 / 0.985 / 0.947).
 
 The argument "builtin" is the record of walt3d_jax/models/data/occlusion_classifier_builtin.npz,
 the classifier `mine` uses with the built-in detector and a camera: the same scenes at 640×360
@@ -38,13 +40,16 @@ fragments: 4 in 5 of that detector's boxes here) are labelled to turn down
       --config experiments/occlusion_classifier.py:builtin \
       --output walt3d_jax/models/data/occlusion_classifier_builtin.npz [--cache_dir DIR]
 
-in 699 s on 2 busy cores with the scenes cached (simulating them takes about 5 min more;
-sha256 bbabf0a0…). Examples (min_area 100): 6041 train, 1754 val, 636 test; threshold 0.0067 from
-the validation scenes (the best F1 with validation purity >= 0.95: 0.967, recall 0.37).
-Held-out scenes: of 111 clean objects it keeps 39, purity 0.90, recall 0.32. Mining
-`mine.py:builtin` and three more scenes never trained on, it keeps 319 objects at purity 0.947
-(below 0.9 on one scene, experiments/mine.py). The first round (2 frames per burst, one
-validation scene: 1337 training examples) kept 267 at 0.914.
+in 830 s on 2 busy cores, simulating the scenes included (2026-12-03; sha256 1da31558…).
+Examples (min_area 100): 6037 train, 1739 val, 690 test; threshold 0.0072 from the validation
+scenes (the best F1 with validation purity >= 0.95: validation purity 0.952, recall 0.41).
+Held-out scenes: of 107 clean objects it keeps 36 among 41 kept, purity 0.88, recall 0.34;
+`mine.py:builtin` mines 65 objects at purity 0.985. Before the simulator's ground polygons were
+clipped to the view (2026-12-03; sha256 bbabf0a0…, 699 s with the scenes cached): 6041 / 1754
+/ 636 examples, threshold 0.0067, held out 39 of 111 clean objects kept at purity 0.90, and
+`mine.py:builtin` with three more scenes never trained on 319 objects at purity 0.947 (below 0.9
+on one scene, experiments/mine.py). The first round (2 frames per burst, one validation scene:
+1337 training examples) kept 267 at 0.914.
 """
 
 import ml_collections
