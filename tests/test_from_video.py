@@ -167,10 +167,14 @@ def one_object(tmp_path_factory) -> pathlib.Path:
 
 
 def test_one_object_that_mining_rejects_names_the_reasons(one_object, tmp_path):
-  # A red block is no person the shipped occlusion classifier has seen: every detection rejected.
+  # Tracks must outlast the 40-frame video: every detection is rejected, and the error names why.
+  # (The shipped occlusion classifier is no reliable rejecter here: rebuilt on 2026-12-03, it
+  # keeps 3 of the red block's boxes, and the calibration then refuses one track.)
+  config = job_config(video=str(one_object))
+  config.mine.mining.min_track_length = 100
   with pytest.raises(from_video.FromVideoError, match=r"one\.mp4: no whole, unoccluded object to use: mining "
-                     r"kept none of the \d+ detections in \d+ tracks? \(occluded_classifier \d+"):
-    from_video.run(job_config(video=str(one_object)), tmp_path / "work")
+                     r"kept none of the \d+ detections in \d+ tracks? \([a-z_+]*short_track[a-z_+]* \d+"):
+    from_video.run(config, tmp_path / "work")
 
 
 def test_one_object_is_too_few_tracks_to_calibrate(one_object, tmp_path):
