@@ -44,7 +44,7 @@ def _errors(res: C.CalibrationResult) -> tuple[float, float, float, float]:
 
 def test_people_boxes_and_cars_together_meet_the_goals_where_the_boxes_alone_miss(both):
   # Measured on this scene and seed: people's boxes alone f -28 %, height -19 %, tilt +5.9°,
-  # horizon +7.3 %H; the cars alone height +4.7 %, horizon -1.4 %H; together f +0.7 %, height
+  # horizon +7.3 %H (f -20 %, horizon +4.1 %H since person fragments are dropped); the cars alone height +4.7 %, horizon -1.4 %H; together f +0.7 %, height
   # +3.4 %, tilt +0.2°, horizon -1.06 %H. The joint cost is flat enough that the solver's stopping
   # point moves the horizon by a few tenths of a %H (-0.76 %H with the cars' clock started
   # 10^4 s later), so the horizon is held to 1.5 %H here, the goal's 1 %H not.
@@ -56,7 +56,7 @@ def test_people_boxes_and_cars_together_meet_the_goals_where_the_boxes_alone_mis
   # Its focal length rests on the cars (the people have no keypoints): said.
   assert any(flag.startswith('people without keypoints') for flag in res.flags), res.flags
   f, h, tilt, horizon = _errors(C.calibrate(both, C.CalibrationConfig(use='people')))
-  assert abs(f) > 0.2 and abs(horizon) > 0.05, (f, horizon)
+  assert abs(f) > 0.10 and abs(horizon) > 0.01, (f, horizon)  # misses the goals
 
 
 def test_joint_jacobian_matches_finite_differences(people, cars):
