@@ -96,7 +96,8 @@ def test_a_solve_that_ran_off_is_dropped_not_overflowed(log_height, cost, ok):
 
 def test_fragments_of_people_are_dropped_cars_and_short_tracks_kept():
   # A person walking away (boxes 60 -> 50 px over 12 frames) with its legs lost in frame 5 and
-  # its head in frame 9; a car track with a short box; a 2-observation person track.
+  # its head in frame 9; a car track with a short box; a 2-observation person track; untracked
+  # people (track id -1) of any heights, which are no track.
   n = 12
   height = np.linspace(60., 50., n)
   height[5] *= 0.6
@@ -104,11 +105,13 @@ def test_fragments_of_people_are_dropped_cars_and_short_tracks_kept():
   person = np.stack([np.full(n, 100.), np.full(n, 50.), np.full(n, 20.), height], 1)
   car = person.copy()
   car[:, 2] = 80.
-  boxes = np.concatenate([person, car, person[:2]])
-  track = np.repeat([1, 2, 3], [n, n, 2])
-  frames = np.concatenate([np.arange(n), np.arange(n), np.arange(2)])
-  obs = C.Observations(track, frames, frames / 10., np.repeat([C.PERSON, C.CAR, C.PERSON],
-                                                              [n, n, 2]),
+  untracked = person[:4].copy()
+  untracked[:, 3] = [60., 20., 60., 60.]
+  boxes = np.concatenate([person, car, person[:2], untracked])
+  track = np.repeat([1, 2, 3, -1], [n, n, 2, 4])
+  frames = np.concatenate([np.arange(n), np.arange(n), np.arange(2), np.arange(4)])
+  obs = C.Observations(track, frames, frames / 10., np.repeat([C.PERSON, C.CAR, C.PERSON, C.PERSON],
+                                                              [n, n, 2, 4]),
                        boxes, None, (640, 360))
   kept = C.drop_fragments(obs, C.CalibrationConfig())
   dropped = set(zip(obs.track_id.tolist(), obs.frame.tolist())) - set(

@@ -1505,7 +1505,7 @@ def drop_fragments(obs: Observations, config: CalibrationConfig) -> Observations
   height = obs.box[:, 3]
   keep = np.ones(len(obs), bool)
   k = max(int(config.fragment_window), 1)
-  for t in np.unique(obs.track_id[obs.category == PERSON]):
+  for t in np.unique(obs.track_id[(obs.category == PERSON) & (obs.track_id >= 0)]):
     idx = np.flatnonzero(obs.track_id == t)
     idx = idx[np.argsort(obs.time[idx], kind='stable')]
     if len(idx) < 3:
