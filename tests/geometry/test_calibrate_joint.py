@@ -44,8 +44,9 @@ def _errors(res: C.CalibrationResult) -> tuple[float, float, float, float]:
 
 def test_people_boxes_and_cars_together_meet_the_goals_where_the_boxes_alone_miss(both):
   # Measured on this scene and seed: people's boxes alone f -28 %, height -19 %, tilt +5.9°,
-  # horizon +7.3 %H (f -20 %, horizon +4.1 %H since person fragments are dropped); the cars alone height +4.7 %, horizon -1.4 %H; together f +0.7 %, height
-  # +3.4 %, tilt +0.2°, horizon -1.06 %H. The joint cost is flat enough that the solver's stopping
+  # horizon +7.3 %H (f -20 %, horizon +4.1 %H since person fragments are dropped); the cars
+  # alone height +4.7 %, horizon -1.4 %H; together f +0.7 %, height +3.4 %, tilt +0.2°, horizon
+  # -1.06 %H. The joint cost is flat enough that the solver's stopping
   # point moves the horizon by a few tenths of a %H (-0.76 %H with the cars' clock started
   # 10^4 s later), so the horizon is held to 1.5 %H here, the goal's 1 %H not.
   res = C.calibrate(both)  # 'auto': both classes have enough tracks

@@ -1468,7 +1468,10 @@ def calibrate(obs: Observations, config: CalibrationConfig = CalibrationConfig()
   and what the prior leaves open. The tracks are also fitted alone, and when their camera and
   the prior disagree (PRIOR_CHI2) the result is flagged. The prior is kept: on the simulated
   crosswalk video the built-in detector's tracks alone gave 394-983 px (true 343) over the
-  original, re-encoded and shaken copies, while the lines gave 339-345 px on every copy."""
+  original, re-encoded and shaken copies, while the lines gave 339-345 px on every copy.
+
+  Person fragments are left out first (`drop_fragments`)."""
+  obs = drop_fragments(obs, config)
   if prior is None:
     return _calibrate(obs, config, seed, None)
   result = _calibrate(obs, config, seed, prior)
@@ -1518,9 +1521,7 @@ def drop_fragments(obs: Observations, config: CalibrationConfig) -> Observations
 
 def _calibrate(obs: Observations, config: CalibrationConfig, seed: int,
                prior: CameraPrior | None) -> CalibrationResult:
-  """`calibrate`'s choice of fit (config.use, 'auto'), each with the prior when given, on obs
-  without its fragments."""
-  obs = drop_fragments(obs, config)
+  """`calibrate`'s choice of fit (config.use, 'auto'), each with the prior when given."""
   if config.use not in ('auto', 'people', 'cars', 'both'):
     raise CalibrationError(f"calibration: field 'use': expected auto, people, cars or both, got "
                            f'{config.use!r}')

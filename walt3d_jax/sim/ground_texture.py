@@ -49,7 +49,7 @@ class GroundBuffers(NamedTuple):
   xy: np.ndarray
 
 
-def _clip_polygon(points: np.ndarray, planes: np.ndarray) -> np.ndarray:
+def clip_polygon(points: np.ndarray, planes: np.ndarray) -> np.ndarray:
   """Sutherland-Hodgman: the part (M, 3) of the polygon points (N, 3) where every plane (P, 4)
   keeps points @ plane[:3] + plane[3] >= 0 (one pass per plane)."""
   for plane in planes:
@@ -86,7 +86,7 @@ def fill_ground_polygon(mask: np.ndarray, polygon: np.ndarray, K: np.ndarray,
   planes = np.stack([[0., 0., 1., -_NEAR],
                      np.r_[k[0] + m * k[2], 0.], np.r_[(w - 1 + m) * k[2] - k[0], 0.],
                      np.r_[k[1] + m * k[2], 0.], np.r_[(h - 1 + m) * k[2] - k[1], 0.]])
-  clipped = _clip_polygon(pts, planes)
+  clipped = clip_polygon(pts, planes)
   if len(clipped) < 3:
     return
   hom = clipped @ K.T

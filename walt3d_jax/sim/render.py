@@ -97,14 +97,7 @@ def _clip_near(tris: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   straddle = np.flatnonzero(inside.any(axis=1) & ~keep)
   out, src = [tris[keep]], [np.flatnonzero(keep)]
   for t in straddle:  # rare: only triangles passing beside/behind the camera
-    poly = []
-    for a, b in ((0, 1), (1, 2), (2, 0)):
-      pa, pb = tris[t, a], tris[t, b]
-      if pa[2] >= NEAR:
-        poly.append(pa)
-      if (pa[2] >= NEAR) != (pb[2] >= NEAR):
-        s = (NEAR - pa[2]) / (pb[2] - pa[2])
-        poly.append(pa + s * (pb - pa))
+    poly = ground_texture.clip_polygon(tris[t], np.array([[0., 0., 1., -NEAR]]))
     fan = np.array([[poly[0], poly[i], poly[i + 1]] for i in range(1, len(poly) - 1)])
     out.append(fan.reshape(-1, 3, 3))
     src.append(np.full(len(fan), t))
