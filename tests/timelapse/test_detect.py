@@ -101,7 +101,10 @@ def test_without_camera_shape_classes_and_bad_camera_errors(burst):
   scene, frames, model = burst
   bucket = model.bucket_of(frames[0].time)
   image = frames[0].rendered.image
-  with_camera = detect.detect(image, model.median(bucket), model.noise(bucket), 0, scene.camera)
+  # The camera's rules that reshape blobs (people grown to their feet, blobs too large for one
+  # object explained by silhouettes) are off here: they have their own tests.
+  blobs_as_found = detect.DetectorConfig(extend_to_feet=False, fit_silhouettes=False)
+  with_camera = detect.detect(image, model.median(bucket), model.noise(bucket), 0, scene.camera, blobs_as_found)
   shape_only = detect.detect(image, model.median(bucket), model.noise(bucket), 0, None)
   # With a camera, blobs of implausible metric size are dropped; the rest are the same boxes.
   kept = detect.plausible_size(shape_only.boxes, scene.camera)
@@ -344,3 +347,85 @@ def test_what_the_samples_show_is_a_ghost():
     detect.DetectorConfig(sample_ghost_share=1.5)
   with pytest.raises(ValueError, match="car_max_height_m"):
     detect.DetectorConfig(car_max_height_m=1.0)
+
+
+def test_cast_shadow_level_is_where_shadow_pixels_pile_up():
+  rng = np.random.default_rng(0)
+  ratio = np.ones((60, 80, 3), np.float32)
+  shadow = np.zeros((60, 80), bool)
+  shadow[10:40, 10:60] = True  # 1500 pixels of one cast shadow
+  clothing = np.zeros((60, 80), bool)
+  clothing[45:58, 5:75] = True  # 910 pixels of dark and grey clothing, any level
+  ratio[shadow] = 0.55 + rng.normal(0, 0.005, (int(shadow.sum()), 1))
+  ratio[clothing] = rng.uniform(0.25, 0.9, (int(clothing.sum()), 1))
+  assert detect.cast_shadow_level(ratio, shadow | clothing) == pytest.approx(0.55, abs=0.02)
+  # No pile (at night, under an overcast sky): no level.
+  assert detect.cast_shadow_level(ratio, clothing) is None
+  assert detect.cast_shadow_level(ratio, np.zeros_like(shadow)) is None
+
+
+def test_a_dark_coat_is_not_taken_for_the_frame_s_shadows():
+  """A grey road with a car's cast shadow (0.55 of the road's light) and a person in a dark grey
+  coat (0.35 of it): both pass the photometric shadow test, but the coat is darker than the
+  frame's cast shadows, so it stays foreground."""
+  bg = np.full((120, 160, 3), 150, np.uint8)
+  frame = bg.copy()
+  frame[60:100, 20:100] = 82  # the cast shadow: 0.55
+  frame[20:44, 120:130] = 52  # the coat: 0.35
+  noise = np.full((120, 160), 2.0, np.float32)
+  config = detect.DetectorConfig(match_gain=False)
+  fg = detect.foreground(frame, bg, noise, config)[0]
+  assert fg[22:42, 122:128].mean() > 0.95
+  assert fg[62:98, 22:98].mean() < 0.05
+  # Without the frame's shadow level the coat goes with the shadows: the test can fail.
+  plain = detect.foreground(frame, bg, noise, dataclasses.replace(config, shadow_level_margin=None))[0]
+  assert plain[22:42, 122:128].mean() < 0.05
+
+
+def test_a_person_is_grown_down_to_the_feet_but_not_beyond_a_stature():
+  camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
+  x, y, w, h = (int(round(v)) for v in _board_box(camera, 15., 0.5, 1.7)[0])
+  torso = np.zeros((360, 640), bool)
+  torso[y:y + int(0.5 * h), x:x + w] = True  # the trousers went with the shadows
+  body = np.zeros_like(torso)
+  body[y:y + h, x:x + w] = True  # before the shadow tests: the whole person
+  body[y + h - 3:y + h, x + w:x + 4 * w] = True  # and a shadow cast sideways at the feet
+  grown = detect.extend_to_feet(torso, body, camera)
+  assert rle.mask_box(grown) == [x, y, w, h]
+  # A shadow cast towards the camera continues below the feet: cut at a 2.1 m person.
+  body[y + h:, x:x + w] = True
+  long = detect.extend_to_feet(torso, body, camera)
+  _, height_m, _, _ = detect.metric_size(camera, np.asarray([rle.mask_box(long)], np.float64))
+  assert 1.9 < height_m[0] <= detect.DetectorConfig().fragment_person_height_m
+  # A blob as wide as a car is not a person's torso: left as it is.
+  wide = np.zeros_like(torso)
+  wide[y:y + int(0.5 * h), x - 6 * w:x + w] = True
+  body[y:y + h, x - 6 * w:x + w] = True
+  np.testing.assert_array_equal(detect.extend_to_feet(wide, body, camera), wide)
+
+
+def test_cars_queued_in_one_blob_are_found_by_their_silhouettes():
+  """Two cars side by side on the ground make one blob wider than a car: the detector returns
+  two cars (by their silhouettes) where, without them, the blob was dropped as too wide."""
+  from walt3d_jax.timelapse import silhouettes
+  camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
+  _, _, side = silhouettes.ground_axes(camera)
+  ray = np.linalg.solve(np.asarray(camera.K, np.float64), [300., 250., 1.])
+  centre = -float(camera.offset) / float(np.asarray(camera.normal, np.float64) @ ray) * ray
+  centres = np.stack([centre, centre + 4.2 * side])  # nose to tail, bumpers touching
+  corners = silhouettes.cuboid_corners(centres, np.full(2, np.pi / 2), (4.2, 1.75, 1.45), camera)
+  bg = np.full((360, 640, 3), 120, np.uint8)
+  frame = bg.copy()
+  for colour, c in zip(([200, 40, 40], [40, 40, 200]), corners):
+    px, _ = cv2.projectPoints(c, np.zeros(3), np.zeros(3), np.asarray(camera.K, np.float64), None)
+    cv2.fillConvexPoly(frame, cv2.convexHull(np.round(px[:, 0]).astype(np.int32)), colour)
+  noise = np.full((360, 640), 2.0, np.float32)
+  config = detect.DetectorConfig(match_gain=False)
+  found = detect.detect(frame, bg, noise, 0, camera, config)
+  assert found.num == 2 and (found.categories == Category.CAR).all()
+  red = np.all(frame == [200, 40, 40], axis=2)
+  blue = np.all(frame == [40, 40, 200], axis=2)
+  truth = np.array([rle.mask_box(red), rle.mask_box(blue)], np.float32)
+  assert det_metrics.box_iou(found.boxes, truth).max(axis=0).min() >= 0.8
+  none = detect.detect(frame, bg, noise, 0, camera, dataclasses.replace(config, fit_silhouettes=False))
+  assert none.num == 0
