@@ -12,7 +12,9 @@ its silhouette's share of the blob, nearer objects first; the rest of the blob (
 reflection) is left unexplained.
 
 Candidates: ground points under a lattice of the blob's pixels (about `grid_m` apart at the
-blob's depth), cars at `car_yaws` headings in [0, π), people (upright, heading-free) at each.
+blob's depth), cars at `car_yaws` headings in [0, π) at each (and people, upright, with
+`people`). Only silhouettes at least `min_fill` foreground are kept as candidates, so the
+greedy choice runs over a few hundred at most.
 """
 
 from __future__ import annotations
@@ -125,20 +127,35 @@ def _candidate_centres(blob: np.ndarray, camera: camera_lib.Camera, config: Silh
   return points
 
 
-def _silhouettes(corners: np.ndarray, camera: camera_lib.Camera, window: tuple[int, int, int, int]) -> np.ndarray:
-  """Filled convex hulls (N, h, w) bool of corners (N, 8, 3) projected into the image window
-  (x, y, w, h); all False where a corner lies behind the camera."""
-  x, y, w, h = window
+def _filled_silhouettes(corners: np.ndarray, camera: camera_lib.Camera, sub: np.ndarray,
+                        origin: tuple[int, int], min_fill: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """The silhouettes, filled enough, of cuboids with corners (N, 8, 3): indices (M,) of those
+  whose projected convex hull is at least min_fill foreground, their masks (M, h, w) bool in the
+  window of `sub` (h, w) bool (the blob's box; origin its top-left x, y) and their areas (M,)
+  pixels, inside the window or not (what the fill counts against); hulls with a corner behind
+  the camera are skipped."""
   K = np.asarray(camera.K, np.float64)
-  out = np.zeros((len(corners), h, w), np.uint8)
   proj = corners @ K.T
   ok = (proj[..., 2] > 1e-6).all(axis=1)
-  px = proj[..., :2] / np.where(proj[..., 2:] > 1e-6, proj[..., 2:], 1.)
-  px = px - np.array([x, y], np.float64)
+  px = proj[..., :2] / np.where(proj[..., 2:] > 1e-6, proj[..., 2:], 1.) - np.asarray(origin, np.float64)
+  canvas = np.zeros(sub.shape, np.uint8)
+  keep, masks, areas = [], [], []
   for i in np.flatnonzero(ok):
     hull = cv2.convexHull(np.round(px[i]).astype(np.int32))
-    cv2.fillConvexPoly(out[i], hull, 1)
-  return out.astype(bool)
+    area = cv2.contourArea(hull)
+    if area < 1.:
+      continue
+    canvas[:] = 0
+    cv2.fillConvexPoly(canvas, hull, 1)
+    mask = canvas.astype(bool)
+    area = max(area, float(np.count_nonzero(mask)))
+    if np.count_nonzero(mask & sub) >= min_fill * area:
+      keep.append(i)
+      masks.append(mask)
+      areas.append(area)
+  if not keep:
+    return np.zeros(0, np.int64), np.zeros((0,) + sub.shape, bool), np.zeros(0)
+  return np.asarray(keep), np.stack(masks), np.asarray(areas)
 
 
 def explain_blob(blob: np.ndarray, camera: camera_lib.Camera,
@@ -156,54 +173,41 @@ def explain_blob(blob: np.ndarray, camera: camera_lib.Camera,
     return empty
   yaws = np.pi * np.arange(config.car_yaws) / config.car_yaws
   car_c = np.repeat(centres, len(yaws), axis=0)
-  car_y = np.tile(yaws, len(centres))
-  corners = cuboid_corners(car_c, car_y, config.car_size_m, camera)
-  categories = np.full(len(car_c), int(Category.CAR))
-  depths = car_c[:, 2]
+  corners = [cuboid_corners(car_c, np.tile(yaws, len(centres)), config.car_size_m, camera)]
+  categories = [np.full(len(car_c), int(Category.CAR), np.int32)]
+  depths = [car_c[:, 2]]
   if config.people:
-    corners = np.concatenate([corners, cuboid_corners(centres, np.zeros(len(centres)), config.person_size_m, camera)])
-    categories = np.concatenate([categories, np.full(len(centres), int(Category.PERSON))])
-    depths = np.concatenate([depths, centres[:, 2]])
+    corners.append(cuboid_corners(centres, np.zeros(len(centres)), config.person_size_m, camera))
+    categories.append(np.full(len(centres), int(Category.PERSON), np.int32))
+    depths.append(centres[:, 2])
+  corners, categories, depths = (np.concatenate(a) for a in (corners, categories, depths))
   ys, xs = np.nonzero(blob)
   x0, y0 = int(xs.min()), int(ys.min())
-  window = (x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1)
-  sub = blob[y0:y0 + window[3], x0:x0 + window[2]]
-  sil = _silhouettes(corners, camera, window)
-  # A silhouette reaching outside the window covers background there: count its full area.
-  full_area = _full_areas(corners, camera)
-  flat = sil.reshape(len(sil), -1)
-  fg_inside = flat @ sub.ravel().astype(np.float64)
-  fill = fg_inside / np.maximum(full_area, 1.)
-  unexplained = sub.ravel().astype(np.float64)
+  h, w = int(ys.max()) - y0 + 1, int(xs.max()) - x0 + 1
+  sub = blob[y0:y0 + h, x0:x0 + w]
+  index, sil, areas = _filled_silhouettes(corners, camera, sub, (x0, y0), config.min_fill)
+  if not len(index):
+    return empty
+  flat = sil.reshape(len(sil), -1).astype(np.float32)
+  unexplained = sub.ravel().astype(np.float32)
   chosen = []
   for _ in range(config.max_objects):
     new = flat @ unexplained
-    ok = (fill >= config.min_fill) & (new >= config.min_new * np.maximum(full_area, 1.))
+    ok = new >= config.min_new * areas
     if not ok.any():
       break
     best = int(np.argmax(np.where(ok, new, -1.)))
     chosen.append(best)
-    unexplained = unexplained * ~flat[best]
+    unexplained = unexplained * (1. - flat[best])
   if not chosen:
     return empty
-  chosen.sort(key=lambda i: depths[i])
+  chosen.sort(key=lambda k: depths[index[k]])
   masks, taken = [], np.zeros(sub.shape, bool)
-  for i in chosen:
-    part = sil[i] & sub & ~taken
+  for k in chosen:
+    part = sil[k] & sub & ~taken
     taken |= part
     full = np.zeros(blob.shape, bool)
-    full[y0:y0 + window[3], x0:x0 + window[2]] = part
+    full[y0:y0 + h, x0:x0 + w] = part
     masks.append(full)
-  return Explained(np.stack(masks), categories[chosen].astype(np.int32), depths[chosen])
+  return Explained(np.stack(masks), categories[index[chosen]].astype(np.int32), depths[index[chosen]])
 
-
-def _full_areas(corners: np.ndarray, camera: camera_lib.Camera) -> np.ndarray:
-  """Pixel areas (N,) of the projected convex hulls of corners (N, 8, 3); 0 behind the camera."""
-  K = np.asarray(camera.K, np.float64)
-  proj = corners @ K.T
-  ok = (proj[..., 2] > 1e-6).all(axis=1)
-  px = proj[..., :2] / np.where(proj[..., 2:] > 1e-6, proj[..., 2:], 1.)
-  areas = np.zeros(len(corners))
-  for i in np.flatnonzero(ok):
-    areas[i] = cv2.contourArea(cv2.convexHull(px[i].astype(np.float32)))
-  return areas
