@@ -158,7 +158,6 @@ class DetectorConfig:
   shadow_level_bin: float = 0.02
   shadow_level_min_px: int = 150
   shadow_level_min_share: float = 0.2
-  smooth_px: int = 0
   open_px: int = 1
   close_px: int = 1
   min_area: int = 20
@@ -519,18 +518,7 @@ def foreground(image: np.ndarray, background: np.ndarray, noise: np.ndarray | fl
   # Objects that linger in the sample inflate a pixel's noise estimate, so it may raise the
   # threshold above the bucket's typical noise only up to max_noise_ratio.
   sigma = np.clip(noise, bucket_sigma, config.max_noise_ratio * bucket_sigma)
-  floor = config.min_threshold
-  if config.smooth_px:
-    size = (2 * config.smooth_px + 1,) * 2
-    image, background = cv2.blur(image, size), cv2.blur(background, size)
-    smooth = background_lib.colour_distance(image, background)
-    # Most pixels are background, where the distance is noise: its median falls by the
-    # smoothing's noise gain, which the threshold follows (objects wider than the window keep
-    # their contrast).
-    gain = float(np.median(smooth)) / max(float(np.median(dist)), 1e-3)
-    gain = min(max(gain, 1. / (2 * config.smooth_px + 1)), 1.)
-    dist, sigma, floor = smooth, sigma * gain, floor * gain
-  threshold = np.maximum(config.threshold_sigmas * sigma, floor).astype(np.float32)
+  threshold = np.maximum(config.threshold_sigmas * sigma, config.min_threshold).astype(np.float32)
   fg = dist > threshold
   ratio = (image.astype(np.float32) + 1.) / (background.astype(np.float32) + 1.)
   low, high = config.shadow_ratio
