@@ -125,6 +125,17 @@ def test_build_is_deterministic_and_cached(sequence):
   part = first.select(np.arange(first.num) < 3)
   both = occlusion_data.OcclusionExamples.concatenate([part, part])
   assert both.num == 6 and both.image_size == first.image_size
+  # Other simulator settings in the same cache are other scenes, never the cached ones.
+  other = ml_collections.ConfigDict(sim_config.to_dict())
+  other.frames_per_burst = sim_config.frames_per_burst + 1
+  assert occlusion_data.sim_digest(other) != occlusion_data.sim_digest(sim_config)
+  reseeded = ml_collections.ConfigDict(sim_config.to_dict())
+  reseeded.seed, reseeded.progress = 99, True
+  assert occlusion_data.sim_digest(reseeded) == occlusion_data.sim_digest(sim_config)
+  (other_root,) = occlusion_data.simulate_scenes(other, scenes, cache)
+  assert other_root != root and other_root.parent.parent == root.parent.parent
+  frames = lambda r: len(json.loads((r / "ground_truth.json").read_text())["images"])
+  assert frames(other_root) == frames(root) * (other.frames_per_burst) // sim_config.frames_per_burst
 
 
 def test_scene_specs_and_bad_source(sequence):

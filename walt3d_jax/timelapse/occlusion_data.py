@@ -18,6 +18,7 @@ are never seen in training. Everything is deterministic given the configs.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import pathlib
 from typing import Sequence
@@ -154,15 +155,24 @@ def frame_crops(image: np.ndarray, masks: Sequence[np.ndarray], boxes: np.ndarra
   return crops
 
 
+def sim_digest(sim_config: ml_collections.ConfigDict) -> str:
+  """12 hex digits of sha256 over the simulator settings that shape a scene (all but the seed,
+  which names the scene, and the progress bar)."""
+  settings = {k: v for k, v in sim_config.to_dict().items() if k not in ("seed", "progress")}
+  return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 def simulate_scenes(sim_config: ml_collections.ConfigDict, scenes: Sequence[SceneSpec],
                     cache_dir: pathlib.Path) -> list[pathlib.Path]:
-  """Simulates each scene into cache_dir/<preset>_seed<seed> unless already there.
+  """Simulates each scene into cache_dir/sim-<digest>/<preset>_seed<seed> unless already there.
 
-  The cache is keyed by scene only: use a fresh cache_dir when sim_config changes.
+  The digest is of sim_config (`sim_digest`), so scenes simulated under other settings (another
+  frame size, frames per burst, detector noise) are never taken for these.
   """
   roots = []
+  base = pathlib.Path(cache_dir) / f"sim-{sim_digest(sim_config)}"
   for spec in tqdm.tqdm(scenes, desc="simulate scenes", unit="scene", delay=2.0):
-    root = pathlib.Path(cache_dir) / spec.name
+    root = base / spec.name
     if not (root / "detections.json").exists():
       config = ml_collections.ConfigDict(sim_config.to_dict())
       config.seed = spec.seed
