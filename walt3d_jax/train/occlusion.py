@@ -35,7 +35,8 @@ def load_splits(config: ml_collections.ConfigDict, workdir: pathlib.Path
                 ) -> dict[str, occlusion_data.OcclusionExamples]:
   """{"train", "val", "test"} examples (only usable rows) of the scenes named in config.splits.
 
-  Scenes are simulated once into config.cache_dir (default workdir/sim), one folder per simulator settings, and reused.
+  Scenes are simulated once into config.cache_dir (default workdir/sim), one folder per
+  simulator settings, and reused.
   """
   cache = pathlib.Path(config.get("cache_dir") or pathlib.Path(workdir) / "sim")
   splits = {}
