@@ -41,6 +41,7 @@ from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.geometry.calibrate import STATURE_M
 from walt3d_jax.metrics import detection as detection_metrics
 from walt3d_jax.timelapse import background as background_lib
+from walt3d_jax.timelapse import ground as ground_lib
 from walt3d_jax.timelapse import hog as hog_lib
 from walt3d_jax.timelapse import silhouettes
 from walt3d_jax.timelapse.types import FrameDetections
@@ -276,16 +277,8 @@ def _foot_points(camera: camera_lib.Camera, boxes: np.ndarray) -> tuple[np.ndarr
   """Camera-frame ground points (3, N) metres at the bottom centres of boxes (N, 4) xywh, their
   depth (N,) (camera z, the paper's z_b) and whether the point lies on the ground ahead (N,);
   point and depth are 0 where it does not (a bottom above the horizon)."""
-  K = np.asarray(camera.K, np.float64)
-  n = np.asarray(camera.normal, np.float64)
   # Pixel centres are at integers: the bottom edge of the last row is at y + h - 0.5.
-  u = boxes[:, 0] + boxes[:, 2] / 2 - 0.5
-  v_bottom = boxes[:, 1] + boxes[:, 3] - 0.5
-  rays = np.linalg.solve(K, np.stack([u, v_bottom, np.ones_like(u)]))  # (3, N), z = 1
-  denom = n @ rays
-  on_ground = denom < 0
-  depth = np.where(on_ground, -float(camera.offset) / np.where(on_ground, denom, -1.), 0.)
-  return depth * rays, depth, on_ground
+  return ground_lib.pixels_to_ground(camera, boxes[:, 0] + boxes[:, 2] / 2 - 0.5, boxes[:, 1] + boxes[:, 3] - 0.5)
 
 
 def plausible_size(boxes: np.ndarray, camera: camera_lib.Camera,

@@ -26,6 +26,7 @@ import numpy as np
 
 from walt3d_jax.formats.coco import Category
 from walt3d_jax.geometry import camera as camera_lib
+from walt3d_jax.timelapse import ground as ground_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,26 +103,18 @@ def cuboid_corners(centres: np.ndarray, yaws: np.ndarray, size_m: tuple[float, f
 
 
 def _candidate_centres(blob: np.ndarray, camera: camera_lib.Camera, config: SilhouetteConfig) -> np.ndarray:
-  """Ground points (M, 3) camera frame under a lattice of the blob's pixels (see module doc)."""
+  """Ground points (M, 3) camera frame under a lattice of the blob's pixels (see module doc);
+  none when the blob lies above the horizon."""
   ys, xs = np.nonzero(blob)
-  K = np.asarray(camera.K, np.float64)
-  n = np.asarray(camera.normal, np.float64)
-  offset = float(camera.offset)
   # The lattice step in pixels: grid_m at the depth of the blob's lowest row.
-  v_low = float(ys.max())
-  ray = np.linalg.solve(K, np.array([xs.mean(), v_low, 1.]))
-  denom = float(n @ ray)
-  depth = -offset / denom if denom < 0 else 50.
-  step = max(1, int(config.grid_m * K[0, 0] / depth))
-  x0, y0, x1, y1 = xs.min(), ys.min(), xs.max(), ys.max()
+  _, depth, on_ground = ground_lib.pixels_to_ground(camera, np.array([xs.mean()]), np.array([ys.max()]))
+  if not on_ground[0]:
+    return np.zeros((0, 3))
+  step = max(1, int(config.grid_m * float(np.asarray(camera.K)[0, 0]) / depth[0]))
   # Footprint centres lie below the blob's top; a nearer object's footprint may reach below it.
-  us, vs = np.meshgrid(np.arange(x0, x1 + 1, step), np.arange(y0, y1 + 1 + 2 * step, step))
-  pix = np.stack([us.ravel(), vs.ravel(), np.ones(us.size)]).astype(np.float64)
-  rays = np.linalg.solve(K, pix)
-  denom = n @ rays
-  on_ground = denom < -1e-9
-  points = (-offset / denom[on_ground]) * rays[:, on_ground]
-  points = points.T
+  us, vs = np.meshgrid(np.arange(xs.min(), xs.max() + 1, step), np.arange(ys.min(), ys.max() + 1 + 2 * step, step))
+  points, _, on_ground = ground_lib.pixels_to_ground(camera, us.ravel(), vs.ravel())
+  points = points[:, on_ground].T
   if len(points) > config.max_candidates:
     points = points[np.linspace(0, len(points) - 1, config.max_candidates).astype(int)]
   return points
