@@ -690,9 +690,9 @@ def detect(image: np.ndarray, background: np.ndarray, noise: np.ndarray | float,
   for g in range(int(groups.max()) + 1):
     members = [keep[k] for k in np.flatnonzero(groups == g)]
     full = np.isin(labels, members)
-    parts, classes = _explain(full, camera, config), None
-    if parts is not None:
-      parts, classes = list(parts.masks), list(parts.categories)
+    found, classes = _explain(full, camera, config), None
+    if found is not None:
+      parts, classes = list(found.masks), list(found.categories)
     else:
       parts = split_people(full, camera, config, image) if config.split_people else [full]
       if camera is not None and config.extend_to_feet:
