@@ -136,9 +136,9 @@ class DetectorConfig:
     one detection per car, classed a car; before, such a blob was dropped as too wide or kept
     whole. Seed-0 sequences: pooled P 0.613 → 0.652, R 0.463 → 0.538, cars' recall 0.48 /
     0.39 / 0.49 / 0.56 → 0.69 / 0.53 / 0.59 / 0.59, MOTA 0.24 / 0.19 / 0.20 / 0.28 → 0.37 /
-    0.24 / 0.31 / 0.31. People's silhouettes were tried too (`SilhouetteConfig.people`): they
-    explained leftover shadows and parts of cars (264 false people against 2 true on
-    intersection's seed 0), so they are off.
+    0.24 / 0.31 / 0.31. People's silhouettes in the same fit were tried too: they explained
+    leftover shadows and parts of cars (264 false people against 2 true on intersection's
+    seed 0), so the fit tries cars only.
   persist, persist_iou, persist_gap_s: `detect_frames` keeps only detections that a neighbouring
     frame confirms (`persistent`). Off by default: the simulator has no flicker, and on its
     seed-0 sequences it traded 0.02 of precision for 0.02-0.05 of recall with MOTA unchanged
@@ -517,11 +517,11 @@ def foreground(image: np.ndarray, background: np.ndarray, noise: np.ndarray | fl
   low, high = config.shadow_ratio
   shadow = ((ratio.max(axis=2) <= high) & (ratio.min(axis=2) >= low)
             & (ratio.max(axis=2) - ratio.min(axis=2) <= config.shadow_chroma))
-  if config.shadow_level_margin is not None:
-    level = cast_shadow_level(ratio, fg & shadow, config)
-    if level is not None:
-      shadow &= ratio.mean(axis=2) >= (1. - config.shadow_level_margin) * level
   if config.shadows:
+    if config.shadow_level_margin is not None:
+      level = cast_shadow_level(ratio, fg & shadow, config)
+      if level is not None:
+        shadow &= ratio.mean(axis=2) >= (1. - config.shadow_level_margin) * level
     fg &= ~shadow
   if config.illumination:
     fg &= ~illumination_change(image, background, config)
