@@ -206,6 +206,18 @@ def test_ground_below_a_calibrated_horizon_must_show_texture():
   assert from_video.ground_texture(sky()) < 0.1 < from_video.MIN_GROUND_TEXTURE < from_video.ground_texture(ground())
 
 
+def test_run_flags_carry_the_mine_jobs_class_mix_warnings():
+  """A category the bank hardly holds reaches summary.json's flags and the console, after the
+  calibration's flags and the decode-loss warning."""
+  calibration = {"uncertainty": {"flags": ["few inliers: 60% of the observations"]}}
+  mined = {"read": {"warning": "v.mp4: 30 of 120 frames lost to decoding"},
+           "class_mix_warnings": ["mining kept 3 of 233 person detections: ..."]}
+  assert from_video.run_flags(calibration, mined) == [
+      "calibration: few inliers: 60% of the observations", "v.mp4: 30 of 120 frames lost to decoding",
+      "mine: mining kept 3 of 233 person detections: ..."]
+  assert from_video.run_flags({}, {"read": {}}) == []
+
+
 def test_missing_inputs_are_named_before_any_work(tmp_path):
   video = write_video(tmp_path / "v.mp4", [ground()] * 2)
   cases = {"config.video: no video file": dict(video=str(tmp_path / "nope.mp4")),

@@ -309,9 +309,11 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
 def run_flags(calibration: dict[str, Any], mined: dict[str, Any]) -> list[str]:
   """What ran but is weak, for summary.json and the console: the calibration's flags and the
   mine job's (`mined`, its summary) decode-loss warning (the calibration's mining read the same
-  frames and warned the same)."""
+  frames and warned the same) and its class-mix warnings (a category the footage shows but the
+  bank hardly holds)."""
   flags = [f"calibration: {f}" for f in (calibration.get("uncertainty") or {}).get("flags", [])]
-  return flags + ([mined["read"]["warning"]] if mined["read"].get("warning") else [])
+  flags += [mined["read"]["warning"]] if mined["read"].get("warning") else []
+  return flags + [f"mine: {line}" for line in mined.get("class_mix_warnings", [])]
 
 
 def print_headlines(summary: dict[str, Any], workdir: pathlib.Path) -> None:

@@ -328,8 +328,50 @@ def _flag_names(flags: int) -> str:
   return "+".join(f.name.lower() for f in MiningFlag if flags & f) or "kept"
 
 
-def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float) -> dict[str, float]:
-  """Against the simulator's ground truth: the fraction of mined objects truly unoccluded.
+def category_name(category: int) -> str:
+  return coco.Category(int(category)).name.lower()
+
+
+def by_category(counts: collections.Counter) -> dict[str, dict]:
+  """Per category: its detections, how many were mined and their outcomes, from counts keyed
+  (category name, outcome)."""
+  out = {}
+  for (name, outcome), n in sorted(counts.items()):
+    entry = out.setdefault(name, {"detections": 0, "mined": 0, "outcomes": {}})
+    entry["detections"] += n
+    entry["mined"] += n if outcome == "kept" else 0
+    entry["outcomes"][outcome] = n
+  return out
+
+
+# A category is under-represented in the bank when its share of the mined objects is under this
+# fraction of its share of the detections (and it has at least CLASS_MIX_MIN_DETECTIONS).
+CLASS_MIX_RATIO = 0.25
+CLASS_MIX_MIN_DETECTIONS = 20
+
+
+def class_mix_warnings(categories: dict[str, dict]) -> list[str]:
+  """One line per category that mining kept far less of than the footage shows (`by_category`'s
+  output): the bank, and a clip-art dataset composed from it, would hardly hold that category,
+  which the mined count alone does not tell."""
+  detections = sum(c["detections"] for c in categories.values())
+  mined = sum(c["mined"] for c in categories.values())
+  lines = []
+  for name, c in categories.items():
+    if not mined or c["detections"] < CLASS_MIX_MIN_DETECTIONS:
+      continue
+    share_found, share_mined = c["detections"] / detections, c["mined"] / mined
+    if share_mined < CLASS_MIX_RATIO * share_found:
+      turned_down = sorted(((k, v) for k, v in c["outcomes"].items() if k != "kept"), key=lambda kv: -kv[1])[:3]
+      lines.append(f"mining kept {c['mined']} of {c['detections']} {name} detections: {share_mined:.0%} of the bank "
+                   f"against {share_found:.0%} of the detections ({', '.join(f'{k} {v}' for k, v in turned_down)}); "
+                   f"the bank and the clip-art made from it hold few of them")
+  return lines
+
+
+def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float) -> dict[str, Any]:
+  """Against the simulator's ground truth: the fraction of mined objects truly unoccluded, over
+  all and per category (`by_category`: mined and purity of each category name).
 
   A mined object is matched to the truth object of its frame with the highest visible-box IoU
   (≥ 0.5); unmatched ones count as impure. "Truly unoccluded": occlusion < threshold and not
@@ -341,9 +383,13 @@ def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float)
   for ann in truth["annotations"]:
     by_image[ann["image_id"]].append(ann)
   with bank_lib.ObjectBank.open(bank_path) as bank:
-    rows = bank.read(slice(None), columns=["frame_index", "box"]) if len(bank) else {"frame_index": [], "box": np.zeros((0, 4))}
-  clean = matched = 0
-  for frame_index, box in zip(rows["frame_index"], rows["box"]):
+    rows = (bank.read(slice(None), columns=["frame_index", "box", "category"]) if len(bank)
+            else {"frame_index": [], "box": np.zeros((0, 4)), "category": []})
+  matched = 0
+  clean, mined = collections.Counter(), collections.Counter()
+  for frame_index, box, category in zip(rows["frame_index"], rows["box"], rows["category"]):
+    name = category_name(category)
+    mined[name] += 1
     anns = by_image.get(int(frame_index), [])
     if not anns:
       continue
@@ -352,9 +398,10 @@ def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float)
     if iou[best] >= 0.5:
       matched += 1
       ann = anns[best]
-      clean += ann["occlusion"] < threshold and not ann["truncated"]
-  total = len(rows["frame_index"])
-  return {"mined": total, "matched": matched, "purity": clean / total if total else None}
+      clean[name] += ann["occlusion"] < threshold and not ann["truncated"]
+  total = sum(mined.values())
+  return {"mined": total, "matched": matched, "purity": sum(clean.values()) / total if total else None,
+          "by_category": {name: {"mined": n, "purity": clean[name] / n} for name, n in sorted(mined.items())}}
 
 
 def _write_outputs(workdir: pathlib.Path, bank_path: pathlib.Path, examples: mining_report.Examples,
@@ -391,7 +438,8 @@ def mine_frames(
 ) -> tuple[collections.Counter, mining_report.Examples]:
   """Pass 3: the verdict on every tracked detection; the kept ones' bank records go to chunks
   `mine-N` (per frame, with the outcome counts and report examples so far and the reader's
-  position; the last one `done`). Returns the outcome counts and the report's examples."""
+  position; the last one `done`). Returns the outcome counts, keyed (category name, outcome),
+  and the report's examples."""
   counts = collections.Counter()
   examples = mining_report.Examples(config.report.examples, seed=config.seed)
   start, done, number, frames_done = None, False, 0, 0
@@ -422,7 +470,7 @@ def mine_frames(
         prob = classifier.prob_occluded(frame.image, detections)
         flags[prob >= classifier.threshold] |= np.uint32(MiningFlag.OCCLUDED_CLASSIFIER)
         records["occlusion_score"] = prob.astype(np.float32)
-      counts.update(_flag_names(int(f)) for f in flags)
+      counts.update((category_name(c), _flag_names(int(f))) for c, f in zip(detections.categories, flags))
       examples.offer(frame, detections, flags)
       kept = np.flatnonzero(flags == 0)
       if kept.size:
@@ -499,6 +547,10 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   counts, examples = mine_frames(source, dict(zip(indices, tracked)), model.image_size, track_lengths,
                                  classifier, config, state, read_report.yielded)
   mine_state.clear_marker(workdir)
+  outcomes = collections.Counter()
+  for (_, outcome), n in counts.items():
+    outcomes[outcome] += n
+  outcomes, categories = dict(sorted(outcomes.items())), by_category(counts)
   bank_path = workdir / "bank.h5"
   camera_json = camera_lib.camera_to_dict(camera) if camera is not None else {}
   num_mined = write_bank(state, bank_path, camera_json, model)
@@ -513,7 +565,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
       "classifier": _classifier_name(config, built_in),
       "tracks": len(track_lengths),
       "mined": num_mined,
-      "outcomes": dict(sorted(counts.items())),
+      "outcomes": outcomes,
+      "by_category": categories,
       "bank": str(bank_path),
       "seconds": round(time.perf_counter() - tic, 2),
   }
@@ -522,12 +575,13 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   warning = decode_loss_warning(read_report, workdir / "summary.json")
   if warning:
     summary["read"]["warning"] = warning
+  summary["class_mix_warnings"] = class_mix_warnings(categories)
   truth_path = source.frames / "ground_truth.json"
   if truth_path.is_file():
     summary["purity_vs_simulator_truth"] = _purity(bank_path, truth_path, config.mining.truth_occlusion)
   _write_outputs(workdir, bank_path, examples, summary)
   mine_state.mark_complete(workdir, digest, summary)
   logging.info("mined %d of %d detections in %d tracks → %s", num_mined, summary["detections"], summary["tracks"], bank_path)
-  if warning:
-    logging.warning("%s", warning)
+  for line in ([warning] if warning else []) + summary["class_mix_warnings"]:
+    logging.warning("%s", line)
   return summary
