@@ -61,7 +61,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # A video's camera may shake (wind, traffic): frames moved back onto the first by whole pixels
   # (timelapse/stabilize.py; a still camera's frames are left as they are).
   config.mine.source.stabilize = True
-  config.calibration = ml_collections.ConfigDict(dict(use="auto", min_tracks=4, min_observations=20))
+  config.calibration = ml_collections.ConfigDict(dict(use="people_first", min_tracks=4, min_observations=20))
   # The background's straight lines (building edges, poles, kerbs) give the focal length, tilt
   # and roll as a prior for the tracks' fit (geometry/vanishing.py); False: the tracks alone.
   config.scene_lines = True
