@@ -130,7 +130,7 @@ def test_concatenate_checks_its_parts(people, cars):
 
 
 def test_use_must_be_known(both):
-  with pytest.raises(C.CalibrationError, match=r"field 'use': expected auto, people, cars or both, got 'all'"):
+  with pytest.raises(C.CalibrationError, match=r"field 'use': expected auto, people, cars, both or people_first, got 'all'"):
     C.calibrate(both, C.CalibrationConfig(use='all'))
 
 
