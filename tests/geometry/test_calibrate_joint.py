@@ -156,5 +156,5 @@ def test_people_first_takes_the_scale_from_people_under_a_prior(people, cars):
   assert fallback.source == 'cars+scene lines'
   assert any(f.startswith('the scale rests on cars, not on people alone (too few people: 2 tracks')
              for f in fallback.flags), fallback.flags
-  with pytest.raises(C.CalibrationError, match="people_first"):
-    C.calibrate(large, C.CalibrationConfig(use='people_only'))
+  unprimed = C.calibrate(large, C.CalibrationConfig(use='people_first'))
+  assert unprimed.source == 'people+cars' and unprimed.height_m == C.calibrate(large).height_m
