@@ -53,7 +53,10 @@ silhouettes (timelapse/silhouettes.py), people cut at the waist by the shadow te
 their feet, and shadows no darker than the frame's own cast shadows: intersection P 0.68 R 0.51
 MOTA 0.332, crosswalk 0.59 / 0.44 / 0.207, t_junction 0.68 / 0.60 / 0.339, avenue 0.66 / 0.55 /
 0.343; pooled P 0.66 R 0.53 (day 0.70 / 0.63, night 0.57 / 0.37), 360–400 ms a frame (was
-about 240).
+about 240). `--baseline` on the same sequences and per-frame backgrounds (its config since
+then also leaves out the silhouettes, the feet and the shadow level, which it had been running
+with): intersection P 0.18 R 0.38 MOTA -0.619, crosswalk 0.12 / 0.31 / -0.421, t_junction 0.22 /
+0.56 / -0.558, avenue 0.28 / 0.49 / -0.156; pooled P 0.20 R 0.43.
 At the simulator's default 640×360 (`--size 640 360`), third stage: intersection P 0.51 R 0.39
 MOTA 0.06, crosswalk 0.52 / 0.37 / 0.13, t_junction 0.48 / 0.47 / 0.04, avenue 0.59 / 0.52 /
 0.25; pooled P 0.53, R 0.44 (day 0.61 / 0.50, night 0.41 / 0.36): resolution is not what limits it.

@@ -776,4 +776,5 @@ def detect_frames(frames, model: background_lib.BackgroundModel, camera: camera_
 # The detector as it was before issue 11 ("real footage"), for benchmarks/detector.py --baseline.
 BASELINE_CONFIG = DetectorConfig(illumination=False, ghost_edge_ratio=0., sample_ghost_share=0.,
                                  merge_fragments=False, split_people=False, hog=False,
-                                 min_width_m=0., min_height_m=0., max_width_m=float("inf"))
+                                 min_width_m=0., min_height_m=0., max_width_m=float("inf"),
+                                 fit_silhouettes=False, extend_to_feet=False, shadow_level_margin=None)
