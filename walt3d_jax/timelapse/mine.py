@@ -329,6 +329,7 @@ def _flag_names(flags: int) -> str:
 
 
 def category_name(category: int) -> str:
+  """'car' or 'person' for a project category id (coco.Category)."""
   return coco.Category(int(category)).name.lower()
 
 
@@ -445,7 +446,9 @@ def mine_frames(
   start, done, number, frames_done = None, False, 0, 0
   for name in state.chunk_names("mine"):
     chunk = state.load(name)
-    counts, examples = chunk["counts"], chunk["examples"]
+    # Chunks written before outcomes were counted per category hold plain outcome keys.
+    counts = collections.Counter({(k if isinstance(k, tuple) else ("unknown", k)): v for k, v in chunk["counts"].items()})
+    examples = chunk["examples"]
     start, done, number, frames_done = chunk["position"], chunk["done"], number + 1, chunk["frames_done"]
   if done:
     return counts, examples
