@@ -89,6 +89,7 @@ from walt3d_jax.sim import capture
 from walt3d_jax.sim import simulate
 from walt3d_jax.timelapse import background
 from walt3d_jax.timelapse import detect
+from walt3d_jax.timelapse import resize
 from walt3d_jax.timelapse import track
 from walt3d_jax.timelapse.types import FrameDetections
 
@@ -128,7 +129,7 @@ def scored_bursts(root: pathlib.Path) -> list[capture.Burst]:
   return out
 
 
-def fit_scene_background(preset: str, args) -> background.BackgroundModel:
+def fit_scene_background(preset: str, args, size: tuple[int, int] | None = None) -> background.BackgroundModel:
   """The background model the detector runs against.
 
   Default: frames of the same camera at the scored bursts' hours on other days
@@ -137,11 +138,12 @@ def fit_scene_background(preset: str, args) -> background.BackgroundModel:
   of them in one reservoir; the detector picks each frame's neighbours by appearance
   (`BackgroundModel.frame_background`), never by the true hour.
   `--same_sequence_background`: the scored frames themselves (a short capture's `mine` run),
-  the default time-of-day buckets.
+  the default time-of-day buckets. size: (W, H) the frames are shrunk to first (`--work_width`).
   """
+  shrink = lambda frames: [f._replace(image=resize.resize_image(f.image, size)) for f in frames] if size else frames
   scored = simulate_once(preset, args)
   if args.same_sequence_background:
-    return background.fit_background(load_sequence(scored)[0], background.BackgroundConfig(estimator=args.estimator))
+    return background.fit_background(shrink(load_sequence(scored)[0]), background.BackgroundConfig(estimator=args.estimator))
   bursts = scored_bursts(scored)
   root = pathlib.Path(args.workdir) / f"{preset}_seed{args.seed}_samehours_{len(bursts)}x{args.background_frames}_{args.size[0]}"
   if not (root / "ground_truth.json").exists():
@@ -151,7 +153,7 @@ def fit_scene_background(preset: str, args) -> background.BackgroundModel:
     tic = time.perf_counter()
     simulate.simulate_sequence(config, preset, 1, root, schedule)
     print(f"simulated {preset} background frames: {time.perf_counter() - tic:.0f} s")
-  frames = load_sequence(root)[0]
+  frames = shrink(load_sequence(root)[0])
   return background.fit_background(frames, background.BackgroundConfig(
       buckets=background.UNKNOWN_BUCKETS, max_samples=len(frames), estimator=args.estimator))
 
@@ -190,13 +192,19 @@ def _subset(d: FrameDetections, keep: np.ndarray) -> FrameDetections:
                          tuple(d.masks[i] for i in idx), d.keypoints[idx], d.track_ids[idx])
 
 
-def run_preset(preset: str, args, config: detect.DetectorConfig) -> dict:
+def run_preset(preset: str, args, config: detect.DetectorConfig, work_width: int = 0) -> dict:
+  """Scores of the detector on the preset's sequence. work_width: frames (and the background's)
+  shrunk to this width first (`resize.working_size`), the camera alike, the detections brought
+  back to the recorded size to be scored (the mine job's `source.max_width`); 0: as recorded."""
   root = simulate_once(preset, args)
   frames, truth, occlusion, lighting = load_sequence(root)
   camera = camera_lib.load_camera(root / "camera.json")
-  model = fit_scene_background(preset, args)
+  size = resize.working_size(camera.image_size, work_width)
+  model = fit_scene_background(preset, args, size if size != camera.image_size else None)
   tic = time.perf_counter()
-  dets = detect.detect_frames(frames, model, camera, config)
+  dets = detect.detect_frames([f._replace(image=resize.resize_image(f.image, size)) for f in frames], model,
+                              resize.scale_camera(camera, size), config)
+  dets = [resize.scale_detections(d, camera.image_size) for d in dets]
   detect_ms = 1e3 * (time.perf_counter() - tic) / len(frames)
   tracked = track.track(dets, [f.time for f in frames])
   periods = {"all": np.ones(len(frames), bool)}
@@ -204,7 +212,8 @@ def run_preset(preset: str, args, config: detect.DetectorConfig) -> dict:
   rows = {p: detection_scores(dets, truth, occlusion, k) for p, k in periods.items() if k.any()}
   mot_all = mot.evaluate_tracking(truth, tracked)
   mot_unocc = mot.evaluate_tracking(*unoccluded_tracking(truth, tracked, occlusion))
-  print(f"\n{preset}: {len(frames)} frames {args.size[0]}x{args.size[1]} "
+  print(f"\n{preset}: {len(frames)} frames {args.size[0]}x{args.size[1]}"
+        f"{f' read at {size[0]}x{size[1]}' if size != camera.image_size else ''} "
         f"({', '.join(f'{p} {int(k.sum())}' for p, k in periods.items() if p != 'all')}), "
         f"{sum(int((o < UNOCCLUDED).sum()) for o in occlusion)} unoccluded objects, detect {detect_ms:.0f} ms/frame")
   print(f"  {'period':6s} {'P':>5s} {'R':>5s} | agnostic {'P':>5s} {'R':>5s}   (occlusion < 0.1)")
@@ -214,7 +223,7 @@ def run_preset(preset: str, args, config: detect.DetectorConfig) -> dict:
   for name, s in (("all >= 30 px", mot_all), ("occlusion < 0.1", mot_unocc)):
     print(f"  SORT {name:16s} MOTA {s.mota:6.3f} IDF1 {s.idf1:5.3f} (FN {s.fn}, FP {s.fp}, IDSW {s.id_switches}, "
           f"{s.num_hyp_tracks} tracks for {s.num_gt_tracks} true)")
-  return {"rows": rows, "mota_all": mot_all, "mota_unocc": mot_unocc}
+  return {"rows": rows, "mota_all": mot_all, "mota_unocc": mot_unocc, "detect_ms": detect_ms}
 
 
 def main() -> None:
@@ -232,9 +241,22 @@ def main() -> None:
                       help="each frame's background from its neighbours (BackgroundConfig.estimator)")
   parser.add_argument("--same_sequence_background", action="store_true",
                       help="fit the background on the scored frames, default time-of-day buckets")
+  parser.add_argument("--work_width", type=int, default=0,
+                      help="also run with the frames shrunk to this width (mine's source.max_width) and "
+                           "print both, with the ratios to the recorded size")
   args = parser.parse_args()
   config = detect.BASELINE_CONFIG if args.baseline else detect.DetectorConfig()
   results = {p: run_preset(p, args, config) for p in args.presets}
+  if args.work_width:
+    working = {p: run_preset(p, args, config, args.work_width) for p in args.presets}
+    print(f"\nread at {args.work_width} wide against the recorded {args.size[0]}x{args.size[1]} (baseline):")
+    for preset in args.presets:
+      a, b = results[preset], working[preset]
+      pa, pb = a["rows"]["all"][0], b["rows"]["all"][0]
+      print(f"  {preset:12s} P {pa.precision:.2f} → {pb.precision:.2f} ({pb.precision / max(pa.precision, 1e-9):.2f}×)"
+            f"  R {pa.recall:.2f} → {pb.recall:.2f} ({pb.recall / max(pa.recall, 1e-9):.2f}×)"
+            f"  MOTA occ<0.1 {a['mota_unocc'].mota:.3f} → {b['mota_unocc'].mota:.3f}"
+            f"  detect {a['detect_ms']:.0f} → {b['detect_ms']:.0f} ms/frame ({a['detect_ms'] / b['detect_ms']:.1f}× faster)")
   total = {p: det_metrics.DetectionCounts() for p in ("all", "day", "dusk", "night")}
   for r in results.values():
     for p, (aware, _) in r["rows"].items():

@@ -79,6 +79,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # A shaking camera: every frame moved by whole pixels onto the first (timelapse/stabilize.py);
   # everything downstream is then in the first frame's pixels, given detections moved alike.
   config.source.stabilize = False
+  # Frames wider than this are read shrunk to it (timelapse/resize.py), a given camera and
+  # detections scaled alike; everything downstream is at that size. 0: as recorded.
+  config.source.max_width = 0
   sim = simulate_config.get_config("intersection")
   sim.num_bursts, sim.frames_per_burst, sim.num_days = 6, 20, 2
   sim.progress = True

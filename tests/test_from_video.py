@@ -303,6 +303,19 @@ def test_background_without_lines_leaves_the_tracks_alone(sequences, tmp_path, m
   assert "calibrating from the tracks alone" in capsys.readouterr().out
 
 
+def test_a_video_wider_than_max_width_is_calibrated_at_that_width(sequences, tmp_path):
+  """config.max_width 240 on the 320x180 people video: frames, the given detections (of the
+  recorded size) and so the camera.json written are at 240x135, the focal length 3/4 of the
+  simulator's."""
+  root = sequences["people"]
+  config = job_config(video=str(root / "video.mp4"), detections=str(root / "detections.json"), max_width=240)
+  camera_path, cal = from_video.calibrate_stage(config, tmp_path / "work")
+  camera, truth = camera_lib.load_camera(camera_path), camera_lib.load_camera(root / "camera.json")
+  assert camera.image_size == (240, 135) and cal["mine"]["read"]["image_size"] == [240, 135]
+  assert float(camera.K[0, 0]) == pytest.approx(float(truth.K[0, 0]) * 0.75, rel=0.1)
+  assert float(camera.offset) == pytest.approx(float(truth.offset), rel=0.1)
+
+
 def test_people_and_cars_calibrate_together(tmp_path_factory, tmp_path):
   """A street with both (the simulator's detections, 320x180, 4 bursts of 15 frames): without
   the background's lines the calibration uses both classes, and beats the people alone, who are

@@ -54,12 +54,14 @@ class FromVideoError(UserError):
 
 
 def mine_config(config: ml_collections.ConfigDict, camera: str) -> ml_collections.ConfigDict:
-  """config.mine with the job's source (video or frames, detections, camera) filled in."""
+  """config.mine with the job's source (video or frames, detections, camera, working width)
+  filled in."""
   c = ml_collections.ConfigDict(config.mine.to_dict())
   c.source.video, c.source.frames = config.video, config.frames
   c.source.detections = config.detections or "builtin"
   c.source.camera = camera
   c.source.fps = config.fps
+  c.source.max_width = config.max_width
   c.progress = config.progress
   return c
 
@@ -287,7 +289,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
   # ends with the reason, not in the fit or the clip-art builder.
   mined = mine_stage(config, str(camera), workdir / "fit" / "mine")
   summary["mine"] = {k: mined[k] for k in ("detections", "tracks", "mined")} | {
-      "frames": mined["read"]["frames"], "lost_share": mined["read"].get("lost_share", 0.0)}
+      "frames": mined["read"]["frames"], "image_size": mined["read"]["image_size"],
+      "lost_share": mined["read"].get("lost_share", 0.0)}
   summary["flags"] = run_flags(summary["calibration"], mined)
   fit_config = ml_collections.ConfigDict(config.fit.to_dict())
   fit_config.mine = mine_config(config, str(camera))
@@ -336,7 +339,9 @@ def print_headlines(summary: dict[str, Any], workdir: pathlib.Path) -> None:
   for flag in summary.get("flags", []):
     print(f"  flag          {flag}")
   fit = summary["fit"]
-  print(f"  mine + fit    {fit['tracks']} tracks, {fit['rows']} rows; fitted {fit['fitted']}")
+  width, height = summary["mine"]["image_size"]
+  print(f"  mine + fit    {summary['mine']['frames']} frames read at {width}x{height}; {fit['tracks']} tracks, "
+        f"{fit['rows']} rows; fitted {fit['fitted']}")
   print(f"      {'fit report':<13} {workdir / 'fit' / 'report.png'}")
   clip = summary["clipart"]
   print(f"  clip-art      {clip['dataset']}: {clip['examples']} from {clip['pool']['objects']} objects")

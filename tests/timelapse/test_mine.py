@@ -263,3 +263,38 @@ def test_a_shaking_camera_is_mined_in_its_first_frames_pixels(mined, tmp_path):
   # Near the border a shaken frame loses a strip of pixels: an object or two may differ there.
   assert len(still) > 20 and matched(steady, still) > 0.9 and matched(still, steady) > 0.9
   assert matched(shaken, still) < 0.5
+
+
+def test_footage_read_at_half_width_mines_the_same_objects_at_half_size(mined, tmp_path):
+  """config.source.max_width 160 on the 320×180 sequence: frames, the given camera.json and the
+  given detections (both of the recorded size) come at 160×90, and the bank holds the objects
+  the full-size run mines, at half their boxes."""
+  from walt3d_jax.geometry import camera as camera_lib
+  workdir, _ = mined
+
+  def run(max_width: int, name: str):
+    config = _config_on(workdir)
+    config.source.max_width = max_width
+    config.mining.classifier.shipped = False  # the rules alone: what is compared is where
+    config.mining.min_box_side = 6.0 * (max_width or 320) / 320
+    config.mining.border_margin = config.mining.border_margin * (max_width or 320) / 320
+    summary = mine.run(config, tmp_path / name)
+    with bank_lib.ObjectBank.open(tmp_path / name / "bank.h5") as bank:
+      rows = bank.read(slice(None), columns=["frame_index", "box"])
+      camera = camera_lib.camera_from_dict(bank.camera)
+      sizes = bank.image_size, bank.background(bank.background_names()[0]).shape
+    return summary, np.concatenate([rows["frame_index"][:, None], rows["box"]], 1), camera, sizes
+
+  full, full_rows, full_camera, _ = run(0, "full")
+  half, half_rows, half_camera, (size, background) = run(160, "half")
+  assert half["read"]["image_size"] == [160, 90] and full["read"]["image_size"] == [320, 180]
+  assert tuple(size) == (160, 90) and background[:2] == (90, 160)
+  K, K_half = np.asarray(full_camera.K), np.asarray(half_camera.K)
+  np.testing.assert_allclose(K_half[:2, :2], K[:2, :2] / 2, rtol=1e-6)
+  np.testing.assert_allclose(K_half[:2, 2], (K[:2, 2] + 0.5) / 2 - 0.5, rtol=1e-6)
+  expected = full_rows * np.array([1, .5, .5, .5, .5])
+  found = np.mean([np.any(np.all(np.abs(half_rows - r) <= [0, 1, 1, 1, 1], axis=1)) for r in expected])
+  assert len(full_rows) > 20 and abs(len(half_rows) - len(full_rows)) <= 0.1 * len(full_rows), (len(half_rows), len(full_rows))
+  assert found > 0.85, found
+  # The simulator's truth is scaled too: the purity is of the same objects.
+  assert half["purity_vs_simulator_truth"]["purity"] == pytest.approx(full["purity_vs_simulator_truth"]["purity"], abs=0.05)

@@ -28,6 +28,7 @@ from walt3d_jax.clipart.example import ClipartExample
 from walt3d_jax.clipart.example import ClipartObjects
 from walt3d_jax.clipart.pool import ObjectPool
 from walt3d_jax.formats.coco import KeypointState
+from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.sim import truth as truth_lib
 
 # A farther object on top of a nearer one counts as impossible beyond this depth gap (metres):
@@ -278,11 +279,7 @@ def resize_example(example: ClipartExample, size: tuple[int, int]) -> ClipartExa
     states[i][outside] = KeypointState.OUTSIDE_IMAGE
   amodal_area = np.maximum(amodal.reshape(len(amodal), -1).sum(1), 1)
   occlusion = 1.0 - visible.reshape(len(visible), -1).sum(1) / amodal_area
-  K = example.K.astype(np.float64).copy()
-  K[0] *= sx
-  K[1] *= sy
-  K[0, 2] = (example.K[0, 2] + 0.5) * sx - 0.5
-  K[1, 2] = (example.K[1, 2] + 0.5) * sy - 0.5
+  K = camera_lib.scale_intrinsics(example.K, sx, sy)
   objects = dataclasses.replace(o, amodal_mask=amodal, visible_mask=visible, amodal_box=box(amodal),
                                 visible_box=box(visible), occlusion=occlusion.astype(np.float32),
                                 keypoints=keypoints, keypoint_states=states)

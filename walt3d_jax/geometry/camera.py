@@ -91,6 +91,19 @@ def intrinsics(hfov: float, image_size: tuple[int, int]) -> jax.Array:
                     jnp.stack([z, z, o])])
 
 
+def scale_intrinsics(K: np.ndarray, sx: float, sy: float) -> np.ndarray:
+  """K (3, 3) of the same camera whose image is resized by (sx, sy) (new / old pixels per axis):
+  focal lengths scale, and the principal point moves with pixel centres at integers
+  ((c + 0.5) s - 0.5), the convention of every mask and box here."""
+  K = np.asarray(K, np.float64)
+  out = K.copy()
+  out[0] *= sx
+  out[1] *= sy
+  out[0, 2] = (K[0, 2] + 0.5) * sx - 0.5
+  out[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
+  return out
+
+
 def mount_rotation(pitch: jax.Array, roll: jax.Array = 0.) -> jax.Array:
   """(..., 3, 3) R_cg (ground -> camera) of a camera looking along +x_g, pitched down.
 

@@ -58,6 +58,7 @@ from walt3d_jax.timelapse import mine_state
 from walt3d_jax.timelapse import mining_report
 from walt3d_jax.timelapse import occlusion
 from walt3d_jax.timelapse import occlusion_data
+from walt3d_jax.timelapse import resize as resize_lib
 from walt3d_jax.timelapse import stabilize as stabilize_lib
 from walt3d_jax.timelapse import track as track_lib
 from walt3d_jax.timelapse.bank import MiningFlag
@@ -103,11 +104,23 @@ def resolve_source(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> 
 
 
 def _reader(source: Source, config: ml_collections.ConfigDict):
-  """The source's frames, sampled; moved onto its first frame when config.source.stabilize (a
-  shaking camera: `stabilize.StabilizedFrames`)."""
+  """The source's frames, sampled; at most config.source.max_width wide (`resize.ResizedFrames`);
+  moved onto its first frame when config.source.stabilize (a shaking camera:
+  `stabilize.StabilizedFrames`)."""
   sampling = frames_lib.Sampling(**config.sampling.to_dict())
   reader = frames_lib.open_frames(source.frames, sampling, order=config.source.order, fps=config.source.fps)
+  if config.source.get("max_width", 0):
+    reader = resize_lib.ResizedFrames(reader, config.source.max_width)
   return stabilize_lib.StabilizedFrames(reader) if config.source.get("stabilize", False) else reader
+
+
+def _recorded_size(reader) -> tuple[int, int] | None:
+  """(W, H) of the frames as stored when the reader shrinks them and has read one; else None."""
+  while reader is not None:
+    if isinstance(reader, resize_lib.ResizedFrames):
+      return reader.recorded_size
+    reader = getattr(reader, "inner", None)
+  return None
 
 
 def _progress(iterable, desc: str, config: ml_collections.ConfigDict, total: int | None = None,
@@ -209,8 +222,6 @@ def detect_and_track(
     start, done, number = chunk["position"], chunk["done"], number + 1
   if not done:
     loaded = None
-    if source.detections is not None:
-      loaded = detections_lib.load_detections(source.detections, image_size=model.image_size)
     detector = detect_lib.DetectorConfig()
     reader = _reader(source, config)
     throttle = _throttle(config)
@@ -224,8 +235,12 @@ def detect_and_track(
       first, number = len(indices), number + 1
 
     for frame in _progress(reader.iterate(start), "detect", config, num_frames, len(indices)):
-      if loaded is not None:
-        found = loaded.get(frame.index, FrameDetections.empty(frame.index))
+      if source.detections is not None:
+        if loaded is None:  # given in the recorded pixels, known once a frame is read
+          recorded = _recorded_size(reader) or model.image_size
+          loaded = detections_lib.load_detections(source.detections, image_size=recorded)
+        found = resize_lib.scale_detections(loaded.get(frame.index, FrameDetections.empty(frame.index)),
+                                            model.image_size)
         if isinstance(reader, stabilize_lib.StabilizedFrames):  # given in the frame's own pixels
           found = stabilize_lib.shift_detections(found, *reader.shift(frame.index), model.image_size)
       else:
@@ -370,19 +385,24 @@ def class_mix_warnings(categories: dict[str, dict]) -> list[str]:
   return lines
 
 
-def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float) -> dict[str, Any]:
+def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float,
+            image_size: tuple[int, int]) -> dict[str, Any]:
   """Against the simulator's ground truth: the fraction of mined objects truly unoccluded, over
   all and per category (`by_category`: mined and purity of each category name).
 
   A mined object is matched to the truth object of its frame with the highest visible-box IoU
-  (≥ 0.5); unmatched ones count as impure. "Truly unoccluded": occlusion < threshold and not
-  truncated.
+  (≥ 0.5), the truth's boxes scaled to the frames' working size image_size (W, H); unmatched
+  ones count as impure. "Truly unoccluded": occlusion < threshold and not truncated.
   """
   with open(truth_path) as f:
     truth = json.load(f)
+  sizes = {im["id"]: (im["width"], im["height"]) for im in truth["images"]}
   by_image = collections.defaultdict(list)
   for ann in truth["annotations"]:
-    by_image[ann["image_id"]].append(ann)
+    w, h = sizes[ann["image_id"]]
+    sx, sy = image_size[0] / w, image_size[1] / h
+    x, y, bw, bh = ann["bbox"]
+    by_image[ann["image_id"]].append(dict(ann, bbox=[x * sx, y * sy, bw * sx, bh * sy]))
   with bank_lib.ObjectBank.open(bank_path) as bank:
     rows = (bank.read(slice(None), columns=["frame_index", "box", "category"]) if len(bank)
             else {"frame_index": [], "box": np.zeros((0, 4)), "category": []})
@@ -535,11 +555,14 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
     logging.info("mine: %s already holds this job's outputs (%s); nothing to do", workdir, mine_state.MARKER)
     return finished
   source = resolve_source(config, workdir)
-  camera = camera_lib.load_camera(source.camera) if source.camera else None
+  camera = camera_lib.load_camera(source.camera) if source.camera else None  # a bad file fails first
   state = mine_state.MineState(workdir, digest)
   model, read_report, shake = fit_background(source, config, state)
   if model.image_size is None:
     raise UserError(f"{source.frames}: no readable frame ({read_report.summary()})")
+  if camera is not None:
+    camera = resize_lib.camera_for_frames(camera, model.image_size, config.source.get("max_width", 0),
+                                          str(source.camera))
   tracked, indices = detect_and_track(source, model, camera, config, state, read_report.yielded)
   track_lengths = collections.Counter(int(t) for d in tracked for t in d.track_ids if t >= 0)
 
@@ -561,7 +584,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   summary = {
       "source": {"frames": str(source.frames), "detections": str(source.detections) if source.detections else "built-in",
                  "camera": str(source.camera) if source.camera else None},
-      "read": {"frames": read_report.yielded, "skipped": read_report.num_skipped,
+      "read": {"frames": read_report.yielded, "image_size": list(model.image_size), "skipped": read_report.num_skipped,
                "lost_share": round(read_report.lost_share(), 4),
                "skipped_examples": read_report.skipped[:10]},
       "detections": int(sum(d.num for d in tracked)),
@@ -581,7 +604,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   summary["class_mix_warnings"] = class_mix_warnings(categories)
   truth_path = source.frames / "ground_truth.json"
   if truth_path.is_file():
-    summary["purity_vs_simulator_truth"] = _purity(bank_path, truth_path, config.mining.truth_occlusion)
+    summary["purity_vs_simulator_truth"] = _purity(bank_path, truth_path, config.mining.truth_occlusion,
+                                                   model.image_size)
   _write_outputs(workdir, bank_path, examples, summary)
   mine_state.mark_complete(workdir, digest, summary)
   logging.info("mined %d of %d detections in %d tracks → %s", num_mined, summary["detections"], summary["tracks"], bank_path)

@@ -177,6 +177,11 @@ class StabilizedFrames:
     self.shake = ShakeReport()
 
   @property
+  def inner(self):
+    """The reader whose frames this one moves."""
+    return self._reader
+
+  @property
   def report(self):
     return self._reader.report
 
