@@ -429,3 +429,50 @@ def test_cars_queued_in_one_blob_are_found_by_their_silhouettes():
   assert det_metrics.box_iou(found.boxes, truth).max(axis=0).min() >= 0.8
   none = detect.detect(frame, bg, noise, 0, camera, dataclasses.replace(config, fit_silhouettes=False))
   assert none.num == 0
+
+
+def _cuboid_box(camera, distance, length_m, width_m, height_m, along=True):
+  """COCO box (1, 4) of a car-sized cuboid on the ground whose nearest edge is `distance` metres
+  ahead, its length pointing away from the camera (along) or across the view."""
+  dx, dy = (length_m, width_m) if along else (width_m, length_m)
+  corners = np.array([[distance + a, b, c] for a in (0., dx) for b in (-dy / 2, dy / 2) for c in (0., height_m)])
+  uv, ok = plane.ground_to_pixel(camera, jnp.asarray(corners))
+  assert bool(ok.all())
+  uv = np.asarray(uv)
+  (u0, v0), (u1, v1) = uv.min(0), uv.max(0)
+  return np.array([[u0 + 0.5, v0 + 0.5, u1 - u0, v1 - v0]])
+
+
+@pytest.mark.parametrize("camera_height,distance,length_m,height_m", [(9., 10., 4.5, 1.5), (9., 40., 5.5, 2.),
+                                                                      (5., 8., 4.2, 1.45), (12., 25., 5., 1.8)])
+def test_car_apparent_height_is_what_a_car_seen_from_above_measures(camera_height, distance, length_m, height_m):
+  """A cuboid pointing away from the camera: its box's metric height (the vertical segment at the
+  near foot up to the far roof edge) is the bound, exactly; across the view it is less; and a
+  car seen from above measures taller than the car (the van 12 m from a camera 9 m up)."""
+  camera = camera_lib.mounted_camera(camera_height, np.deg2rad(35.), np.deg2rad(70.), (1280, 720))
+  config = detect.DetectorConfig(car_max_length_m=length_m, car_max_height_m=height_m)
+  along = _cuboid_box(camera, distance, length_m, 1.8, height_m)
+  across = _cuboid_box(camera, distance, length_m, 1.8, height_m, along=False)
+  bound = detect.car_apparent_height(camera, along, config)[0]
+  assert detect.metric_size(camera, along)[1][0] == pytest.approx(bound, rel=1e-3)
+  assert detect.metric_size(camera, across)[1][0] <= bound + 1e-6
+  assert bound == pytest.approx((camera_height * length_m + height_m * distance) / (distance + length_m), rel=1e-6)
+  assert bound > height_m
+  sky = np.array([[100., 0., 10., 30.]])  # bottom above the horizon: the plain bound
+  level = camera_lib.mounted_camera(8., np.deg2rad(5.), np.deg2rad(60.), (640, 360))
+  assert detect.car_apparent_height(level, sky, config)[0] == height_m
+
+
+def test_a_near_car_cut_by_a_pole_is_one_detection_seen_from_above():
+  """Near a high camera a car's box is taller, in metres at its foot, than any car: its two halves
+  (a pole in front of its middle) are still one car."""
+  camera = camera_lib.mounted_camera(9., np.deg2rad(35.), np.deg2rad(70.), (1280, 720))
+  x, y, w, h = _cuboid_box(camera, 9., 4.5, 1.8, 1.5, along=False)[0]
+  assert detect.metric_size(camera, np.array([[x, y, w, h]]))[1][0] > detect.DetectorConfig().car_max_height_m
+  pole = 12.
+  halves = np.array([[x, y, w / 2 - pole / 2, h], [x + w / 2 + pole / 2, y, w / 2 - pole / 2, h]])
+  groups = detect.fragment_groups(halves, camera)
+  assert groups[0] == groups[1]
+  # With the plain height bound (2.4 m at any distance) they stay apart: the test can fail.
+  plain = detect.DetectorConfig(car_apparent=False)
+  assert len(set(detect.fragment_groups(halves, camera, plain))) == 2
