@@ -108,7 +108,6 @@ from walt3d_jax.timelapse import background
 from walt3d_jax.timelapse import detect
 from walt3d_jax.timelapse import resize
 from walt3d_jax.timelapse import track
-from walt3d_jax.timelapse.types import FrameDetections
 
 import detect_track  # the sequence reader, shared with detect_track.py
 
@@ -155,7 +154,8 @@ def fit_scene_background(preset: str, args, size: tuple[int, int] | None = None)
   of them in one reservoir; the detector picks each frame's neighbours by appearance
   (`BackgroundModel.frame_background`), never by the true hour.
   `--same_sequence_background`: the scored frames themselves (a short capture's `mine` run),
-  the default time-of-day buckets. size: (W, H) the frames are shrunk to first (`--work_width`).
+  the default time-of-day buckets. size: (W, H) the frames are shrunk to first (`--work_width`),
+  None or their own size for none.
   """
   shrink = lambda frames: [f._replace(image=resize.resize_image(f.image, size)) for f in frames] if size else frames
   scored = simulate_once(preset, args)
@@ -198,15 +198,9 @@ def unoccluded_tracking(truth, tracked, occlusion) -> tuple[list, list]:
     ignore = occ >= UNOCCLUDED
     match = det_metrics.greedy_match(det_metrics.box_iou(h.boxes, t.boxes), h.scores, 0.5, ignore)
     drop = (match >= 0) & ignore[np.maximum(match, 0)]
-    out_t.append(_subset(t, ~ignore))
-    out_h.append(_subset(h, ~drop))
+    out_t.append(t.select(~ignore))
+    out_h.append(h.select(~drop))
   return out_t, out_h
-
-
-def _subset(d: FrameDetections, keep: np.ndarray) -> FrameDetections:
-  idx = np.flatnonzero(keep)
-  return FrameDetections(d.image_id, d.boxes[idx], d.scores[idx], d.categories[idx],
-                         tuple(d.masks[i] for i in idx), d.keypoints[idx], d.track_ids[idx])
 
 
 def run_preset(preset: str, args, config: detect.DetectorConfig, work_width: int = 0) -> dict:
@@ -217,7 +211,7 @@ def run_preset(preset: str, args, config: detect.DetectorConfig, work_width: int
   frames, truth, occlusion, lighting = load_sequence(root)
   camera = camera_lib.load_camera(root / "camera.json")
   size = resize.working_size(camera.image_size, work_width)
-  model = fit_scene_background(preset, args, size if size != camera.image_size else None)
+  model = fit_scene_background(preset, args, size)
   tic = time.perf_counter()
   dets = detect.detect_frames([f._replace(image=resize.resize_image(f.image, size)) for f in frames], model,
                               resize.scale_camera(camera, size), config)

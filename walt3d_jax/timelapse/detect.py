@@ -763,14 +763,8 @@ def persistent(detections: Sequence[FrameDetections], times: Sequence[float],
     others = np.concatenate([detections[j].boxes for j in neighbours]).reshape(-1, 4)
     iou = detection_metrics.box_iou(dets.boxes, others)
     keep = (iou >= config.persist_iou).any(axis=1) if iou.size else np.zeros(dets.num, bool)
-    out.append(_subset(dets, keep))
+    out.append(dets.select(keep))
   return out
-
-
-def _subset(d: FrameDetections, keep: np.ndarray) -> FrameDetections:
-  idx = np.flatnonzero(keep)
-  return FrameDetections(d.image_id, d.boxes[idx], d.scores[idx], d.categories[idx],
-                         tuple(d.masks[i] for i in idx), d.keypoints[idx], d.track_ids[idx])
 
 
 def detect_frame(frame, model: background_lib.BackgroundModel, camera: camera_lib.Camera | None = None,

@@ -110,22 +110,20 @@ def scale_detections(detections: FrameDetections, size: tuple[int, int]) -> Fram
   if detections.num == 0:
     return detections
   width, height = (int(v) for v in size)
-  h0, w0 = rle.decode_mask(detections.masks[0]).shape
+  h0, w0 = (int(v) for v in detections.masks[0]["size"])  # every mask of a frame has its size
   if (w0, h0) == (width, height):
     return detections
-  masks, boxes, kept = [], [], []
+  masks, kept = [], []
   for i, m in enumerate(detections.masks):
     area = cv2.resize(rle.decode_mask(m).astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
-    mask = area >= 0.5
-    if mask.any():
-      masks.append(rle.encode_mask(mask))
-      boxes.append(rle.mask_box(mask))
+    if (mask := area >= 0.5).any():
+      masks.append(mask)
       kept.append(i)
+  out = detections.select(np.asarray(kept, np.int64))
   scale = np.array([width / w0, height / h0], np.float32)
-  keypoints = detections.keypoints[kept].copy()
+  keypoints = out.keypoints.copy()
   labelled = keypoints[..., 2:] > 0  # COCO's unlabelled keypoints stay at (0, 0, 0)
   keypoints[..., :2] = np.where(labelled, (keypoints[..., :2] + 0.5) * scale - 0.5, keypoints[..., :2])
   return dataclasses.replace(
-      detections, boxes=np.asarray(boxes, detections.boxes.dtype).reshape(-1, 4),
-      scores=detections.scores[kept], categories=detections.categories[kept], masks=tuple(masks),
-      keypoints=keypoints, track_ids=detections.track_ids[kept])
+      out, boxes=np.asarray([rle.mask_box(m) for m in masks], detections.boxes.dtype).reshape(-1, 4),
+      masks=tuple(rle.encode_mask(m) for m in masks), keypoints=keypoints)

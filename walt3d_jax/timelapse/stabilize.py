@@ -109,13 +109,12 @@ def shift_detections(detections: FrameDetections, dx: int, dy: int,
       masks.append(rle.encode_mask(moved))
       boxes.append(rle.mask_box(moved))
       kept.append(i)
-  keypoints = detections.keypoints[kept].copy()
+  out = detections.select(np.asarray(kept, np.int64))
+  keypoints = out.keypoints.copy()
   keypoints[..., 0] += dx
   keypoints[..., 1] += dy
-  return dataclasses.replace(
-      detections, boxes=np.asarray(boxes, detections.boxes.dtype).reshape(-1, 4),
-      scores=detections.scores[kept], categories=detections.categories[kept], masks=tuple(masks),
-      keypoints=keypoints, track_ids=detections.track_ids[kept])
+  return dataclasses.replace(out, boxes=np.asarray(boxes, detections.boxes.dtype).reshape(-1, 4),
+                             masks=tuple(masks), keypoints=keypoints)
 
 
 @dataclasses.dataclass
