@@ -319,6 +319,37 @@ def test_a_car_cut_by_a_pole_is_one_detection_two_cars_are_not():
   assert len(set(detect.fragment_groups(np.stack([front, back]), camera, plain))) == 2
 
 
+def test_an_object_samples_match_only_in_patches_is_kept():
+  """Dark cars queued at the same spot in other samples each match a third of tonight's dark car:
+  every pixel matches two samples, but no sample shows the whole car, so it is no ghost."""
+  rng = np.random.default_rng(4)
+  road = np.clip(100 + rng.normal(0, 3, (120, 160, 3)), 0, 255)
+  car = (slice(70, 100), slice(90, 140))
+  samples = []
+  for k in range(7):
+    s = road.copy()
+    if k < 6:  # strips of 50 / 3 columns, each in two samples
+      x0 = 90 + (k % 3) * 17
+      s[70:100, x0:min(x0 + 17, 140)] = 20
+    samples.append(np.clip(np.rint(s + rng.normal(0, 1, s.shape)), 0, 255).astype(np.uint8))
+  samples = np.stack(samples)
+  median = np.rint(np.median(samples, axis=0)).astype(np.uint8)
+  frame = road.copy()
+  frame[car] = 20
+  frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+  noise = np.full((120, 160), 2.0, np.float32)
+  config = detect.DetectorConfig(match_gain=False, ghost_edge_ratio=0.)
+  found = detect.detect(frame, median, noise, 0, None, config, samples)
+  np.testing.assert_array_equal(found.boxes, [[90, 70, 50, 30]])
+  labels = np.zeros((120, 160), np.int32)
+  labels[car] = 1
+  threshold = np.full((120, 160), 10., np.float32)
+  share = detect.sample_consensus(frame, samples, threshold, labels, 2, 2)
+  assert share[1] == pytest.approx(17 / 50, abs=0.01)  # the second-best sample shows a third
+  assert share[0] > 0.99  # the road around it: every sample shows it
+  assert (detect.sample_consensus(frame, samples[:1], threshold, labels, 2, 2) == 0).all()
+
+
 def test_what_the_samples_show_is_a_ghost():
   """The median of samples in which cars often queue holds a car; the empty road in the frame
   differs from it, but matches the samples that show the road: dropped. A new car is kept."""
