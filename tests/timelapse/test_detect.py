@@ -358,8 +358,8 @@ def test_what_the_samples_show_is_a_ghost():
   samples = []
   for k in range(7):
     s = road.copy()
-    if k < 4:  # 4 of 7 samples: a car queues here, each its own colour
-      s[20:50, 20:70] = rng.integers(150, 256, 3)
+    if k < 4:  # 4 of 7 samples: a dark car queues here, each its own colour (a light one
+      s[20:50, 20:70] = rng.integers(0, 50, 3)  # would leave a ghost of a shadow's colour)
     samples.append(np.clip(np.rint(s + rng.normal(0, 1, s.shape)), 0, 255).astype(np.uint8))
   samples = np.stack(samples)
   median = np.rint(np.median(samples, axis=0)).astype(np.uint8)
@@ -411,6 +411,32 @@ def test_a_dark_coat_is_not_taken_for_the_frame_s_shadows():
   # Without the frame's shadow level the coat goes with the shadows: the test can fail.
   plain = detect.foreground(frame, bg, noise, dataclasses.replace(config, shadow_level_margin=None))[0]
   assert plain[22:42, 122:128].mean() < 0.05
+
+
+def test_shadows_take_the_colour_of_the_frame_s_shadows():
+  """Under a blue sky a cast shadow keeps more blue than red (the sky's light alone): ratio
+  (0.48, 0.51, 0.57), too coloured for a grey shadow test. The frame's own shadows give their
+  colour: the shadow is removed, a person's dark blue coat (darker) and a red car (another
+  colour) stay."""
+  rng = np.random.default_rng(5)
+  bg = np.clip(150 + rng.normal(0, 2, (120, 160, 3)), 0, 255).astype(np.uint8)
+  frame = bg.astype(np.float32)
+  frame[60:100, 20:100] *= [0.48, 0.51, 0.57]  # the cast shadow, 3200 px
+  frame[20:50, 120:130] *= [0.18, 0.2, 0.3]  # the coat
+  frame[5:30, 20:70] *= [0.8, 0.35, 0.3]  # the car
+  frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+  noise = np.full((120, 160), 2.0, np.float32)
+  config = detect.DetectorConfig(match_gain=False)
+  fg = detect.foreground(frame, bg, noise, config)[0]
+  assert fg[62:98, 22:98].mean() < 0.05
+  assert fg[22:48, 122:128].mean() > 0.95
+  assert fg[7:28, 22:68].mean() > 0.95
+  np.testing.assert_allclose(detect.shadow_colour((frame + 1.) / (bg + 1.), fg | ~fg, 0.52), [0.48, 0.51, 0.57], atol=0.01)
+  # A grey shadow test leaves the shadow: the test can fail.
+  grey = detect.foreground(frame, bg, noise, dataclasses.replace(config, shadow_colour=False))[0]
+  assert grey[62:98, 22:98].mean() > 0.9
+  with pytest.raises(ValueError, match="shadow_colour_tol"):
+    detect.DetectorConfig(shadow_colour_tol=0.)
 
 
 def test_a_person_is_grown_down_to_the_feet_but_not_beyond_a_stature():
