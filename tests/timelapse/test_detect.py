@@ -344,10 +344,39 @@ def test_an_object_samples_match_only_in_patches_is_kept():
   labels = np.zeros((120, 160), np.int32)
   labels[car] = 1
   threshold = np.full((120, 160), 10., np.float32)
-  share = detect.sample_consensus(frame, samples, threshold, labels, 2, 2)
-  assert share[1] == pytest.approx(17 / 50, abs=0.01)  # the second-best sample shows a third
-  assert share[0] > 0.99  # the road around it: every sample shows it
-  assert (detect.sample_consensus(frame, samples[:1], threshold, labels, 2, 2) == 0).all()
+  consensus = detect.sample_consensus(frame, samples, threshold, labels, 2, 2)
+  assert consensus.share[1] == pytest.approx(17 / 50, abs=0.01)  # the second-best sample shows a third
+  assert consensus.share[0] > 0.99  # the road around it: every sample shows it
+  # No three samples show one part of it: nothing of it is the scene at another moment.
+  assert not detect.sample_consensus(frame, samples, threshold, labels, 2, 2, part_matches=3).seen[car].any()
+  assert (detect.sample_consensus(frame, samples[:1], threshold, labels, 2, 2).share == 0).all()
+
+
+def test_a_car_beside_a_ghost_loses_the_ghost():
+  """The median holds a car queued in most samples; tonight's car stands right behind where it
+  queued, so the ghost (the road, which three samples show) and the car are one blob. The
+  samples that show the road there take the ghost's part away; the car's box is left."""
+  rng = np.random.default_rng(6)
+  road = np.clip(100 + rng.normal(0, 3, (120, 160, 3)), 0, 255)
+  samples = []
+  for k in range(7):
+    s = road.copy()
+    if k < 4:
+      s[40:70, 20:70] = rng.integers(0, 50, 3)
+    samples.append(np.clip(np.rint(s + rng.normal(0, 1, s.shape)), 0, 255).astype(np.uint8))
+  samples = np.stack(samples)
+  median = np.rint(np.median(samples, axis=0)).astype(np.uint8)
+  frame = road.copy()
+  frame[40:70, 70:110] = [170, 60, 40]
+  frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+  noise = np.full((120, 160), 2.0, np.float32)
+  config = detect.DetectorConfig(match_gain=False, ghost_edge_ratio=0.)
+  found = detect.detect(frame, median, noise, 0, None, config, samples)
+  np.testing.assert_array_equal(found.boxes, [[70, 40, 40, 30]])
+  whole = detect.detect(frame, median, noise, 0, None, dataclasses.replace(config, ghost_part_share=0.), samples)
+  np.testing.assert_array_equal(whole.boxes, [[20, 40, 90, 30]])  # the test can fail
+  with pytest.raises(ValueError, match="ghost_part_share"):
+    detect.DetectorConfig(ghost_part_share=2.)
 
 
 def test_what_the_samples_show_is_a_ghost():
