@@ -468,6 +468,30 @@ def test_shadows_take_the_colour_of_the_frame_s_shadows():
     detect.DetectorConfig(shadow_colour_tol=0.)
 
 
+def test_without_a_sun_s_shadow_only_soft_shadows_go():
+  """At night (no pile of sun's shadow pixels) a lamp's soft shadow (0.8 of the road's light)
+  goes, and a person's dark grey coat (0.25-0.5, no pile) stays: it is darker than a shadow
+  with no direct light blocked can be."""
+  rng = np.random.default_rng(7)
+  bg = np.full((120, 160, 3), 120, np.uint8)
+  frame = bg.astype(np.float32)
+  frame[60:70, 20:30] *= 0.8  # the soft shadow, 100 px: too few for a pile
+  frame[20:50, 120:130] *= rng.uniform(0.25, 0.5, (30, 10, 1))  # the coat, spread over levels
+  frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+  noise = np.full((120, 160), 2.0, np.float32)
+  config = detect.DetectorConfig(match_gain=False, illumination=False)
+  ratio = (frame + 1.) / (bg + 1.)
+  assert detect.cast_shadow_level(ratio, ratio.mean(axis=2) < 0.92) is None
+  fg = detect.foreground(frame, bg, noise, config)[0]
+  assert fg[61:69, 21:29].mean() < 0.05
+  assert fg[22:48, 122:128].mean() > 0.95
+  # Any grey darkening taken for a shadow takes the coat too: the test can fail.
+  hard = detect.foreground(frame, bg, noise, dataclasses.replace(config, soft_shadow_min=0.))[0]
+  assert hard[22:48, 122:128].mean() < 0.05
+  with pytest.raises(ValueError, match="soft_shadow_min"):
+    detect.DetectorConfig(soft_shadow_min=1.5)
+
+
 def test_a_person_is_grown_down_to_the_feet_but_not_beyond_a_stature():
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
   x, y, w, h = (int(round(v)) for v in _board_box(camera, 15., 0.5, 1.7)[0])
