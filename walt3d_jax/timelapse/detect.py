@@ -2,15 +2,18 @@
 morphology and connected components -> visible masks, boxes, scores and classes.
 
 Foreground: colour distance to the frame's time-of-day background above a threshold adapted to
-the bucket's noise (`BackgroundModel.noise`), minus cast shadows (pixels darker than the
-background by a similar factor in every channel: Cucchiara et al. 2003's test in RGB, but not
-darker than the frame's own cast shadows: `cast_shadow_level`) and minus
+the bucket's noise (`BackgroundModel.noise`), minus cast shadows (`cast_shadows`: pixels
+darker than the background by a factor of the colour of the frame's own cast shadows, bluer
+than grey under a blue sky, and not darker than them: Cucchiara et al. 2003's test in RGB with
+the shadows' colour and level taken from the frame, `shadow_colour`, `cast_shadow_level`;
+where no sun's shadow shows, only soft grey shadows) and minus
 illumination changes (lit where the background was shaded, same chromaticity and texture:
 `illumination_change`), then opening (speckle) and closing (holes), then 8-connected
 components; ghosts are dropped: components
 whose outline is an edge of the background, not of the frame (an object that has left, a shadow
 that has moved), and, given the background's samples, components that most samples show too
-(the road where cars often queue). With a camera, fragments of one object are grouped
+(the road where cars often queue), and the part of a component that they show as the frame
+does (a car beside the ghost of a queue). With a camera, fragments of one object are grouped
 (`fragment_groups`: a person in pieces, a car cut by a pole), people walking side by side
 are cut apart between their heads (`split_people`), a person the shadow test cut at the waist is
 grown back down to the feet (`extend_to_feet`), a blob too large for one object is explained by
@@ -201,6 +204,10 @@ class DetectorConfig:
   min_threshold: float = 14.0
   shadow_ratio: tuple[float, float] = (0.25, 0.92)
   shadow_chroma: float = 0.08
+  shadow_colour: bool = True
+  shadow_colour_search: float = 0.3
+  shadow_colour_tol: float = 0.1
+  soft_shadow_min: float = 0.5
   shadow_level_margin: float | None = 0.1
   shadow_level_bin: float = 0.02
   shadow_level_min_px: int = 150
@@ -223,6 +230,8 @@ class DetectorConfig:
   ghost_edge_ratio: float = 0.8
   sample_matches: int = 2
   sample_ghost_share: float = 0.7
+  ghost_part_share: float = 0.2
+  ghost_part_matches: int = 3
   merge_fragments: bool = True
   merge_car_fragments: bool = True
   car_fragment_gap_m: float = 0.4
@@ -247,12 +256,6 @@ class DetectorConfig:
   min_height_m: float = 1.3
   max_width_m: float = 8.0
   car_apparent: bool = True
-  ghost_part_share: float = 0.2
-  ghost_part_matches: int = 3
-  shadow_colour: bool = True
-  soft_shadow_min: float = 0.5
-  shadow_colour_search: float = 0.3
-  shadow_colour_tol: float = 0.1
 
   def __post_init__(self):
     for name in ("threshold_sigmas", "min_threshold", "shadow_chroma", "person_max_width_m",
