@@ -793,6 +793,13 @@ def match_gain(image: np.ndarray, background: np.ndarray) -> np.ndarray:
   return np.clip(np.rint(bg * gain), 0, 255).astype(np.uint8)
 
 
+def _components(mask: np.ndarray, min_area: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+  """8-connected components of mask (H, W) bool: labels (H, W) int32, cv2 stats (count, 5) and
+  the labels of those of at least min_area pixels."""
+  count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+  return labels, stats, [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= min_area]
+
+
 def detect(image: np.ndarray, background: np.ndarray, noise: np.ndarray | float, image_id: int,
            camera: camera_lib.Camera | None = None,
            config: DetectorConfig = DetectorConfig(), samples: np.ndarray | None = None) -> FrameDetections:
@@ -821,23 +828,20 @@ def detect(image: np.ndarray, background: np.ndarray, noise: np.ndarray | float,
       raise ValueError(f"detect: samples must be (K, *{image.shape}) uint8, got {samples.shape} {samples.dtype}")
   mask, threshold, dist = foreground(image, background, noise, config)
   body = dist > threshold  # before the shadow tests: dark clothing passes them too
-  count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-  keep = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= config.min_area]
+  labels, stats, keep = _components(mask, config.min_area)
   if config.ghost_edge_ratio > 0 and keep:
     edges_now, edges_bg = edge_strength(image), edge_strength(background)
     keep = [i for i in keep if not is_ghost(labels, stats[i], i, edges_now, edges_bg, config.ghost_edge_ratio)]
   if samples is not None and config.sample_ghost_share and keep:
-    consensus = sample_consensus(image, samples, threshold, labels, count, config.sample_matches,
+    consensus = sample_consensus(image, samples, threshold, labels, len(stats), config.sample_matches,
                                  config.ghost_part_matches)
     keep = [i for i in keep if consensus.share[i] <= config.sample_ghost_share]
     partly = [i for i in keep if config.ghost_part_share and consensus.part_share[i] >= config.ghost_part_share]
-    if partly:
-      ghost = cv2.morphologyEx((np.isin(labels, partly) & consensus.seen).astype(np.uint8), cv2.MORPH_OPEN,
-                               np.ones((3, 3), np.uint8)).astype(bool)
-      if ghost.any():
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(
-            (np.isin(labels, keep) & ~ghost).astype(np.uint8), connectivity=8)
-        keep = [i for i in range(1, count) if stats[i, cv2.CC_STAT_AREA] >= config.min_area]
+    # Opened so that pixels matching by chance stay with their object.
+    ghost = cv2.morphologyEx((np.isin(labels, partly) & consensus.seen).astype(np.uint8), cv2.MORPH_OPEN,
+                             np.ones((3, 3), np.uint8)).astype(bool)
+    if ghost.any():
+      labels, stats, keep = _components(np.isin(labels, keep) & ~ghost, config.min_area)
   if not keep:
     return FrameDetections.empty(image_id)
   strength = np.minimum(dist / (2 * threshold), 1.)
