@@ -17,7 +17,9 @@ does (a car beside the ghost of a queue). With a camera, fragments of one object
 (`fragment_groups`: a person in pieces, a car cut by a pole), people walking side by side
 are cut apart between their heads (`split_people`), a person the shadow test cut at the waist is
 grown back down to the feet (`extend_to_feet`), a blob too large for one object is explained by
-car silhouettes standing on the ground (`silhouettes.explain_blob`), and blobs whose metric size
+car silhouettes standing on the ground (`silhouettes.explain_blob`), cars at night are found by
+their lamps (`lamps.lamp_cars`, `with_lamp_cars`: a dark car no blob shows, a car's blob joined
+with the pool of its headlights' light cut to its silhouette), and blobs whose metric size
 on the ground cannot be a person or a car are dropped (`plausible_size`). Otherwise one
 component is one detection, so objects that touch in the image merge into one (scored as a
 false positive and misses when their union box overlaps neither by IoU 0.5).
@@ -46,6 +48,7 @@ from walt3d_jax.metrics import detection as detection_metrics
 from walt3d_jax.timelapse import background as background_lib
 from walt3d_jax.timelapse import ground as ground_lib
 from walt3d_jax.timelapse import hog as hog_lib
+from walt3d_jax.timelapse import lamps as lamps_lib
 from walt3d_jax.timelapse import silhouettes
 from walt3d_jax.timelapse.types import FrameDetections
 from walt3d_jax.timelapse.types import NUM_KEYPOINTS
@@ -193,6 +196,13 @@ class DetectorConfig:
     seed-0 sequences it traded 0.02 of precision for 0.02-0.05 of recall with MOTA unchanged
     (SORT's min_hits already drops one-frame blobs from tracks); for footage with flickering
     lights or moving tape, turn it on.
+  lamps, lamp_config, lamp_min_fill: with a camera, cars found by pairs of their lamps
+    (`lamps.lamp_cars`) take the blobs holding their lamps or lying mostly inside their
+    silhouettes, cut to the silhouette, or become the whole silhouette where the blobs fill
+    less than lamp_min_fill of it (`with_lamp_cars`). Held out (seed 1, four presets): P 0.72 /
+    0.62 / 0.67 / 0.69 → 0.75 / 0.64 / 0.68 / 0.72, R 0.58 / 0.50 / 0.66 / 0.64 → 0.66 / 0.55 /
+    0.68 / 0.68, MOTA 0.365 / 0.281 / 0.326 / 0.423 → 0.441 / 0.345 / 0.368 / 0.474
+    (intersection, crosswalk, t_junction, avenue); night recall 0.44 → 0.57, days unchanged.
   min_width_m, min_height_m, max_width_m: with a camera, blobs standing on the ground outside
     these metric sizes are dropped (`plausible_size`): speckle, flicker and fragments are
     smaller than any person, merged shadows wider than any car. min_height_m 1.3 (from 1.1;
@@ -256,6 +266,9 @@ class DetectorConfig:
   min_height_m: float = 1.3
   max_width_m: float = 8.0
   car_apparent: bool = True
+  lamps: bool = True
+  lamp_config: lamps_lib.LampConfig = lamps_lib.LampConfig()
+  lamp_min_fill: float = 0.5
 
   def __post_init__(self):
     for name in ("threshold_sigmas", "min_threshold", "shadow_chroma", "person_max_width_m",
@@ -449,6 +462,41 @@ def _explain(blob: np.ndarray, camera: camera_lib.Camera | None,
     return None
   found = silhouettes.explain_blob(blob, camera, config.silhouette_config)
   return found if len(found.masks) else None
+
+
+def with_lamp_cars(blobs: list[tuple[np.ndarray, int]], cars: lamps_lib.LampCars,
+                   config: DetectorConfig = DetectorConfig()) -> list[tuple[np.ndarray, int]]:
+  """Blobs (mask (H, W) bool, category or -1) with the cars their lamps show (`lamps.lamp_cars`),
+  nearest first. The blobs holding a car's lamps or lying mostly inside its silhouette become
+  that car: their pixels inside the silhouette (grown by a pixel), or the whole
+  silhouette where they fill less than `lamp_min_fill` of it (a dark car, its lamps and a glint);
+  their pixels outside it, but for the pool of its headlights' light on the road ahead, stay
+  blobs (-1) of their own. A car no blob shows is added as its silhouette. A car whose
+  silhouette overlaps a nearer lamp-found car's by IoU > 0.5 is the same car."""
+  blobs = list(blobs)
+  made: list[np.ndarray] = []
+  grow = np.ones((3, 3), np.uint8)
+  for k in np.argsort(cars.depths, kind="stable"):
+    silhouette, area = cars.masks[k], int(np.count_nonzero(cars.masks[k]))
+    if not area or any(np.count_nonzero(silhouette & m) > 0.5 * np.count_nonzero(silhouette | m) for m in made):
+      continue
+    grown = cv2.dilate(silhouette.astype(np.uint8), grow).astype(bool)
+    hits = [i for i, (m, _) in enumerate(blobs)
+            if not any(m is x for x in made)
+            and ((m & cars.lamps[k]).any() or np.count_nonzero(m & silhouette) > 0.5 * np.count_nonzero(m))]
+    inside = np.zeros(silhouette.shape, bool)
+    rest = np.zeros(silhouette.shape, bool)
+    for i in hits:
+      inside |= blobs[i][0] & grown
+      rest |= blobs[i][0] & ~grown & ~cars.ahead[k]
+    car = inside if np.count_nonzero(inside) >= config.lamp_min_fill * area else silhouette
+    blobs = [o for i, o in enumerate(blobs) if i not in hits]
+    blobs.append((car, int(Category.CAR)))
+    made.append(car)
+    if rest.any():
+      rest_labels, _, rest_keep = _components(rest, config.min_area)
+      blobs += [(rest_labels == i, -1) for i in rest_keep]
+  return blobs
 
 
 def split_people(mask: np.ndarray, camera: camera_lib.Camera | None,
@@ -842,29 +890,29 @@ def detect(image: np.ndarray, background: np.ndarray, noise: np.ndarray | float,
                              np.ones((3, 3), np.uint8)).astype(bool)
     if ghost.any():
       labels, stats, keep = _components(np.isin(labels, keep) & ~ghost, config.min_area)
-  if not keep:
-    return FrameDetections.empty(image_id)
   strength = np.minimum(dist / (2 * threshold), 1.)
   groups = (fragment_groups(stats[keep, :4].astype(np.float64), camera, config)
-            if camera is not None and config.merge_fragments else np.arange(len(keep)))
-  boxes, scores, masks, fitted = [], [], [], []
-  for g in range(int(groups.max()) + 1):
-    members = [keep[k] for k in np.flatnonzero(groups == g)]
-    full = np.isin(labels, members)
-    found, classes = _explain(full, camera, config), None
+            if camera is not None and config.merge_fragments and keep else np.arange(len(keep)))
+  blobs = [(np.isin(labels, [keep[k] for k in np.flatnonzero(groups == g)]), -1)
+           for g in range(int(groups.max(initial=-1)) + 1)]
+  if camera is not None and config.lamps:
+    cars = lamps_lib.lamp_cars(image, background, camera, config.lamp_config, config.silhouette_config.car_size_m)
+    blobs = with_lamp_cars(blobs, cars, config)
+  objects = [(m, c) for m, c in blobs if c >= 0]  # (mask (H, W) bool, category or -1 for classify's)
+  for full, _ in (b for b in blobs if b[1] < 0):
+    found = _explain(full, camera, config)
     if found is not None:
-      parts, classes = list(found.masks), list(found.categories)
-    else:
-      parts = split_people(full, camera, config, image) if config.split_people else [full]
-      if camera is not None and config.extend_to_feet:
-        parts = [extend_to_feet(part, body, camera, config) for part in parts]
-    for k, part in enumerate(parts):
-      if not part.any():
-        continue
-      boxes.append([int(v) for v in rle.mask_box(part)])
-      scores.append(float(strength[part].mean()))
-      masks.append(rle.encode_mask(part))
-      fitted.append(-1 if classes is None else int(classes[k]))
+      objects += [(m, int(c)) for m, c in zip(found.masks, found.categories)]
+      continue
+    parts = split_people(full, camera, config, image) if config.split_people else [full]
+    if camera is not None and config.extend_to_feet:
+      parts = [extend_to_feet(part, body, camera, config) for part in parts]
+    objects += [(part, -1) for part in parts]
+  objects = [(m, c) for m, c in objects if m.any()]
+  boxes = [[int(v) for v in rle.mask_box(m)] for m, _ in objects]
+  scores = [float(strength[m].mean()) for m, _ in objects]
+  masks = [rle.encode_mask(m) for m, _ in objects]
+  fitted = [c for _, c in objects]
   boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
   fitted = np.asarray(fitted, np.int32)
   if camera is not None:
@@ -932,4 +980,5 @@ def detect_frames(frames, model: background_lib.BackgroundModel, camera: camera_
 BASELINE_CONFIG = DetectorConfig(illumination=False, ghost_edge_ratio=0., sample_ghost_share=0.,
                                  merge_fragments=False, split_people=False, hog=False,
                                  min_width_m=0., min_height_m=0., max_width_m=float("inf"),
-                                 fit_silhouettes=False, extend_to_feet=False, shadow_level_margin=None)
+                                 fit_silhouettes=False, extend_to_feet=False, shadow_level_margin=None,
+                                 lamps=False)

@@ -117,6 +117,25 @@ def _candidate_centres(xs: np.ndarray, ys: np.ndarray, camera: camera_lib.Camera
   return points
 
 
+def _projected(corners: np.ndarray, camera: camera_lib.Camera,
+               origin: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray]:
+  """Pixels (N, 8, 2) of corners (N, 8, 3) camera frame, relative to origin (x, y), and whether
+  all of a cuboid's corners lie in front of the camera (N,) bool."""
+  proj = corners @ np.asarray(camera.K, np.float64).T
+  ok = (proj[..., 2] > 1e-6).all(axis=1)
+  return proj[..., :2] / np.where(proj[..., 2:] > 1e-6, proj[..., 2:], 1.) - np.asarray(origin, np.float64), ok
+
+
+def silhouette_masks(corners: np.ndarray, camera: camera_lib.Camera) -> np.ndarray:
+  """(N, H, W) bool: the image of cuboids with corners (N, 8, 3) camera frame (their projected
+  convex hulls, cut to the image); empty for a cuboid with a corner behind the camera."""
+  px, ok = _projected(corners, camera)
+  masks = np.zeros((len(corners), camera.height, camera.width), np.uint8)
+  for i in np.flatnonzero(ok):
+    cv2.fillConvexPoly(masks[i], cv2.convexHull(np.round(px[i]).astype(np.int32)), 1)
+  return masks.astype(bool)
+
+
 def _filled_silhouettes(corners: np.ndarray, camera: camera_lib.Camera, sub: np.ndarray,
                         origin: tuple[int, int], min_fill: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """The silhouettes, filled enough, of cuboids with corners (N, 8, 3): indices (M,) of those
@@ -124,10 +143,7 @@ def _filled_silhouettes(corners: np.ndarray, camera: camera_lib.Camera, sub: np.
   window of `sub` (h, w) bool (the blob's box; origin its top-left x, y) and their areas (M,)
   pixels, inside the window or not (what the fill counts against); hulls with a corner behind
   the camera are skipped."""
-  K = np.asarray(camera.K, np.float64)
-  proj = corners @ K.T
-  ok = (proj[..., 2] > 1e-6).all(axis=1)
-  px = proj[..., :2] / np.where(proj[..., 2:] > 1e-6, proj[..., 2:], 1.) - np.asarray(origin, np.float64)
+  px, ok = _projected(corners, camera, origin)
   canvas = np.zeros(sub.shape, np.uint8)
   keep, masks, areas = [], [], []
   for i in np.flatnonzero(ok):
