@@ -157,3 +157,13 @@ def test_detector_finds_a_dark_car_by_its_lamps_and_cuts_off_its_headlights_pool
   assert det_metrics.box_iou(found.boxes, truth)[0, 0] > 0.8, (found.boxes, truth)
   blob_only = detect.detect(image, background, 3., 0, CAMERA, detect.DetectorConfig(shadows=False, lamps=False))
   assert blob_only.num == 2  # without the lamps the pool is an object of its own
+  # A person standing in the pool, darker than the road: not light, an object of its own.
+  feet = front - 4. * along
+  person = _project(np.stack([feet + dx * across + dz * UP for dx in (-.25, .25) for dz in (0., 1.75)]))
+  x0, y0 = np.floor(person.min(axis=0)).astype(int)
+  x1, y1 = np.ceil(person.max(axis=0)).astype(int)
+  image[y0:y1, x0:x1] = 8
+  found = detect.detect(image, background, 3., 0, CAMERA, detect.DetectorConfig(shadows=False))
+  people = found.select(found.categories == Category.PERSON)
+  assert found.num == 2 and people.num == 1, (found.boxes, found.categories)
+  assert det_metrics.box_iou(people.boxes, np.array([[x0, y0, x1 - x0, y1 - y0]], np.float64))[0, 0] > 0.8

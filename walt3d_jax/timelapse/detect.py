@@ -464,14 +464,15 @@ def _explain(blob: np.ndarray, camera: camera_lib.Camera | None,
   return found if len(found.masks) else None
 
 
-def with_lamp_cars(blobs: list[tuple[np.ndarray, int]], cars: lamps_lib.LampCars,
+def with_lamp_cars(blobs: list[tuple[np.ndarray, int]], cars: lamps_lib.LampCars, lit: np.ndarray,
                    config: DetectorConfig = DetectorConfig()) -> list[tuple[np.ndarray, int]]:
   """Blobs (mask (H, W) bool, category or -1) with the cars their lamps show (`lamps.lamp_cars`),
   nearest first. The blobs holding a car's lamps or lying mostly inside its silhouette become
   that car: their pixels inside the silhouette (grown by a pixel), or the whole
   silhouette where they fill less than `lamp_min_fill` of it (a dark car, its lamps and a glint);
-  their pixels outside it, but for the pool of its headlights' light on the road ahead, stay
-  blobs (-1) of their own. A car no blob shows is added as its silhouette. A car whose
+  their pixels outside it, but for the pool of its headlights' light on the road ahead (there
+  and `lit`, (H, W) bool: brighter than the background; a person in front of the car is not),
+  stay blobs (-1) of their own. A car no blob shows is added as its silhouette. A car whose
   silhouette overlaps a nearer lamp-found car's by IoU > 0.5 is the same car."""
   blobs = list(blobs)
   made: list[np.ndarray] = []
@@ -488,7 +489,7 @@ def with_lamp_cars(blobs: list[tuple[np.ndarray, int]], cars: lamps_lib.LampCars
     rest = np.zeros(silhouette.shape, bool)
     for i in hits:
       inside |= blobs[i][0] & grown
-      rest |= blobs[i][0] & ~grown & ~cars.ahead[k]
+      rest |= blobs[i][0] & ~grown & ~(cars.ahead[k] & lit)
     car = inside if np.count_nonzero(inside) >= config.lamp_min_fill * area else silhouette
     blobs = [o for i, o in enumerate(blobs) if i not in hits]
     blobs.append((car, int(Category.CAR)))
@@ -897,7 +898,8 @@ def detect(image: np.ndarray, background: np.ndarray, noise: np.ndarray | float,
            for g in range(int(groups.max(initial=-1)) + 1)]
   if camera is not None and config.lamps:
     cars = lamps_lib.lamp_cars(image, background, camera, config.lamp_config, config.silhouette_config.car_size_m)
-    blobs = with_lamp_cars(blobs, cars, config)
+    lit = image.sum(axis=2, dtype=np.int32) > background.sum(axis=2, dtype=np.int32)
+    blobs = with_lamp_cars(blobs, cars, lit, config)
   objects = [(m, c) for m, c in blobs if c >= 0]  # (mask (H, W) bool, category or -1 for classify's)
   for full, _ in (b for b in blobs if b[1] < 0):
     found = _explain(full, camera, config)
