@@ -338,7 +338,7 @@ def test_an_object_samples_match_only_in_patches_is_kept():
   frame[car] = 20
   frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
   noise = np.full((120, 160), 2.0, np.float32)
-  config = detect.DetectorConfig(match_gain=False, ghost_edge_ratio=0.)
+  config = detect.DetectorConfig(match_gain=False, ghost_edge_ratio=0., pool_edge_sigmas=0.)  # the sample test alone
   found = detect.detect(frame, median, noise, 0, None, config, samples)
   np.testing.assert_array_equal(found.boxes, [[90, 70, 50, 30]])
   labels = np.zeros((120, 160), np.int32)
@@ -370,7 +370,7 @@ def test_a_car_beside_a_ghost_loses_the_ghost():
   frame[40:70, 70:110] = [170, 60, 40]
   frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
   noise = np.full((120, 160), 2.0, np.float32)
-  config = detect.DetectorConfig(match_gain=False, ghost_edge_ratio=0.)
+  config = detect.DetectorConfig(match_gain=False, ghost_edge_ratio=0., pool_edge_sigmas=0.)  # the sample test alone
   found = detect.detect(frame, median, noise, 0, None, config, samples)
   np.testing.assert_array_equal(found.boxes, [[70, 40, 40, 30]])
   whole = detect.detect(frame, median, noise, 0, None, dataclasses.replace(config, ghost_part_share=0.), samples)
@@ -396,7 +396,7 @@ def test_what_the_samples_show_is_a_ghost():
   frame[70:100, 90:140] = [170, 60, 40]  # a new car
   frame = np.clip(np.rint(frame), 0, 255).astype(np.uint8)
   noise = np.full((120, 160), 2.0, np.float32)
-  config = detect.DetectorConfig(match_gain=False, ghost_edge_ratio=0.)
+  config = detect.DetectorConfig(match_gain=False, ghost_edge_ratio=0., pool_edge_sigmas=0.)  # the sample test alone
   found = detect.detect(frame, median, noise, 0, None, config, samples)
   np.testing.assert_array_equal(found.boxes, [[90, 70, 50, 30]])
   # Without the samples the queue's ghost is a detection: the test can fail.
@@ -586,3 +586,21 @@ def test_a_near_car_cut_by_a_pole_is_one_detection_seen_from_above():
   # With the plain height bound (2.4 m at any distance) they stay apart: the test can fail.
   plain = detect.DetectorConfig(car_apparent=False)
   assert len(set(detect.fragment_groups(halves, camera, plain))) == 2
+
+
+def test_a_pool_of_light_is_not_an_object_but_a_bright_car_is():
+  """A headlight's beam on the road brightens it with no outline of its own (it fades out); a
+  light car on the same road brightens it as much, inside a sharp outline."""
+  rng = np.random.default_rng(5)
+  background = np.full((120, 200, 3), 40.)
+  frame = background.copy()
+  yy, xx = np.mgrid[:120, :200]
+  frame += 70. * np.exp(-((xx - 50.) ** 2 + (yy - 60.) ** 2) / (2 * 14. ** 2))[..., None] * [1., .97, .9]
+  frame[45:75, 120:180] += 70.
+  noise = lambda a: np.clip(np.rint(a + rng.normal(0, 4, a.shape)), 0, 255).astype(np.uint8)
+  frame, background = noise(frame), noise(background)
+  sigma = np.full((120, 200), 4., np.float32)
+  found = detect.detect(frame, background, sigma, 0)
+  assert found.num == 1 and det_metrics.box_iou(found.boxes, np.array([[120., 45., 60., 30.]]))[0, 0] > 0.85
+  both = detect.detect(frame, background, sigma, 0, None, detect.DetectorConfig(pool_edge_sigmas=0.))
+  assert both.num == 2
