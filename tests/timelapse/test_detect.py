@@ -604,3 +604,7 @@ def test_a_pool_of_light_is_not_an_object_but_a_bright_car_is():
   assert found.num == 1 and det_metrics.box_iou(found.boxes, np.array([[120., 45., 60., 30.]]))[0, 0] > 0.85
   both = detect.detect(frame, background, sigma, 0, None, detect.DetectorConfig(pool_edge_sigmas=0.))
   assert both.num == 2
+  with pytest.raises(ValueError, match="pool_bright_share"):
+    detect.DetectorConfig(pool_edge_sigmas=-1.)
+  with pytest.raises(ValueError, match="lamp_min_fill"):
+    detect.DetectorConfig(lamp_min_fill=1.5)

@@ -303,6 +303,9 @@ class DetectorConfig:
                        f"{self.shadow_colour_search}, {self.shadow_colour_tol}")
     if not 0 < self.feet_fill <= 1:
       raise ValueError(f"DetectorConfig.feet_fill must be in (0, 1], got {self.feet_fill}")
+    if not (0 <= self.pool_bright_share <= 1 and self.pool_edge_sigmas >= 0 and 0 <= self.lamp_min_fill <= 1):
+      raise ValueError(f"DetectorConfig: need 0 <= pool_bright_share <= 1, pool_edge_sigmas >= 0 and 0 <= "
+                       f"lamp_min_fill <= 1, got {self.pool_bright_share}, {self.pool_edge_sigmas}, {self.lamp_min_fill}")
     low, high = self.illumination_ratio
     if not 0 < low < high:
       raise ValueError(f"DetectorConfig.illumination_ratio must satisfy 0 < low < high, got {self.illumination_ratio}")
@@ -911,13 +914,13 @@ def detect(image: np.ndarray, background: np.ndarray, noise: np.ndarray | float,
   mask, threshold, dist = foreground(image, background, noise, config)
   body = dist > threshold  # before the shadow tests: dark clothing passes them too
   labels, stats, keep = _components(mask, config.min_area)
+  edges_now = edge_strength(image) if keep and (config.ghost_edge_ratio > 0 or config.pool_edge_sigmas > 0) else None
   if config.ghost_edge_ratio > 0 and keep:
-    edges_now, edges_bg = edge_strength(image), edge_strength(background)
+    edges_bg = edge_strength(background)
     keep = [i for i in keep if not is_ghost(labels, stats[i], i, edges_now, edges_bg, config.ghost_edge_ratio)]
   if config.pool_edge_sigmas > 0 and keep:
     matched = match_gain(image, background) if config.match_gain else background
     sigma = float(np.median(noise))
-    edges_now = edge_strength(image)
     keep = [i for i in keep if not is_light_pool(labels, stats[i], i, image, matched, edges_now, sigma, config)]
   if samples is not None and config.sample_ghost_share and keep:
     consensus = sample_consensus(image, samples, threshold, labels, len(stats), config.sample_matches,
@@ -1021,4 +1024,4 @@ BASELINE_CONFIG = DetectorConfig(illumination=False, ghost_edge_ratio=0., sample
                                  merge_fragments=False, split_people=False, hog=False,
                                  min_width_m=0., min_height_m=0., max_width_m=float("inf"),
                                  fit_silhouettes=False, extend_to_feet=False, shadow_level_margin=None,
-                                 lamps=False)
+                                 lamps=False, pool_edge_sigmas=0.)
