@@ -59,7 +59,9 @@ shadows of the frame's shadows' colour and ghost parts dropped (same day; that c
 (285); over the four, 0.998 (464 of 465); then with soft shadows only where no sun's shadow
 shows: 114 mined at 1.0, over the four 0.998 (462 of 463); then with cars found by their lamps
 at night: 115 mined at 1.0, intersection 11 1.0 (41), crosswalk 12 1.0 (27), avenue 13 0.996
-(284), over the four 0.998 (466 of 467). Without a camera (from_video's
+(284), over the four 0.998 (466 of 467); and with pools of light dropped too: 114 mined at 1.0,
+intersection 11 1.0 (44), crosswalk 12 1.0 (25), avenue 13 0.996 (285), over the four 0.998 (467
+of 468). Without a camera (from_video's
 calibration pass) the detector's blobs are other than it learnt, so the first classifier serves
 there.
 """
