@@ -496,9 +496,8 @@ def with_lamp_cars(blobs: list[tuple[np.ndarray, int]], cars: lamps_lib.LampCars
     if not area or any(np.count_nonzero(silhouette & m) > 0.5 * np.count_nonzero(silhouette | m) for m in made):
       continue
     grown = cv2.dilate(silhouette.astype(np.uint8), grow).astype(bool)
-    hits = [i for i, (m, _) in enumerate(blobs)
-            if not any(m is x for x in made)
-            and ((m & cars.lamps[k]).any() or np.count_nonzero(m & silhouette) > 0.5 * np.count_nonzero(m))]
+    hits = [i for i, (m, c) in enumerate(blobs)  # not the cars made so far (classed already)
+            if c < 0 and ((m & cars.lamps[k]).any() or np.count_nonzero(m & silhouette) > 0.5 * np.count_nonzero(m))]
     inside = np.zeros(silhouette.shape, bool)
     rest = np.zeros(silhouette.shape, bool)
     for i in hits:

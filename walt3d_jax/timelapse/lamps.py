@@ -164,12 +164,17 @@ def pair_lamps(lamps: Lamps, camera: camera_lib.Camera, config: LampConfig = Lam
   off the line of sight; greedily, the separations nearest the range's middle first,
   each lamp in one pair at most."""
   points, _, ok = _lamp_points(lamps, camera, config)
+  return _pairs(lamps, points, ok, silhouettes.ground_axes(camera)[0], config)
+
+
+def _pairs(lamps: Lamps, points: np.ndarray, ok: np.ndarray, up: np.ndarray, config: LampConfig) -> np.ndarray:
+  """`pair_lamps` given the lamps' points (N, 3) and usability (N,) (`_lamp_points`) and the
+  ground's unit normal up (3,), camera frame."""
   low, high = config.separation_m
   i, j = np.triu_indices(len(points), k=1)
   gap = np.linalg.norm(points[i] - points[j], axis=1)
   ratio = np.maximum(lamps.areas[i], lamps.areas[j]) / np.maximum(np.minimum(lamps.areas[i], lamps.areas[j]), 1)
   # The line of sight to the pair's middle, on the ground plane; the pair's line lies in it.
-  up = np.asarray(camera.normal, np.float64) / np.linalg.norm(np.asarray(camera.normal, np.float64))
   sight = points[i] + points[j]
   sight -= (sight @ up)[:, None] * up
   cosine = np.abs(np.einsum('ij,ij->i', points[j] - points[i], sight)) / np.maximum(
@@ -189,13 +194,13 @@ def lamp_cars(image: np.ndarray, background: np.ndarray, camera: camera_lib.Came
               car_size_m: tuple[float, float, float] = silhouettes.SilhouetteConfig().car_size_m) -> LampCars:
   """Cars behind lamp pairs (module docstring): image, background (H, W, 3) uint8 RGB."""
   lamps = find_lamps(image, background, config)
-  pairs = pair_lamps(lamps, camera, config)
+  points, depths, ok = _lamp_points(lamps, camera, config)
+  up, forward, side = silhouettes.ground_axes(camera)
+  pairs = _pairs(lamps, points, ok, up, config)
   shape = image.shape[:2]
   if not len(pairs):
     empty = np.zeros((0,) + shape, bool)
     return LampCars(empty, empty, empty, np.zeros(0))
-  points, depths, _ = _lamp_points(lamps, camera, config)
-  up, forward, side = silhouettes.ground_axes(camera)
   red = lamps.red[pairs[:, 0]]
   heights = np.where(red, config.taillight_height_m, config.headlight_height_m)
   middle = 0.5 * (points[pairs[:, 0]] + points[pairs[:, 1]]) - heights[:, None] * up  # on the ground
@@ -210,18 +215,16 @@ def lamp_cars(image: np.ndarray, background: np.ndarray, camera: camera_lib.Came
   pair_pixels = np.stack([np.isin(lamps.labels, [a + 1, b + 1]) for a, b in pairs])
   # Headlights light the road from the lamps towards the camera; a car showing its tail lights
   # lights the road beyond its far end.
-  ahead = np.stack([_beam(camera, m + length * a, a, config, shape) if r else _beam(camera, m, -a, config, shape)
-                    for m, a, r in zip(middle, along, red)])
+  ahead = np.stack([_beam(camera, up, m + length * a, a, config, shape) if r
+                    else _beam(camera, up, m, -a, config, shape) for m, a, r in zip(middle, along, red)])
   return LampCars(masks, pair_pixels, ahead, 0.5 * (depths[pairs[:, 0]] + depths[pairs[:, 1]]))
 
 
-def _beam(camera: camera_lib.Camera, origin: np.ndarray, direction: np.ndarray, config: LampConfig,
-          shape: tuple[int, int]) -> np.ndarray:
+def _beam(camera: camera_lib.Camera, up: np.ndarray, origin: np.ndarray, direction: np.ndarray,
+          config: LampConfig, shape: tuple[int, int]) -> np.ndarray:
   """(H, W) bool: the image of the ground a car's headlights light, a wedge from the car's front
   (2 m wide at origin (3,), on the ground) along direction (3,) (unit, on the ground), camera
-  frame."""
-  up = np.asarray(camera.normal, np.float64)
-  up = up / np.linalg.norm(up)
+  frame; up (3,) the ground's unit normal."""
   side = np.cross(up, direction)
   slope = np.tan(np.radians(config.beam_half_angle_deg))
   edges = np.stack([direction + slope * side, direction - slope * side])
