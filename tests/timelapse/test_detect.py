@@ -514,6 +514,39 @@ def test_a_person_is_grown_down_to_the_feet_but_not_beyond_a_stature():
   np.testing.assert_array_equal(detect.extend_to_feet(wide, body, camera), wide)
 
 
+def test_a_walking_persons_thin_legs_are_grown_back():
+  """Legs one pixel wide, striding out of the torso's columns, are lost to the opening and fill
+  too few of the torso's columns to grow by: the unopened foreground's limbs connected to the
+  torso bring the person's box down to the feet, and what is not connected stays out."""
+  camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
+  x, y, w, h = (int(round(v)) for v in _board_box(camera, 30., 0.5, 1.7)[0])
+  torso = np.zeros((360, 640), bool)
+  torso[y:y + h // 2, x:x + w] = True
+  limbs = torso.copy()
+  legs = h - h // 2
+  for k in range(legs):  # two legs, one pixel wide, one striding out to each side
+    limbs[y + h // 2 + k, x + w // 2 - 1 - k // 3] = True
+    limbs[y + h // 2 + k, x + w // 2 + k // 3] = True
+  limbs[y + h + 2:y + h + 8, x:x + w] = True  # something else below, apart from the feet
+  body = limbs.copy()
+  assert rle.mask_box(detect.smooth_mask(limbs)[y:y + h])[3] <= h // 2 + 2  # the opening takes them
+  assert rle.mask_box(detect.extend_to_feet(torso, body, camera))[3] == h // 2  # too thin to fill
+  grown = detect.extend_to_feet(torso, body, camera, limbs=limbs)
+  gx, gy, gw, gh = rle.mask_box(grown)
+  assert (gy, gy + gh) == (y, y + h)
+  assert gx <= x and gx + gw >= x + w and gw <= 1.5 * w + 2  # the stride, within its pad
+  assert not grown[y + h:].any()
+  # A pool of light around the feet is wider than legs: the growth stops where it begins.
+  pooled = limbs.copy()
+  pooled[y + h - 3:y + h + 6, x - w:x + 2 * w] = True
+  grown = detect.extend_to_feet(torso, pooled, camera, limbs=pooled)
+  assert rle.mask_box(grown)[1] + rle.mask_box(grown)[3] == y + h - 3 and not grown[y + h - 3:].any()
+  config = detect.DetectorConfig(limb_pad=0.)  # the feet stride out of the torso's columns
+  assert h // 2 < rle.mask_box(detect.extend_to_feet(torso, body, camera, config, limbs=limbs))[3] < h
+  with pytest.raises(ValueError, match="limb_pad"):
+    detect.DetectorConfig(limb_pad=-1.)
+
+
 def test_cars_queued_in_one_blob_are_found_by_their_silhouettes():
   """Two cars side by side on the ground make one blob wider than a car: the detector returns
   two cars (by their silhouettes) where, without them, the blob was dropped as too wide."""
