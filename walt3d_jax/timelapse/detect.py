@@ -16,12 +16,13 @@ beam), and, given the background's samples, components that most samples show to
 where cars often queue), and the part of a component that they show as the frame does (a car
 beside the ghost of a queue). With a camera, fragments of one object are grouped
 (`fragment_groups`: a person in pieces, a car cut by a pole), people walking side by side
-are cut apart between their heads (`split_people`), a person the shadow test cut at the waist, or
-whose thin legs the opening took, is grown back down to the feet (`extend_to_feet`), a blob too large for one object is explained by
-car silhouettes standing on the ground (`silhouettes.explain_blob`), cars at night are found by
-their lamps (`lamps.lamp_cars`, `with_lamp_cars`: a dark car no blob shows, a car's blob joined
-with the pool of its headlights' light cut to its silhouette), and blobs whose metric size
-on the ground cannot be a person or a car are dropped (`plausible_size`). Otherwise one
+are cut apart between their heads (`split_people`), a person the shadow test cut at the waist,
+or whose thin legs the opening took, is grown back down to the feet (`extend_to_feet`), a blob
+too large for one object is explained by car silhouettes standing on the ground
+(`silhouettes.explain_blob`), cars at night are found by their lamps (`lamps.lamp_cars`,
+`with_lamp_cars`: a dark car no blob shows, a car's blob joined with the pool of its
+headlights' light cut to its silhouette), and blobs whose metric size on the ground cannot be a
+person or a car are dropped (`plausible_size`). Otherwise one
 component is one detection, so objects that touch in the image merge into one (scored as a
 false positive and misses when their union box overlaps neither by IoU 0.5).
 
@@ -197,8 +198,8 @@ class DetectorConfig:
     the opening took them (at night on seed 0's intersection 10 % of people's pixels, the shadow
     and light tests 3 %). Held out (seed 1): MOTA 0.451 / 0.352 / 0.373 / 0.507 → 0.455 /
     0.347 / 0.394 / 0.507, night recall 0.56 / 0.58 → 0.59 / 0.59 (intersection and
-    crosswalk / t_junction and avenue pooled); limb_pad 0, 0.5 and 1 measured on seed 0 scored
-    below 0.25.
+    crosswalk / t_junction and avenue pooled); on seed 0, MOTA with limb_pad 0, 0.5 or 1 at or
+    below 0.25's on every preset.
   fit_silhouettes, silhouette_config: with a camera, a blob too large for one object (wider
     than car_max_length_m or taller than car_max_height_m on the ground: cars queued nose to
     tail, a car with its shadow) is explained by car silhouettes (`silhouettes.explain_blob`),
