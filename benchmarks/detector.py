@@ -287,7 +287,7 @@ def main() -> None:
   parser.add_argument("--baseline", action="store_true", help="the detector before issue 11")
   parser.add_argument("--background_frames", type=int, default=8,
                       help="background frames per scored burst (same hour, other days)")
-  parser.add_argument("--estimator", default="median", choices=("median", "mode"),
+  parser.add_argument("--estimator", default=background.BackgroundConfig().estimator, choices=background.ESTIMATORS,
                       help="each frame's background from its neighbours (BackgroundConfig.estimator)")
   parser.add_argument("--same_sequence_background", action="store_true",
                       help="fit the background on the scored frames, default time-of-day buckets")

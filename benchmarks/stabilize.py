@@ -92,7 +92,7 @@ def main() -> None:
   parser.add_argument("--background_frames", type=int, default=8)
   parser.add_argument("--workdir", default="/tmp/detector_bench")
   args = parser.parse_args()
-  args.same_sequence_background, args.estimator = False, "median"
+  args.same_sequence_background, args.estimator = False, background.BackgroundConfig().estimator
   root = detector_bench.simulate_once(args.preset, args)
   frames, truth, occlusion, _ = detector_bench.load_sequence(root)
   detector_bench.fit_scene_background(args.preset, args)  # simulates the same-hours frames once

@@ -193,6 +193,34 @@ def test_mode_keeps_the_road_where_most_samples_hold_different_cars():
   assert np.abs(np.median(sample, axis=0)[:3, :4] - 90).min() > 30  # the median takes a car
 
 
+def test_block_mode_keeps_the_road_of_a_busy_lane_where_the_median_blends_its_cars():
+  """A lane busy at every hour: each of 6 samples holds a car (its own colour) somewhere in it,
+  every pixel of the lane has a car in half of them, so the per-pixel median is a blend of cars
+  (a ghost); in each block the samples showing the road agree, and the block mode is the road."""
+  rng = np.random.default_rng(6)
+  height, width = 24, 320  # blocks of 8 px (1/40 of the width)
+  road = rng.integers(60, 120, (height, width, 3)).astype(np.uint8)
+  samples = np.stack([np.clip(road + rng.normal(0, 2, road.shape), 0, 255).astype(np.uint8) for _ in range(6)])
+  lane = slice(8, 16)
+  for k in range(6):  # cars 40 px long: the even samples' and the odd ones' stretches alternate
+    for x in range(40 * (k % 2), width, 80):
+      samples[k, lane, x:x + 40] = rng.integers(150, 256, 3)
+  noise = np.full((height, width), 2.0, np.float32)
+  blocks = background._block_mode_of(samples, noise)
+  assert np.abs(blocks.astype(int) - road).mean(axis=2).max() <= 4  # the road everywhere
+  median = np.rint(np.median(samples, axis=0))
+  assert np.abs(median[lane] - road[lane]).mean(axis=2).min() > 15  # the median blends two cars in
+  # Through the model: a frame's own background with each estimator.
+  ghost = {}
+  for name in ("blocks", "median"):
+    config = background.BackgroundConfig(max_samples=6, neighbours=6, exclude_s=0., estimator=name)
+    frames = [Frame(t, NOON + 600. * t, image, f"{t}") for t, image in enumerate(samples)]
+    model = background.fit_background(frames, config)
+    ghost[name] = np.abs(model.frame_background(NOON + 9000., road)[0][lane].astype(int) - road[lane]).mean()
+  assert ghost["blocks"] < 3 and ghost["median"] > 15
+  assert background.BackgroundConfig().estimator == "blocks"
+
+
 def test_neighbours_come_from_several_moments():
   times = np.array([0., 1., 2., 3., 4., 5., 1000., 2000., 3000.])
   order = np.arange(9)  # the burst at t = 0..5 s looks most like the frame
