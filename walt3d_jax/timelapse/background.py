@@ -90,9 +90,9 @@ class BackgroundConfig:
     it: their per-pixel median is a blend of those cars (the ghost of a queue), while the
     samples that show the empty road there agree with each other block by block, a plurality
     even when not a majority. Detector benchmark (480×270, MOTA intersection / crosswalk /
-    t_junction / avenue): seed 0 0.477 / 0.382 / 0.406 / 0.421 → 0.468 / 0.406 / 0.448 / 0.423,
-    held out (seed 1) 0.455 / 0.347 / 0.394 / 0.507 → 0.476 / 0.360 / 0.459 / 0.468, pooled P
-    0.72 → 0.73, R 0.66 → 0.65.
+    t_junction / avenue): seed 0 0.477 / 0.382 / 0.406 / 0.421 → 0.466 / 0.410 / 0.448 / 0.423,
+    held out (seed 1) 0.455 / 0.347 / 0.394 / 0.507 → 0.481 / 0.360 / 0.459 / 0.468, pooled P
+    0.719 → 0.735, R 0.660 → 0.647.
   """
 
   # Default ranges follow the sun at mid latitudes (and sim.lighting): twilight and low sun
