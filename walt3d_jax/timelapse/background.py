@@ -485,12 +485,12 @@ def _block_mode_of(sample: np.ndarray, noise: np.ndarray) -> np.ndarray:
   tol = max(_BLOCK_SIGMAS * float(np.median(noise)), _BLOCK_FLOOR)
   starts = np.arange(0, width, block)
   widths = np.diff(np.r_[starts, width])
+  first, second = np.triu_indices(m, 1)  # each pair of samples once
   out = np.empty(sample.shape[1:], np.uint8)
   for top in range(0, height, block):
     x = sample[:, top:top + block].astype(np.float32)  # (M, b, W, 3)
-    # Each pair once: |difference| summed over the block's rows and the channels, then over its
-    # columns, as a mean per pixel and channel.
-    first, second = np.triu_indices(m, 1)
+    # |difference| summed over the block's rows and the channels, then over its columns, as a
+    # mean per pixel and channel.
     pairs = sum(np.abs(x[first, ..., c] - x[second, ..., c]).sum(axis=1) for c in range(3))  # (pairs, W)
     mean = np.add.reduceat(pairs, starts, axis=1) / (3 * x.shape[1] * widths)  # (pairs, blocks)
     alike = np.ones((m, m, len(starts)), bool)
