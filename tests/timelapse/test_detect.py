@@ -284,6 +284,58 @@ def test_people_side_by_side_are_split_between_their_heads():
   assert len(detect.split_people(group, sky)) == 1
 
 
+def _upright_rect(camera, distance, left, right, bottom, top, mask):
+  """Draws into mask (H, W) bool an upright rectangle `distance` m ahead, from `left` to `right`
+  m aside and `bottom` to `top` m above the ground."""
+  corners = np.array([[distance, left, bottom], [distance, right, bottom], [distance, right, top],
+                      [distance, left, top]])
+  uv = np.asarray(plane.ground_to_pixel(camera, jnp.asarray(corners))[0])
+  mask[int(round(uv[:, 1].min())):int(round(uv[:, 1].max())) + 1,
+       int(round(uv[:, 0].min())):int(round(uv[:, 0].max())) + 1] = True
+  return mask
+
+
+def _walker(camera, distance, lateral, mask):
+  """A walker 1.6 m tall mid-stride at `lateral` m aside: a torso 0.7 m wide with its arms
+  over two legs 0.1 m wide, 0.4 m apart; no head stands out (at 480×270 it is a pixel or
+  two)."""
+  _upright_rect(camera, distance, lateral - 0.35, lateral + 0.35, 0.8, 1.6, mask)
+  for side in (-1, 1):
+    leg = lateral + side * 0.2
+    _upright_rect(camera, distance, leg - 0.05, leg + 0.05, 0., 0.8, mask)
+  return mask
+
+
+def test_a_group_too_narrow_for_a_car_is_cut_into_its_people():
+  camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
+  shape = (360, 640)
+  # Two walkers arm to arm: one blob 1.4 m wide, wider than one person, narrower than any car;
+  # its top outline is flat, so no heads to cut between.
+  alone = [_walker(camera, 15., y, np.zeros(shape, bool)) for y in (-0.35, 0.35)]
+  group = alone[0] | alone[1]
+  assert cv2.connectedComponents(group.astype(np.uint8))[0] == 2
+  parts = detect.split_people(group, camera)
+  assert len(parts) == 2
+  by_x = lambda masks: np.array(sorted(rle.mask_box(m) for m in masks), np.float64)
+  np.testing.assert_array_less(0.85, np.diag(det_metrics.box_iou(by_x(parts), by_x(alone))))
+  assert sum(int(p.sum()) for p in parts) == int(group.sum())
+  assert (detect.classify(by_x(parts), camera) == Category.PERSON).all()
+  # A car head-on (1.8 m wide, 1.5 m tall) and one walker stay whole; so does the group when
+  # cars may be as narrow as it (the rule off).
+  car = _upright_rect(camera, 15., -0.9, 0.9, 0., 1.5, np.zeros(shape, bool))
+  assert len(detect.split_narrow_group(car, camera)) == 1
+  assert len(detect.split_narrow_group(alone[0], camera)) == 1
+  narrow_cars = detect.DetectorConfig(car_min_width_m=1.2)
+  assert len(detect.split_people(group, camera, narrow_cars)) == 1
+  # Three walkers arm to arm, 2.1 m: as wide as a car, left to the car rules.
+  three = group | _walker(camera, 15., 1.05, np.zeros(shape, bool))
+  assert len(detect.split_people(three, camera)) == 1
+  with pytest.raises(ValueError, match="car_min_width_m"):
+    detect.DetectorConfig(car_min_width_m=1.0)
+  with pytest.raises(ValueError, match="group_person_width_m"):
+    detect.DetectorConfig(group_person_width_m=0.)
+
+
 def test_a_sliver_beside_a_person_joins_its_neighbour():
   # HOG may find one person twice: the band between its two finds cannot stand as a person.
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
@@ -512,6 +564,15 @@ def test_a_person_is_grown_down_to_the_feet_but_not_beyond_a_stature():
   wide[y:y + int(0.5 * h), x - 6 * w:x + w] = True
   body[y:y + h, x - 6 * w:x + w] = True
   np.testing.assert_array_equal(detect.extend_to_feet(wide, body, camera), wide)
+  # A walker's torso with the arms out, 1 m wide at the feet's depth and wider at its own
+  # bottom's, is still a person's: grown to the feet.
+  x, y, w, h = (int(round(v)) for v in _board_box(camera, 15., 1.0, 1.7)[0])
+  torso = np.zeros((360, 640), bool)
+  torso[y:y + int(0.5 * h), x:x + w] = True
+  body = np.zeros_like(torso)
+  body[y:y + h, x:x + w] = True
+  assert detect.metric_size(camera, np.asarray([rle.mask_box(torso)], np.float64))[0][0] > 1.0
+  assert rle.mask_box(detect.extend_to_feet(torso, body, camera)) == [x, y, w, h]
 
 
 def test_a_walking_persons_thin_legs_are_grown_back():
