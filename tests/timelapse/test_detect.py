@@ -325,6 +325,7 @@ def test_a_group_too_narrow_for_a_car_is_cut_into_its_people():
   car = _upright_rect(camera, 15., -0.9, 0.9, 0., 1.5, np.zeros(shape, bool))
   assert len(detect.split_narrow_group(car, camera)) == 1
   assert len(detect.split_narrow_group(alone[0], camera)) == 1
+  assert len(detect.split_narrow_group(group, None)) == 1
   narrow_cars = detect.DetectorConfig(car_min_width_m=1.2)
   assert len(detect.split_people(group, camera, narrow_cars)) == 1
   # Three walkers arm to arm, 2.1 m: as wide as a car, left to the car rules.

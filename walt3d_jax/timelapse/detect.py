@@ -188,25 +188,27 @@ class DetectorConfig:
     the shadows) and searching blobs up to 3.2 or 4 m tall left P / R unchanged (crosswalk,
     960×540, seed 0): not kept.
   car_min_width_m, group_person_width_m: with a camera, a blob person-tall (min_height_m …
-    person_max_height_m) wider than one person (person_max_width_m) but narrower than any whole
-    car (car_min_width_m: current cars are 1.65 m wide or more, REFERENCE.md), which neither
-    its heads nor HOG split, is cut into round(width / group_person_width_m) people (2 to 4) at
-    the emptiest column near each equal share (`split_narrow_group`). At 480×270 two people
-    side by side are 10 px wide each, too small for the heads or for HOG, and their torsos
-    join as one car fragment (seed 0: 134 unoccluded people in car-class detections that held
-    only people). MOTA (intersection / crosswalk / t_junction / avenue) seed 0 0.466 / 0.410 /
-    0.448 / 0.423 → 0.495 / 0.413 / 0.504 / 0.446, held out (seed 1) 0.481 / 0.360 / 0.459 /
-    0.468 → 0.518 / 0.352 / 0.484 / 0.470; held-out pooled P 0.735 → 0.734, R 0.647 → 0.660
-    (by day 0.698 → 0.716). With car_min_width_m 1.5 the seed-0 MOTA summed 1.820, 1.6 1.865,
-    1.8 (cars head-on are 1.65–2.0 m wide) 1.840 (cut at the first emptiest column; its middle,
-    kept: 1.858). Cutting also blobs up to 2.2 m wide joined from pieces each as narrow as a
-    person: held out crosswalk +0.022, t_junction -0.019; not kept.
-  extend_to_feet, feet_fill: with a camera, a part as narrow as a person (<=
-    person_max_width_m; until 2026-12-04 fragment_person_width_m, 0.9 m: at 480×270 a walker's
-    box is about 10 px, 1 m, wide, and a torso's measures wider, its bottom row being farther
-    than the feet, so such torsos stayed short and were dropped; held-out MOTA 0.518 / 0.352 /
-    0.484 / 0.470 → 0.527 / 0.360 / 0.484 / 0.472, pooled R 0.660 → 0.667, P 0.734 → 0.728;
-    seed 0 summed +0.013) but too short to stand as one is grown down through the foreground before the shadow tests while it fills
+    person_max_height_m) wider than one person (person_max_width_m) but narrower than any whole car
+    (car_min_width_m: current cars are 1.65 m wide or more, REFERENCE.md), which neither its heads
+    nor HOG split, is cut into round(width / group_person_width_m) people (2 to 4) at the middle of
+    the emptiest columns near each equal share (`split_narrow_group`). At 480×270 two people side by
+    side are 10 px wide each, too small for the heads or for HOG, and their torsos join as one car
+    fragment (seed 0: 134 unoccluded people in car-class detections that held only people). MOTA
+    (intersection / crosswalk / t_junction / avenue) seed 0 0.466 / 0.410 / 0.448 / 0.423 → 0.495 /
+    0.413 / 0.504 / 0.446, held out (seed 1) 0.481 / 0.360 / 0.459 / 0.468 → 0.518 / 0.352 / 0.484 /
+    0.470; held-out pooled P 0.735 → 0.734, R 0.647 → 0.660 (by day 0.698 → 0.716). With
+    car_min_width_m 1.5 the seed-0 MOTA summed 1.820, 1.6 1.865, 1.8 (cars head-on are 1.65–2.0 m
+    wide) 1.840 (cut at the first emptiest column; its middle, kept: 1.858). Cutting also blobs up
+    to 2.2 m wide joined from pieces each as narrow as a person: held out crosswalk +0.022,
+    t_junction -0.019; not kept. Nor a cut refused where the profile does not dip below 0.8
+    (0.9) of its peak, against a dark car cut in three at night: seed 0 summed 1.868 (1.852)
+    against 1.871.
+  extend_to_feet, feet_fill: with a camera, a part as narrow as a person (<= person_max_width_m;
+    until 2026-12-04 fragment_person_width_m, 0.9 m: at 480×270 a walker's box is about 10 px, 1 m,
+    wide, and a torso's measures wider, its bottom row being farther than the feet, so such torsos
+    stayed short and were dropped; held-out MOTA 0.518 / 0.352 / 0.484 / 0.470 → 0.527 / 0.360 /
+    0.484 / 0.472, pooled R 0.660 → 0.667, P 0.734 → 0.728; seed 0 summed +0.013) but too short to
+    stand as one is grown down through the foreground before the shadow tests while it fills
     feet_fill of the part's columns, up to fragment_person_height_m (`extend_to_feet`). On the
     seed-0 sequences (with the shadow level off) people's recall rose 0.26 / 0.36 / 0.28 / 0.27
     → 0.29 / 0.40 / 0.32 / 0.37 (intersection, crosswalk, t_junction, avenue; feet_fill 0.5);
@@ -586,7 +588,7 @@ def split_people(mask: np.ndarray, camera: camera_lib.Camera | None,
   return split_narrow_group(mask, camera, config)
 
 
-def split_narrow_group(mask: np.ndarray, camera: camera_lib.Camera,
+def split_narrow_group(mask: np.ndarray, camera: camera_lib.Camera | None,
                        config: DetectorConfig = DetectorConfig()) -> list[np.ndarray]:
   """A blob's mask (H, W) bool cut into the people of a group too narrow to be a car.
 
@@ -595,9 +597,11 @@ def split_narrow_group(mask: np.ndarray, camera: camera_lib.Camera,
   by side (or a fragment of a car, which the cut costs). It is cut into
   round(width / group_person_width_m) parts (2 to 4), each cut at the middle of the columns
   with the fewest blob pixels within a quarter share of an equal cut (between two walkers the
-  profile dips). Kept when
-  every part is at least min_width_m wide; else [mask]. Parts are as short as the blob: the
-  caller grows them to their feet (`extend_to_feet`)."""
+  profile dips). Kept when every part is at least min_width_m wide; else, or without a camera,
+  [mask]. Parts are as short as the blob: the caller grows them to their feet
+  (`extend_to_feet`)."""
+  if camera is None:
+    return [mask]
   box = np.asarray(rle.mask_box(mask), np.float64)
   width_m, height_m, _, valid = (v[0] for v in metric_size(camera, box[None]))
   if not (valid and config.min_height_m <= height_m <= config.person_max_height_m
