@@ -131,7 +131,10 @@ t_junction 0.77 / 0.74 / 0.551, avenue 0.80 / 0.64 / 0.514, pooled P 0.76 R 0.68
 Then (2026-12-04) groups too narrow for a car cut into their people (`detect.split_narrow_group`)
 and torsos up to 1.2 m wide grown to their feet, held out at 480×270: intersection P 0.77 R 0.70
 MOTA 0.527, crosswalk 0.67 / 0.56 / 0.360, t_junction 0.71 / 0.71 / 0.484, avenue 0.73 / 0.67 /
-0.472, pooled P 0.73 R 0.67 (day 0.75 / 0.72, night 0.70 / 0.59).
+0.472, pooled P 0.73 R 0.67 (day 0.75 / 0.72, night 0.70 / 0.59): intersection meets the three
+goals. At 1280×720: intersection 0.79 / 0.75 / 0.609, crosswalk 0.64 / 0.62 / 0.384, t_junction
+0.75 / 0.75 / 0.557, avenue 0.77 / 0.66 / 0.518, pooled P 0.75 R 0.70 (day 0.76 / 0.75, night
+0.73 / 0.63), about 2.1 s a frame.
 
 Goals (issue 11): precision >= 0.7, recall >= 0.7 (occlusion < 0.1), MOTA >= 0.5.
 """
