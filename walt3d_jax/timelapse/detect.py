@@ -617,8 +617,7 @@ def split_narrow_group(mask: np.ndarray, camera: camera_lib.Camera | None,
   for k in range(1, count):
     centre = int(round(k * w / count))
     lo, hi = max(1, centre - reach), min(w - 1, centre + reach)
-    window = profile[lo:hi + 1]
-    cuts.append(x + lo + int(np.rint(np.flatnonzero(window == window.min()).mean())))
+    cuts.append(x + lo + _middle_of_least(profile[lo:hi + 1]))
   parts = hog_lib.cut_at_columns(mask, sorted(set(cuts)), config.min_area)
   if len(parts) < 2:
     return [mask]
@@ -661,6 +660,12 @@ def _join_short_parts(parts: list[np.ndarray], camera: camera_lib.Camera, config
   return parts
 
 
+def _middle_of_least(values: np.ndarray) -> int:
+  """Index of the middle of the entries of values (N,) within 0.5 of their least (whole-pixel
+  profiles: the flat stretch at the bottom of a dip, not its first column)."""
+  return int(np.rint(np.flatnonzero(values <= values.min() + 0.5).mean()))
+
+
 def _split_at_heads(mask: np.ndarray, box: np.ndarray, px_per_m: float, config: DetectorConfig) -> list[np.ndarray]:
   """The blob's mask cut between the heads of its top outline (`split_people`); [mask] when it
   has fewer than two heads."""
@@ -672,8 +677,7 @@ def _split_at_heads(mask: np.ndarray, box: np.ndarray, px_per_m: float, config: 
   if len(heads) < 2:
     return [mask]
   # The middle of the lowest stretch between two heads (shoulders are flat: not its first column).
-  cuts = [a + int(np.rint(np.flatnonzero(top[a:b + 1] >= top[a:b + 1].max() - 0.5).mean()))
-          for a, b in zip(heads[:-1], heads[1:])]
+  cuts = [a + _middle_of_least(-top[a:b + 1]) for a, b in zip(heads[:-1], heads[1:])]
   return hog_lib.cut_at_columns(mask, [x + c for c in cuts], config.min_area)
 
 
