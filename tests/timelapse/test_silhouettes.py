@@ -1,5 +1,9 @@
 """Blobs explained by silhouettes of objects on the ground: cuboid geometry (property test),
-touching cars drawn with OpenCV's projection found one by one, flat ground stains refused."""
+touching cars drawn with OpenCV's projection found one by one, flat ground stains refused, the
+head of a queue from the detector benchmark found by its outline."""
+
+import json
+import pathlib
 
 import cv2
 import hypothesis
@@ -93,3 +97,32 @@ def test_empty_blob_and_bad_config():
     silhouettes.SilhouetteConfig(min_fill=0.)
   with pytest.raises(ValueError, match="car_size_m"):
     silhouettes.SilhouetteConfig(car_size_m=(4., 1.8))
+  with pytest.raises(ValueError, match="ring_m"):
+    silhouettes.SilhouetteConfig(ring_m=-0.1)
+  with pytest.raises(ValueError, match="ring_weight"):
+    silhouettes.SilhouetteConfig(ring_weight=float("nan"))
+
+
+def _queue_blob():
+  """A blob from the detector benchmark (fixtures/make_queue_blob.py): a car at the head of a
+  queue joined to the lower half of the car behind; the blob (H, W) bool, the camera and the
+  simulator's box of the front car (4,)."""
+  data = np.load(pathlib.Path(__file__).with_name("fixtures") / "queue_blob.npz")
+  camera = camera_lib.camera_from_dict(json.loads(str(data["camera"])))
+  x, y, w, h = (int(v) for v in data["box"])
+  blob = np.zeros((camera.height, camera.width), bool)
+  blob[y:y + h, x:x + w] = np.unpackbits(data["bits"], count=h * w).reshape(h, w).astype(bool)
+  return blob, camera, data["front_car"].astype(np.float32)
+
+
+@pytest.mark.parametrize("ring_weight", [2., 0.])
+def test_the_car_at_the_head_of_a_queue_is_found_by_its_outline(ring_weight):
+  blob, camera, front = _queue_blob()
+  found = silhouettes.explain_blob(blob, camera, silhouettes.SilhouetteConfig(ring_weight=ring_weight))
+  boxes = np.array([rle.mask_box(m) for m in found.masks], np.float32).reshape(-1, 4)
+  best = float(det_metrics.box_iou(boxes, front[None]).max(initial=0.))
+  if ring_weight:
+    assert best >= 0.7, (boxes, front)
+  else:
+    # Without the ring, a silhouette straddling both cars covers more of the blob (646 px against 611).
+    assert best <= 0.55, (boxes, front)

@@ -6,10 +6,13 @@ of a cuboid of a car's typical size. As in the
 probabilistic occupancy map of Fleuret, Berclaz, Lengagne & Fua (2008, "Multicamera people
 tracking with a probabilistic occupancy map"), where rectangles of a person's size at ground
 positions explain background-subtraction blobs, `explain_blob` picks silhouettes greedily: the
-one covering the most foreground not yet explained, if enough of it is foreground
-(`min_fill`) and enough of it is new (`min_new`), until none qualifies. Each object's mask is
-its silhouette's share of the blob, nearer objects first; the rest of the blob (a shadow, a
-reflection) is left unexplained.
+one that best explains foreground not yet explained, if enough of it is foreground
+(`min_fill`) and enough of it is new (`min_new`), until none qualifies. "Best" is the new
+foreground it covers less `ring_weight` times the unexplained foreground in a ring `ring_m` wide
+around it: in a queue, a silhouette straddling two cars can cover more foreground than one on
+the nearest car, but only the nearest car's outline lies on the blob's outline. Each object's
+mask is its silhouette's share of the blob, nearer objects first; the rest of the blob (a
+shadow, a reflection) is left unexplained.
 
 Candidates: ground points under a lattice of the blob's pixels (about `grid_m` apart at the
 blob's depth), cars at `car_yaws` headings in [0, π) at each. Only silhouettes at least `min_fill` foreground are kept as candidates, so the
@@ -42,6 +45,10 @@ class SilhouetteConfig:
     explains.
   max_objects: most objects per blob.
   max_candidates: the lattice is thinned to keep at most this many ground points.
+  ring_m, ring_weight: width of the ring around a silhouette, at the blob's depth, and the weight
+    of the unexplained foreground in it against the new foreground inside (0: the most new
+    foreground wins). On the detector benchmark's seed 0, MOTA summed over its presets: 1.87
+    without the ring, 1.98 with 0.3 m and 2 (1.99 with 0.2 m, 1.95 at weight 1, 1.97 at 3).
   """
 
   car_size_m: tuple[float, float, float] = (4.2, 1.75, 1.45)
@@ -51,6 +58,8 @@ class SilhouetteConfig:
   min_new: float = 0.5
   max_objects: int = 8
   max_candidates: int = 400
+  ring_m: float = 0.3
+  ring_weight: float = 2.
 
   def __post_init__(self):
     if len(self.car_size_m) != 3 or not all(v > 0 for v in self.car_size_m):
@@ -58,6 +67,9 @@ class SilhouetteConfig:
     if not (0 < self.min_fill <= 1 and 0 < self.min_new <= 1 and self.grid_m > 0):
       raise ValueError(f"SilhouetteConfig: need 0 < min_fill, min_new <= 1 and grid_m > 0, got "
                        f"{self.min_fill}, {self.min_new}, {self.grid_m}")
+    if not (self.ring_m >= 0 and self.ring_weight >= 0 and np.isfinite(self.ring_m + self.ring_weight)):
+      raise ValueError(f"SilhouetteConfig: need ring_m >= 0 and ring_weight >= 0, got {self.ring_m}, "
+                       f"{self.ring_weight}")
     if self.car_yaws < 1 or self.max_objects < 1 or self.max_candidates < 1:
       raise ValueError("SilhouetteConfig: car_yaws, max_objects and max_candidates must be >= 1")
 
@@ -99,15 +111,21 @@ def cuboid_corners(centres: np.ndarray, yaws: np.ndarray, size_m: tuple[float, f
           + signs[None, :, 1:2] * width * across[:, None, :] + signs[None, :, 2:3] * height * up)
 
 
+def _px_per_metre(xs: np.ndarray, ys: np.ndarray, camera: camera_lib.Camera) -> float | None:
+  """Pixels a metre spans at the depth of the blob's lowest row (its pixels xs, ys (P,)); None
+  when that row lies above the horizon."""
+  _, depth, on_ground = ground_lib.pixels_to_ground(camera, np.array([xs.mean()]), np.array([ys.max()]))
+  return float(np.asarray(camera.K)[0, 0]) / float(depth[0]) if on_ground[0] else None
+
+
 def _candidate_centres(xs: np.ndarray, ys: np.ndarray, camera: camera_lib.Camera,
                        config: SilhouetteConfig) -> np.ndarray:
   """Ground points (M, 3) camera frame under a lattice of the blob's pixels xs, ys (P,) (see
   module doc); none when the blob lies above the horizon."""
-  # The lattice step in pixels: grid_m at the depth of the blob's lowest row.
-  _, depth, on_ground = ground_lib.pixels_to_ground(camera, np.array([xs.mean()]), np.array([ys.max()]))
-  if not on_ground[0]:
+  px_per_m = _px_per_metre(xs, ys, camera)
+  if px_per_m is None:
     return np.zeros((0, 3))
-  step = max(1, int(config.grid_m * float(np.asarray(camera.K)[0, 0]) / depth[0]))
+  step = max(1, int(config.grid_m * px_per_m))
   # Footprint centres lie below the blob's top; a nearer object's footprint may reach below it.
   us, vs = np.meshgrid(np.arange(xs.min(), xs.max() + 1, step), np.arange(ys.min(), ys.max() + 1 + 2 * step, step))
   points, _, on_ground = ground_lib.pixels_to_ground(camera, us.ravel(), vs.ravel())
@@ -164,6 +182,16 @@ def _filled_silhouettes(corners: np.ndarray, camera: camera_lib.Camera, sub: np.
   return np.asarray(keep), np.stack(masks), np.asarray(areas)
 
 
+def _rings(masks: np.ndarray, width: int) -> np.ndarray:
+  """(M, h * w) float32: the pixels within `width` pixels (chessboard distance) of each mask
+  (M, h, w) bool but outside it, flattened; zeros when width is 0."""
+  if width < 1:
+    return np.zeros((len(masks), masks[0].size), np.float32)
+  kernel = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
+  return np.stack([(cv2.dilate(m.view(np.uint8), kernel).astype(bool) & ~m).ravel()
+                   for m in masks]).astype(np.float32)
+
+
 def explain_blob(blob: np.ndarray, camera: camera_lib.Camera,
                  config: SilhouetteConfig = SilhouetteConfig()) -> Explained:
   """Objects standing on the ground whose silhouettes explain the blob (module docstring).
@@ -188,6 +216,7 @@ def explain_blob(blob: np.ndarray, camera: camera_lib.Camera,
   if not len(index):
     return empty
   flat = sil.reshape(len(sil), -1).astype(np.float32)
+  ring = _rings(sil, int(round(config.ring_m * _px_per_metre(xs, ys, camera))))
   unexplained = sub.ravel().astype(np.float32)
   chosen = []
   for _ in range(config.max_objects):
@@ -195,7 +224,8 @@ def explain_blob(blob: np.ndarray, camera: camera_lib.Camera,
     ok = new >= config.min_new * areas
     if not ok.any():
       break
-    best = int(np.argmax(np.where(ok, new, -1.)))
+    score = new - config.ring_weight * (ring @ unexplained) if config.ring_weight else new
+    best = int(np.argmax(np.where(ok, score, -np.inf)))
     chosen.append(best)
     unexplained = unexplained * (1. - flat[best])
   if not chosen:
