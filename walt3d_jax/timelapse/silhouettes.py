@@ -119,12 +119,9 @@ def _px_per_metre(xs: np.ndarray, ys: np.ndarray, camera: camera_lib.Camera) -> 
 
 
 def _candidate_centres(xs: np.ndarray, ys: np.ndarray, camera: camera_lib.Camera,
-                       config: SilhouetteConfig) -> np.ndarray:
-  """Ground points (M, 3) camera frame under a lattice of the blob's pixels xs, ys (P,) (see
-  module doc); none when the blob lies above the horizon."""
-  px_per_m = _px_per_metre(xs, ys, camera)
-  if px_per_m is None:
-    return np.zeros((0, 3))
+                       config: SilhouetteConfig, px_per_m: float) -> np.ndarray:
+  """Ground points (M, 3) camera frame under a lattice of the blob's pixels xs, ys (P,), about
+  grid_m apart at px_per_m (`_px_per_metre`) (see module doc)."""
   step = max(1, int(config.grid_m * px_per_m))
   # Footprint centres lie below the blob's top; a nearer object's footprint may reach below it.
   us, vs = np.meshgrid(np.arange(xs.min(), xs.max() + 1, step), np.arange(ys.min(), ys.max() + 1 + 2 * step, step))
@@ -184,9 +181,7 @@ def _filled_silhouettes(corners: np.ndarray, camera: camera_lib.Camera, sub: np.
 
 def _rings(masks: np.ndarray, width: int) -> np.ndarray:
   """(M, h * w) float32: the pixels within `width` pixels (chessboard distance) of each mask
-  (M, h, w) bool but outside it, flattened; zeros when width is 0."""
-  if width < 1:
-    return np.zeros((len(masks), masks[0].size), np.float32)
+  (M, h, w) bool but outside it, flattened (width >= 1)."""
   kernel = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
   return np.stack([(cv2.dilate(m.view(np.uint8), kernel).astype(bool) & ~m).ravel()
                    for m in masks]).astype(np.float32)
@@ -203,7 +198,10 @@ def explain_blob(blob: np.ndarray, camera: camera_lib.Camera,
   ys, xs = np.nonzero(blob)
   if not len(xs):
     return empty
-  centres = _candidate_centres(xs, ys, camera, config)
+  px_per_m = _px_per_metre(xs, ys, camera)
+  if px_per_m is None:
+    return empty
+  centres = _candidate_centres(xs, ys, camera, config, px_per_m)
   if not len(centres):
     return empty
   yaws = np.pi * np.arange(config.car_yaws) / config.car_yaws
@@ -216,7 +214,8 @@ def explain_blob(blob: np.ndarray, camera: camera_lib.Camera,
   if not len(index):
     return empty
   flat = sil.reshape(len(sil), -1).astype(np.float32)
-  ring = _rings(sil, int(round(config.ring_m * _px_per_metre(xs, ys, camera))))
+  ring_px = int(round(config.ring_m * px_per_m)) if config.ring_weight else 0
+  ring = _rings(sil, ring_px) if ring_px else None
   unexplained = sub.ravel().astype(np.float32)
   chosen = []
   for _ in range(config.max_objects):
@@ -224,7 +223,7 @@ def explain_blob(blob: np.ndarray, camera: camera_lib.Camera,
     ok = new >= config.min_new * areas
     if not ok.any():
       break
-    score = new - config.ring_weight * (ring @ unexplained) if config.ring_weight else new
+    score = new if ring is None else new - config.ring_weight * (ring @ unexplained)
     best = int(np.argmax(np.where(ok, score, -np.inf)))
     chosen.append(best)
     unexplained = unexplained * (1. - flat[best])
