@@ -218,6 +218,30 @@ def test_a_ghost_is_dropped_and_an_object_kept():
   assert both.num == 2
 
 
+def test_an_object_along_a_strong_background_edge_is_no_ghost():
+  """A car whose outline is in the frame but whose roof lies along a white line of the
+  background (a stop line it has stopped on): that stretch alone pulls the contour's mean ratio
+  under 0.8, while the outline's median pixel still has the frame's own edge. A ghost's outline
+  is the background's along its whole length."""
+  rng = np.random.default_rng(2)
+  road = np.clip(100 + rng.normal(0, 2, (120, 160, 3)), 0, 255)
+  bg, frame = road.copy(), road.copy()
+  bg[55:57, 30:110] = 250  # the line, hidden by the car in the frame
+  frame[55:85, 40:100] = 130  # the car: faint against the road, on the line
+  bg[20:45, 110:150] = [30, 40, 150]  # a ghost: the car that left, in the background only
+  frame[55:57, 30:40] = frame[55:57, 100:110] = 250  # the line's ends beside the car
+  bg, frame = (np.clip(np.rint(a), 0, 255).astype(np.uint8) for a in (bg, frame))
+  noise = np.full((120, 160), 2.0, np.float32)
+  config = detect.DetectorConfig(match_gain=False, illumination=False, shadows=False)
+  found = detect.detect(frame, bg, noise, 0, None, config)
+  np.testing.assert_array_equal(found.boxes, [[40, 55, 60, 30]])
+  # The mean alone calls the car a ghost too: the test can fail.
+  mean_only = detect.detect(frame, bg, noise, 0, None, dataclasses.replace(config, ghost_median_ratio=0.))
+  assert mean_only.num == 0
+  with pytest.raises(ValueError, match="ghost_median_ratio"):
+    detect.DetectorConfig(ghost_median_ratio=-1.)
+
+
 def test_person_fragments_are_grouped_but_two_people_are_not():
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
   person = _board_box(camera, 15., 0.5, 1.7)[0]
