@@ -123,9 +123,8 @@ class DetectorConfig:
     lit edge of a pool of light) pulls the mean down although most of the outline is the
     object's own; a ghost's outline is the background's along most of its length. Of the
     components the mean alone dropped on the benchmark's seed-0 crosswalk and t_junction, the
-    objects' medians were 0.39-1.56 (all but one >= 0.5), a ghost joined with a car 0.21-0.54,
-    the rest mostly under 0.2. 0.45 (0.35 / 0.55 measured alike, seed-0 MOTA summed 2.032 /
-    2.055 against 2.046).
+    objects' medians were 0.39-1.51 (all but one >= 0.5), the rest mostly under 0.2. 0.45
+    (0.35 / 0.55 measured alike, seed-0 MOTA summed 2.032 / 2.055 against 2.046).
   pool_bright_share, pool_edge_sigmas: a component nearly all brighter than the background
     with no outline of its own is a pool of light (`is_light_pool`: a headlight's beam whose
     car shows no lamp pair) and dropped; pool_edge_sigmas 0 keeps all. Of the benchmark's
