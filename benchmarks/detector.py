@@ -152,6 +152,13 @@ intersection 0.72 / 0.74 / 0.523, crosswalk 0.73 / 0.60 / 0.432, t_junction 0.65
 avenue 0.81 / 0.70 / 0.574, pooled P 0.723 R 0.689. At 1280×720 (seed 1): intersection 0.81 /
 0.79 / 0.664, crosswalk 0.64 / 0.65 / 0.414, t_junction 0.76 / 0.76 / 0.562, avenue 0.77 / 0.67 /
 0.518, pooled P 0.755 R 0.719 (day 0.769 / 0.771, night 0.731 / 0.645).
+Then `DetectorConfig.min_height_m` back to 1.2 (from 1.3), held out at 480×270: intersection P
+0.77 R 0.76 MOTA 0.589, crosswalk 0.67 / 0.60 / 0.421, t_junction 0.67 / 0.72 / 0.457, avenue 0.72
+/ 0.70 / 0.501, pooled P 0.717 R 0.701 (day 0.745 / 0.759, night 0.671 / 0.616); seed 2:
+intersection 0.71 / 0.75 / 0.532, crosswalk 0.73 / 0.61 / 0.456, t_junction 0.63 / 0.73 / 0.424,
+avenue 0.78 / 0.71 / 0.578, pooled P 0.708 R 0.702. At 1280×720 (seed 1): intersection 0.79 /
+0.79 / 0.661, crosswalk 0.63 / 0.65 / 0.418, t_junction 0.74 / 0.77 / 0.566, avenue 0.76 / 0.69 /
+0.541, pooled P 0.741 R 0.730 (day 0.758 / 0.779, night 0.713 / 0.661).
 
 Goals (issue 11): precision >= 0.7, recall >= 0.7 (occlusion < 0.1), MOTA >= 0.5.
 """

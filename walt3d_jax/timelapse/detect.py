@@ -254,7 +254,15 @@ class DetectorConfig:
     these metric sizes are dropped (`plausible_size`): speckle, flicker and fragments are
     smaller than any person, merged shadows wider than any car. min_height_m 1.3 (from 1.1;
     a car is 1.4–2 m tall, a person 1.5–2 m): F1 0.509 → 0.521, MOTA 0.204 → 0.228 on the
-    benchmark's seed-0 sequences (1.45 lost recall: 0.518).
+    benchmark's seed-0 sequences (1.45 lost recall: 0.518). 1.2 since 2026-12-04 (the detector
+    has since gained people grown to their feet, fragment groups, silhouettes): seed-0 MOTA
+    summed over the four presets 2.046 → 2.074 (1.1: 2.052, 1.25: 2.055), held out 1.953 →
+    1.968 (seed 1) and 1.959 → 1.990 (seed 2), pooled recall 0.693 / 0.693 / 0.689 → 0.704 /
+    0.701 / 0.702, precision 0.739 / 0.736 / 0.723 → 0.727 / 0.717 / 0.708. The detections
+    that measure 1.2–1.3 m are on balance false (seed 0: 18 true, people 1.5–2.0 m tall and
+    cars measured short, against 38 false); the rest of the gain comes through what else uses
+    min_height_m (the narrow-group cut, a joined car's least height) and through the tracks,
+    not measured apart.
   """
 
   threshold_sigmas: float = 4.5
@@ -316,7 +324,7 @@ class DetectorConfig:
   persist_iou: float = 0.3
   persist_gap_s: float = 1.0
   min_width_m: float = 0.3
-  min_height_m: float = 1.3
+  min_height_m: float = 1.2
   max_width_m: float = 8.0
   car_apparent: bool = True
   lamps: bool = True
