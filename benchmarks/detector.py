@@ -144,21 +144,16 @@ P 0.79 R 0.72 MOTA 0.545, crosswalk 0.70 / 0.59 / 0.406, t_junction 0.70 / 0.70 
 0.733 / 0.637). A third sequence (`--seed 2`, 480×270): intersection 0.72 / 0.72 / 0.488,
 crosswalk 0.76 / 0.58 / 0.438, t_junction 0.68 / 0.68 / 0.450, avenue 0.82 / 0.69 / 0.557,
 pooled P 0.739 R 0.669 (without the ring MOTA 0.497 / 0.400 / 0.432 / 0.538).
-Then a ghost needs its contour's median pixel, not only the mean, to have weaker frame edges than
-the background (`detect.DetectorConfig.ghost_median_ratio`), held out at 480×270: intersection P
-0.79 R 0.74 MOTA 0.570, crosswalk 0.70 / 0.59 / 0.419, t_junction 0.69 / 0.71 / 0.451, avenue 0.74
-/ 0.69 / 0.513, pooled P 0.736 R 0.693 (day 0.757 / 0.750, night 0.700 / 0.608); seed 2:
-intersection 0.72 / 0.74 / 0.523, crosswalk 0.73 / 0.60 / 0.432, t_junction 0.65 / 0.71 / 0.430,
-avenue 0.81 / 0.70 / 0.574, pooled P 0.723 R 0.689. At 1280×720 (seed 1): intersection 0.81 /
-0.79 / 0.664, crosswalk 0.64 / 0.65 / 0.414, t_junction 0.76 / 0.76 / 0.562, avenue 0.77 / 0.67 /
-0.518, pooled P 0.755 R 0.719 (day 0.769 / 0.771, night 0.731 / 0.645).
-Then `DetectorConfig.min_height_m` back to 1.2 (from 1.3), held out at 480×270: intersection P
-0.77 R 0.76 MOTA 0.589, crosswalk 0.67 / 0.60 / 0.421, t_junction 0.67 / 0.72 / 0.457, avenue 0.72
-/ 0.70 / 0.501, pooled P 0.717 R 0.701 (day 0.745 / 0.759, night 0.671 / 0.616); seed 2:
-intersection 0.71 / 0.75 / 0.532, crosswalk 0.73 / 0.61 / 0.456, t_junction 0.63 / 0.73 / 0.424,
-avenue 0.78 / 0.71 / 0.578, pooled P 0.708 R 0.702. At 1280×720 (seed 1): intersection 0.79 /
-0.79 / 0.661, crosswalk 0.63 / 0.65 / 0.418, t_junction 0.74 / 0.77 / 0.566, avenue 0.76 / 0.69 /
-0.541, pooled P 0.741 R 0.730 (day 0.758 / 0.779, night 0.713 / 0.661).
+Then (2026-12-04) a ghost needs its contour's median pixel, not only the mean, to have weaker
+frame edges than the background (`detect.DetectorConfig.ghost_median_ratio`), and after that
+`min_height_m` went back to 1.2 (from 1.3). Pooled P / R, then MOTA intersection / crosswalk /
+t_junction / avenue:
+  sequence          with the ghost median                  and min_height_m 1.2
+  seed 1, 480×270   0.736 / 0.693  0.570 0.419 0.451 0.513   0.717 / 0.701  0.589 0.421 0.457 0.501
+  seed 2, 480×270   0.723 / 0.689  0.523 0.432 0.430 0.574   0.708 / 0.702  0.532 0.456 0.424 0.578
+  seed 1, 1280×720  0.755 / 0.719  0.664 0.414 0.562 0.518   0.741 / 0.730  0.661 0.418 0.566 0.541
+Now, seed 1 at 480×270 by day P 0.745 R 0.759, at night 0.671 / 0.616; at 1280×720 by day 0.758 /
+0.779, at night 0.713 / 0.661.
 
 Goals (issue 11): precision >= 0.7, recall >= 0.7 (occlusion < 0.1), MOTA >= 0.5.
 """
