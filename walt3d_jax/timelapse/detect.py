@@ -369,10 +369,10 @@ class DetectorConfig:
     if not (self.min_width_m >= 0 and self.min_height_m >= 0 and self.max_width_m > self.min_width_m):
       raise ValueError(f"DetectorConfig: need 0 <= min_width_m < max_width_m and min_height_m >= 0, got "
                        f"{self.min_width_m}, {self.max_width_m}, {self.min_height_m}")
-    if not (np.isfinite(self.ghost_edge_ratio) and self.ghost_edge_ratio >= 0):
-      raise ValueError(f"DetectorConfig.ghost_edge_ratio must be finite and >= 0, got {self.ghost_edge_ratio}")
-    if not (np.isfinite(self.ghost_median_ratio) and self.ghost_median_ratio >= 0):
-      raise ValueError(f"DetectorConfig.ghost_median_ratio must be finite and >= 0, got {self.ghost_median_ratio}")
+    for name in ("ghost_edge_ratio", "ghost_median_ratio"):
+      value = getattr(self, name)
+      if not (np.isfinite(value) and value >= 0):
+        raise ValueError(f"DetectorConfig.{name} must be finite and >= 0, got {value}")
     if not 0 <= self.ghost_part_share <= 1 or int(self.ghost_part_matches) != self.ghost_part_matches or self.ghost_part_matches < 1:
       raise ValueError(f"DetectorConfig: need 0 <= ghost_part_share <= 1 and an int ghost_part_matches >= 1, got "
                        f"{self.ghost_part_share}, {self.ghost_part_matches}")
