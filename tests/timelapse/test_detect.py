@@ -361,6 +361,34 @@ def test_a_group_too_narrow_for_a_car_is_cut_into_its_people():
     detect.DetectorConfig(group_person_width_m=0.)
 
 
+def test_a_pair_as_wide_as_a_car_head_on_is_cut_where_its_profile_dips():
+  camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
+  shape = (360, 640)
+  # Two walkers hand in hand, 1.7 m across: as wide as a car seen head-on, but emptiest in the
+  # middle, where only their hands join them.
+  alone = [_walker(camera, 15., y, np.zeros(shape, bool)) for y in (-0.5, 0.5)]
+  pair = _upright_rect(camera, 15., -0.15, 0.15, 0.8, 0.9, alone[0] | alone[1])
+  assert cv2.connectedComponents(pair.astype(np.uint8))[0] == 2
+  width_m = detect.metric_size(camera, np.array([rle.mask_box(pair)], np.float64))[0][0]
+  assert detect.DetectorConfig().car_min_width_m <= width_m < detect.DetectorConfig().pair_max_width_m
+  parts = detect.split_people(pair, camera)
+  assert len(parts) == 2
+  by_x = lambda masks: np.array(sorted(rle.mask_box(m) for m in masks), np.float64)
+  np.testing.assert_array_less(0.8, np.diag(det_metrics.box_iou(by_x(parts), by_x(alone))))
+  assert sum(int(p.sum()) for p in parts) == int(pair.sum())
+  assert (detect.classify(by_x(parts), camera) == Category.PERSON).all()
+  # A car head-on (fullest in the middle) stays whole; so does the pair with the rule off, or
+  # when it is wider than a pair may be.
+  car = _upright_rect(camera, 15., -0.9, 0.9, 0., 1.5, np.zeros(shape, bool))
+  assert len(detect.split_people(car, camera)) == 1
+  assert len(detect.split_people(pair, camera, detect.DetectorConfig(pair_dip=0.))) == 1
+  assert len(detect.split_people(pair, camera, detect.DetectorConfig(pair_max_width_m=1.6))) == 1
+  with pytest.raises(ValueError, match="pair_dip"):
+    detect.DetectorConfig(pair_dip=1.5)
+  with pytest.raises(ValueError, match="pair_max_width_m"):
+    detect.DetectorConfig(pair_max_width_m=1.5)
+
+
 def test_a_sliver_beside_a_person_joins_its_neighbour():
   # HOG may find one person twice: the band between its two finds cannot stand as a person.
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
