@@ -389,6 +389,24 @@ def test_a_pair_as_wide_as_a_car_head_on_is_cut_where_its_profile_dips():
     detect.DetectorConfig(pair_max_width_m=1.5)
 
 
+def test_the_parts_of_a_cut_blob_are_people_whatever_their_width():
+  """The cut decides that a blob held people: a part as wide as the class rule's bound (here
+  lowered under a walker's width) is still a person, not a car."""
+  camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
+  rng = np.random.default_rng(3)
+  road = np.clip(np.rint(100 + rng.normal(0, 2, (360, 640, 3))), 0, 255).astype(np.uint8)
+  pair = _upright_rect(camera, 15., -0.15, 0.15, 0.8, 0.9,
+                       _walker(camera, 15., -0.5, np.zeros((360, 640), bool)) | _walker(camera, 15., 0.5, np.zeros((360, 640), bool)))
+  frame = road.copy()
+  frame[pair] = [200, 60, 60]
+  config = detect.DetectorConfig(person_max_width_m=0.8, hog=False)
+  found = detect.detect(frame, road, np.full((360, 640), 2., np.float32), 0, camera, config)
+  assert found.num == 2
+  np.testing.assert_array_equal(found.categories, [Category.PERSON] * 2)
+  # Whole, each walker measures wider than that bound: the class rule alone calls it a car.
+  assert (detect.classify(found.boxes, camera, config) == Category.CAR).all()
+
+
 def test_a_sliver_beside_a_person_joins_its_neighbour():
   # HOG may find one person twice: the band between its two finds cannot stand as a person.
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
