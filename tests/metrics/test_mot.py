@@ -1,5 +1,6 @@
 """CLEAR MOT and IDF1 against hand-computed sequences (incl. py-motmetrics' documented example)."""
 
+import dataclasses
 import types
 
 import numpy as np
@@ -92,6 +93,32 @@ def test_perfect_tracking_scores_one_and_ids_are_names(seed):
   scores = mot.evaluate_tracking(truth, hyp)
   assert scores.mota == 1. and scores.idf1 == 1. and scores.id_switches == 0
   assert scores.num_hyp_tracks == scores.num_gt_tracks
+
+
+def test_pooled_scores_are_those_of_the_sequences_end_to_end():
+  rng = np.random.default_rng(4)
+  sequences = []
+  for offset in (0, 100):  # ids kept apart between the sequences
+    truth, hyp = [], []
+    for _ in range(6):
+      boxes = rng.uniform(0, 60, (4, 2)).round()
+      boxes = np.concatenate([boxes, np.full((4, 2), 12.)], axis=1)
+      keep = rng.uniform(size=4) < 0.8
+      truth.append(_frame(np.flatnonzero(keep) + 1 + offset, boxes[keep]))
+      jitter = boxes + rng.normal(0, 2, boxes.shape)
+      ids = rng.permutation(5)[:4] + 1 + offset  # switches and misses happen
+      found = rng.uniform(size=4) < 0.7
+      hyp.append(_frame(ids[found], jitter[found]))
+    sequences.append((truth, hyp))
+  parts = [mot.evaluate_tracking(t, h) for t, h in sequences]
+  whole = mot.evaluate_tracking(sequences[0][0] + sequences[1][0], sequences[0][1] + sequences[1][1])
+  together = mot.pooled(parts)
+  assert together == dataclasses.replace(whole, motp=together.motp)
+  assert together.motp == pytest.approx(whole.motp)
+  assert together.mota == pytest.approx(whole.mota)
+  assert together.mota != pytest.approx(np.mean([p.mota for p in parts]))  # not a mean of MOTAs
+  with pytest.raises(ValueError, match="no scores"):
+    mot.pooled([])
 
 
 def test_empty_and_bad_inputs():

@@ -82,6 +82,18 @@ class MotScores:
     return self.idtp / (self.idtp + self.idfn) if self.idtp + self.idfn else 1.
 
 
+def pooled(scores: Sequence[MotScores]) -> MotScores:
+  """The scores of several sequences taken together, as MOTChallenge reports a benchmark: counts
+  summed (so MOTA is all errors over all truth boxes, not a mean of the sequences' MOTAs), MOTP
+  weighted by matches. The same as scoring the sequences one after another with ids kept apart."""
+  scores = list(scores)
+  if not scores:
+    raise ValueError("pooled: no scores to pool")
+  total = {f.name: sum(getattr(s, f.name) for s in scores) for f in dataclasses.fields(MotScores) if f.name != "motp"}
+  matched = sum(s.matches * s.motp for s in scores if s.matches)
+  return MotScores(motp=matched / total["matches"] if total["matches"] else float("nan"), **total)
+
+
 def _check(frame: MotFrame, index: int, iou_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   gt = np.asarray(frame.gt_ids).reshape(-1)
   hyp = np.asarray(frame.hyp_ids).reshape(-1)
