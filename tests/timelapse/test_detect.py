@@ -407,6 +407,27 @@ def test_the_parts_of_a_cut_blob_are_people_whatever_their_width():
   assert (detect.classify(found.boxes, camera, config) == Category.CAR).all()
 
 
+def test_a_person_box_inside_a_car_and_above_its_bottom_is_a_piece_of_the_car():
+  car, person = int(Category.CAR), int(Category.PERSON)
+  boxes = np.array([[100, 50, 60, 30],   # a car
+                    [110, 55, 8, 15],    # inside it, feet above its bottom: behind it, a piece
+                    [140, 62, 8, 20],    # over its front, feet below its bottom: in front, kept
+                    [300, 50, 8, 20],    # elsewhere, kept
+                    [104, 52, 20, 10]],  # a car inside the car: not a person, kept
+                   np.float64)
+  categories = np.array([car, person, person, person, car])
+  np.testing.assert_array_equal(detect.behind_cars(boxes, categories), [False, True, False, False, False])
+  # Under the share asked for, kept; no cars or no people, nothing dropped.
+  half_out = np.array([[100, 50, 60, 30], [150, 55, 20, 15]], np.float64)
+  assert not detect.behind_cars(half_out, np.array([car, person]), 0.6).any()
+  assert detect.behind_cars(half_out, np.array([car, person]), 0.5)[1]
+  assert not detect.behind_cars(boxes, np.full(5, person)).any()
+  assert not detect.behind_cars(boxes, np.full(5, car)).any()
+  assert detect.behind_cars(np.zeros((0, 4)), np.zeros(0, np.int32)).shape == (0,)
+  with pytest.raises(ValueError, match="behind_car_share"):
+    detect.DetectorConfig(behind_car_share=1.5)
+
+
 def test_a_sliver_beside_a_person_joins_its_neighbour():
   # HOG may find one person twice: the band between its two finds cannot stand as a person.
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
