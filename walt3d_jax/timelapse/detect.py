@@ -213,14 +213,14 @@ class DetectorConfig:
     against 1.871.
   pair_max_width_m, pair_dip: a blob as wide as a car seen head-on (car_min_width_m …
     pair_max_width_m) and no taller than fragment_person_height_m is two people side by side
-    when its column profile dips in its middle third to at most pair_dip of the fuller of its
-    outer thirds' peaks (the emptier side's peak); cut in two there (`split_narrow_group`). A car
-    head-on is fullest in the middle. Seed 0, car-class detections 1.4–2.4 m wide: the 29 that
-    held two or more people and no car filled 0.31–0.58 of their boxes, dip 0–1.1 (19 at or
-    under 0.5); of the 195 true cars, five are 1.6–2.2 m wide, under 2.1 m tall and dip to 0.5,
-    all at night on avenue, dark between two headlamps: they are cut (also asking the pair to be
-    min_person_m tall spares three and loses pairs: seed-0 MOTA sum 2.116). MOTA (intersection / crosswalk /
-    t_junction / avenue) seed 0 0.541 / 0.513 / 0.546 / 0.474 → 0.557 / 0.536 / 0.561 / 0.467
+    when its column profile dips in its middle third to at most pair_dip of the lower of its
+    outer thirds' peaks; cut in two there (`split_narrow_group`). A car head-on is fullest in
+    the middle. Seed 0, car-class detections 1.4–2.4 m wide: the 29 that held two or more
+    people and no car filled 0.31–0.58 of their boxes, dip 0–1.1 (19 at or under 0.5); of the
+    195 true cars, five are 1.6–2.2 m wide, under 2.1 m tall and dip to 0.5, all at night on
+    avenue, dark between two headlamps: they are cut (also asking the pair to be min_person_m
+    tall spares three and loses pairs: seed-0 MOTA sum 2.116). MOTA (intersection / crosswalk
+    / t_junction / avenue) seed 0 0.541 / 0.513 / 0.546 / 0.474 → 0.557 / 0.536 / 0.561 / 0.467
     (sum 2.074 → 2.121; pair_dip 0.4 2.106, 0.65 2.123; pair_max_width_m 2.0 2.126, 2.5 2.118);
     held out seed 1 0.589 / 0.421 / 0.457 / 0.501 → 0.589 / 0.446 / 0.455 / 0.497 (1.968 →
     1.987), seed 2 1.990 → 2.032; held-out pooled P / R 0.717 / 0.701 → 0.718 / 0.705 and 0.708
@@ -232,10 +232,13 @@ class DetectorConfig:
     car-class box and its bottom above the car's is a piece of that car and is dropped
     (`behind_cars`): a person standing there would be behind the car, hidden by it. On seed 0
     the person-class boxes half inside a car's were all false (30 on the four presets, 23 at
-    night, where a car found by its lamps leaves the pixels outside its silhouette as blobs). MOTA (intersection /
-    crosswalk / t_junction / avenue) seed 0 0.557 / 0.545 / 0.561 / 0.467 → 0.566 / 0.548 /
-    0.561 / 0.467 (sum 2.130 → 2.142; share 0.3 2.142); held out seed 1 1.989 → 1.996
-    (crosswalk 0.448 → 0.456), seeds 2 and 3 unchanged (2.036, 1.765). 0 turns it off.
+    night, where a car found by its lamps leaves the pixels outside its silhouette as blobs).
+    MOTA (intersection / crosswalk / t_junction / avenue) seed 0 0.557 / 0.545 / 0.561 / 0.467
+    → 0.566 / 0.548 / 0.561 / 0.467 (sum 2.130 → 2.142; share 0.3 2.142); held out seed 1
+    1.989 → 1.996 (crosswalk 0.448 → 0.456), seeds 2 and 3 unchanged (2.036, 1.765); at
+    1280×720 (seed 1) P 0.745 → 0.759 (night 0.717 → 0.751), MOTA 0.661 / 0.448 / 0.566 / 0.544
+    → 0.661 / 0.425 / 0.581 / 0.544, pooled over the presets 0.565 both (crosswalk lost three
+    true detections for 18 false ones, and tracks were cut). 0 turns it off.
   extend_to_feet, feet_fill: with a camera, a part as narrow as a person (<= person_max_width_m;
     until 2026-12-04 fragment_person_width_m, 0.9 m: at 480×270 a walker's box is about 10 px, 1 m,
     wide, and a torso's measures wider, its bottom row being farther than the feet, so such torsos
@@ -652,9 +655,9 @@ def split_narrow_group(mask: np.ndarray, camera: camera_lib.Camera | None,
   with the fewest blob pixels within a quarter share of an equal cut (between two walkers the
   profile dips). A blob as wide as a car seen head-on (car_min_width_m … pair_max_width_m), no
   taller than fragment_person_height_m, is two people when its column profile's least in its
-  middle third is at most pair_dip of the emptier outer third's peak: cut in two there. Kept
-  when every part is at least min_width_m wide; else, or without a camera, [mask]. Parts are as short as the blob: the caller grows them to their feet
-  (`extend_to_feet`)."""
+  middle third is at most pair_dip of the lower of its outer thirds' peaks: cut in two there.
+  Kept when every part is at least min_width_m wide; else, or without a camera, [mask]. Parts
+  are as short as the blob: the caller grows them to their feet (`extend_to_feet`)."""
   if camera is None:
     return [mask]
   box = np.asarray(rle.mask_box(mask), np.float64)
@@ -1175,15 +1178,12 @@ def detect(image: np.ndarray, background: np.ndarray, noise: np.ndarray | float,
   fitted = [c for _, c in objects]
   boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
   fitted = np.asarray(fitted, np.int32)
-  if camera is not None:
-    keep = plausible_size(boxes, camera, config)
-    boxes, scores, masks = boxes[keep], [scores[i] for i in np.flatnonzero(keep)], [masks[i] for i in np.flatnonzero(keep)]
-    fitted = fitted[keep]
+  keep = plausible_size(boxes, camera, config) if camera is not None else np.ones(len(boxes), bool)
   categories = np.where(fitted >= 0, fitted, classify(boxes, camera, config)).astype(np.int32)
   if config.behind_car_share:
-    keep = ~behind_cars(boxes, categories, config.behind_car_share)
-    boxes, scores, masks = boxes[keep], [scores[i] for i in np.flatnonzero(keep)], [masks[i] for i in np.flatnonzero(keep)]
-    categories = categories[keep]
+    keep[keep] = ~behind_cars(boxes[keep], categories[keep], config.behind_car_share)
+  kept = np.flatnonzero(keep)
+  boxes, categories, scores, masks = boxes[kept], categories[kept], [scores[i] for i in kept], [masks[i] for i in kept]
   n = len(boxes)
   return FrameDetections(
       image_id=int(image_id), boxes=boxes, scores=np.asarray(scores, np.float32),
