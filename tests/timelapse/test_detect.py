@@ -330,6 +330,17 @@ def _walker(camera, distance, lateral, mask):
   return mask
 
 
+def _assert_cut_into_people(parts, blob, alone, camera, least_iou):
+  """parts: masks cut from blob, one per person of alone (masks drawn apart), left to right: each
+  part's box overlaps its person's by more than least_iou, no pixel is lost or doubled, and each
+  part is classed a person."""
+  assert len(parts) == len(alone)
+  by_x = lambda masks: np.array(sorted(rle.mask_box(m) for m in masks), np.float64)
+  np.testing.assert_array_less(least_iou, np.diag(det_metrics.box_iou(by_x(parts), by_x(alone))))
+  assert sum(int(p.sum()) for p in parts) == int(blob.sum())
+  assert (detect.classify(by_x(parts), camera) == Category.PERSON).all()
+
+
 def test_a_group_too_narrow_for_a_car_is_cut_into_its_people():
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
   shape = (360, 640)
@@ -338,12 +349,7 @@ def test_a_group_too_narrow_for_a_car_is_cut_into_its_people():
   alone = [_walker(camera, 15., y, np.zeros(shape, bool)) for y in (-0.35, 0.35)]
   group = alone[0] | alone[1]
   assert cv2.connectedComponents(group.astype(np.uint8))[0] == 2
-  parts = detect.split_people(group, camera)
-  assert len(parts) == 2
-  by_x = lambda masks: np.array(sorted(rle.mask_box(m) for m in masks), np.float64)
-  np.testing.assert_array_less(0.85, np.diag(det_metrics.box_iou(by_x(parts), by_x(alone))))
-  assert sum(int(p.sum()) for p in parts) == int(group.sum())
-  assert (detect.classify(by_x(parts), camera) == Category.PERSON).all()
+  _assert_cut_into_people(detect.split_people(group, camera), group, alone, camera, 0.85)
   # A car head-on (1.8 m wide, 1.5 m tall) and one walker stay whole; so does the group when
   # cars may be as narrow as it (the rule off).
   car = _upright_rect(camera, 15., -0.9, 0.9, 0., 1.5, np.zeros(shape, bool))
@@ -371,12 +377,7 @@ def test_a_pair_as_wide_as_a_car_head_on_is_cut_where_its_profile_dips():
   assert cv2.connectedComponents(pair.astype(np.uint8))[0] == 2
   width_m = detect.metric_size(camera, np.array([rle.mask_box(pair)], np.float64))[0][0]
   assert detect.DetectorConfig().car_min_width_m <= width_m < detect.DetectorConfig().pair_max_width_m
-  parts = detect.split_people(pair, camera)
-  assert len(parts) == 2
-  by_x = lambda masks: np.array(sorted(rle.mask_box(m) for m in masks), np.float64)
-  np.testing.assert_array_less(0.8, np.diag(det_metrics.box_iou(by_x(parts), by_x(alone))))
-  assert sum(int(p.sum()) for p in parts) == int(pair.sum())
-  assert (detect.classify(by_x(parts), camera) == Category.PERSON).all()
+  _assert_cut_into_people(detect.split_people(pair, camera), pair, alone, camera, 0.8)
   # A car head-on (fullest in the middle) stays whole; so does the pair with the rule off, or
   # when it is wider than a pair may be.
   car = _upright_rect(camera, 15., -0.9, 0.9, 0., 1.5, np.zeros(shape, bool))
