@@ -174,8 +174,8 @@ At 1280×720 the pair cut took crosswalk 0.418 → 0.448 and the behind-a-car te
 Seed 3 is a sequence no setting was chosen or looked at on before these changes: there the
 goals are not met (by day P 0.675 R 0.708, crosswalk's day P 0.63; avenue at night P 0.51 R
 0.41, 48 of its 59 night cars missed with no detection under 20 px tall). On seed 4, also never
-looked at, they are met: P 0.728 R 0.735, MOTA 0.605 / 0.407 / 0.532 / 0.521, pooled 0.523. The held-out seeds differ by more than any one
-change: judge a change on several.
+looked at, they are met: P 0.728 R 0.735, MOTA 0.605 / 0.407 / 0.532 / 0.521, pooled 0.523. The
+held-out seeds differ by more than any one change: judge a change on several.
 
 Goals (issue 11): precision >= 0.7, recall >= 0.7 (occlusion < 0.1), MOTA >= 0.5.
 """

@@ -17,8 +17,8 @@ import numpy as np
 ALL = "all"  # key of the class-summed counts in `evaluate_detections`
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-  """IoU (N, M) of boxes a (N, 4) and b (M, 4), [x, y, w, h] pixels; 0 where a union is empty."""
+def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """Intersection areas (N, M) of boxes a (N, 4) and b (M, 4), [x, y, w, h] pixels."""
   a = np.asarray(a, np.float64).reshape(-1, 4)
   b = np.asarray(b, np.float64).reshape(-1, 4)
   if not (np.isfinite(a).all() and np.isfinite(b).all()):
@@ -29,7 +29,14 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
   bx1, by1 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
   iw = np.clip(np.minimum(ax1[:, None], bx1[None]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
   ih = np.clip(np.minimum(ay1[:, None], by1[None]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-  inter = iw * ih
+  return iw * ih
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """IoU (N, M) of boxes a (N, 4) and b (M, 4), [x, y, w, h] pixels; 0 where a union is empty."""
+  inter = box_intersection(a, b)
+  a = np.asarray(a, np.float64).reshape(-1, 4)
+  b = np.asarray(b, np.float64).reshape(-1, 4)
   union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
   return np.where(union > 0, inter / np.where(union > 0, union, 1.), 0.)
 

@@ -810,11 +810,9 @@ def behind_cars(boxes: np.ndarray, categories: np.ndarray, share: float = 0.5) -
   out = np.zeros(len(boxes), bool)
   if not len(people) or not len(cars):
     return out
-  p, c = boxes[people][:, None], boxes[cars][None]
-  w = np.clip(np.minimum(p[..., 0] + p[..., 2], c[..., 0] + c[..., 2]) - np.maximum(p[..., 0], c[..., 0]), 0, None)
-  h = np.clip(np.minimum(p[..., 1] + p[..., 3], c[..., 1] + c[..., 3]) - np.maximum(p[..., 1], c[..., 1]), 0, None)
-  inside = w * h >= share * np.maximum(p[..., 2] * p[..., 3], 1e-9)
-  above = p[..., 1] + p[..., 3] < c[..., 1] + c[..., 3]
+  p, c = boxes[people], boxes[cars]
+  inside = detection_metrics.box_intersection(p, c) >= share * np.maximum(p[:, 2] * p[:, 3], 1e-9)[:, None]
+  above = (p[:, 1] + p[:, 3])[:, None] < (c[:, 1] + c[:, 3])[None]
   out[people] = (inside & above).any(axis=1)
   return out
 
