@@ -53,6 +53,7 @@ class MiningFlag(enum.IntFlag):
   LOW_SCORE = 8  # detection score below the mining threshold
   SHORT_TRACK = 16  # its track is too short to fit
   TOO_SMALL = 32  # box below the minimum size
+  OCCLUDED_STATIC = 64  # its mask ends at a static occluder the tracks pass behind (a pole)
 
 
 class BankError(UserError):

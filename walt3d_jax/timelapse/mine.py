@@ -8,8 +8,10 @@ Streaming passes over the source, so memory stays bounded however long the foota
      background; then SORT links the boxes of all frames into tracks (boxes only: small);
   3. mine: per frame, drop truncated objects, WALT's δ heuristic (when on), the occlusion
      classifier (by default one shipped with the package: with the built-in detector and a camera,
-     the one trained on that detector's own detections), low scores, small boxes and short
-     tracks; append the kept objects, with crops, to the object bank, and the medians beside them.
+     the one trained on that detector's own detections), objects behind a static occluder (a
+     pole the tracks pass behind, learnt from all of them: `static_occluders.py`), low scores,
+     small boxes and short tracks; append the kept objects, with crops, to the object bank, and
+     the medians beside them.
 Writes <workdir>/bank.h5, summary.json and report.png.
 
 Resumable: rerunning the same command after a kill (even `kill -9`) continues where the job
@@ -60,6 +62,7 @@ from walt3d_jax.timelapse import occlusion
 from walt3d_jax.timelapse import occlusion_data
 from walt3d_jax.timelapse import resize as resize_lib
 from walt3d_jax.timelapse import stabilize as stabilize_lib
+from walt3d_jax.timelapse import static_occluders
 from walt3d_jax.timelapse import track as track_lib
 from walt3d_jax.timelapse.bank import MiningFlag
 from walt3d_jax.train import occlusion as occlusion_training
@@ -263,11 +266,36 @@ def detect_and_track(
   return track_lib.track(per_frame, times, sort), indices
 
 
+STATIC_OCCLUDER_USES = ("builtin", "always", "never")
+
+
+def static_occluder_config(config: ml_collections.ConfigDict,
+                           built_in: bool) -> static_occluders.StaticOccluderConfig | None:
+  """The static-occluder test's settings, or None where config.mining.static_occluders.use
+  leaves it off: 'builtin' runs it only when the built-in detector finds the objects (`built_in`),
+  whose masks the classifier cannot see a pole in; 'always'; 'never'."""
+  c = config.mining.static_occluders
+  if c.use not in STATIC_OCCLUDER_USES:
+    raise UserError(f"config.mining.static_occluders.use must be one of {', '.join(STATIC_OCCLUDER_USES)}, "
+                    f"got {c.use!r}")
+  if c.use == "never" or (c.use == "builtin" and not built_in):
+    return None
+  try:
+    return static_occluders.StaticOccluderConfig(hole_share=c.hole_share, min_tracks=c.min_tracks,
+                                                 min_rows=c.min_rows, min_height=c.min_height)
+  except ValueError as e:
+    raise UserError(f"config.mining.static_occluders: {e}") from None
+
+
 def mining_flags(
     detections: FrameDetections, image_size: tuple[int, int], track_lengths: dict[int, int],
-    config: ml_collections.ConfigDict,
+    config: ml_collections.ConfigDict, occluders: np.ndarray | None = None,
 ) -> np.ndarray:
-  """(N,) uint32 MiningFlag bits of one frame's tracked detections (0 = mined)."""
+  """(N,) uint32 MiningFlag bits of one frame's tracked detections (0 = mined).
+
+  occluders: (H, W) bool static-occluder map of the footage (`static_occluders.occluder_map`),
+  or None for no such test.
+  """
   flags = np.zeros(detections.num, np.int64)
   if not detections.num:
     return flags.astype(np.uint32)
@@ -278,6 +306,8 @@ def mining_flags(
   rules = [
       (truncated, MiningFlag.TRUNCATED),
       (occluded, MiningFlag.OCCLUDED_HEURISTIC),
+      (static_occluders.behind_occluders(detections, occluders, static_occluder_config(config, True))
+       if occluders is not None else np.zeros(detections.num, bool), MiningFlag.OCCLUDED_STATIC),
       (detections.scores < config.mining.min_score, MiningFlag.LOW_SCORE),
       (np.minimum(detections.boxes[:, 2], detections.boxes[:, 3]) < config.mining.min_box_side, MiningFlag.TOO_SMALL),
       (np.array([track_lengths.get(int(t), 0) for t in detections.track_ids]) < config.mining.min_track_length,
@@ -426,13 +456,14 @@ def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float,
 
 
 def _write_outputs(workdir: pathlib.Path, bank_path: pathlib.Path, examples: mining_report.Examples,
-                   summary: dict) -> None:
-  """summary.json and report.png, each written aside and renamed (whole or absent)."""
+                   summary: dict, occluders: np.ndarray | None) -> None:
+  """summary.json and report.png (with the static-occluder map when given), each written aside
+  and renamed (whole or absent)."""
   tmp = workdir / ".summary.json.partial"
   coco.write_json(summary, tmp)
   os.replace(tmp, workdir / "summary.json")
   tmp = workdir / ".report.partial.png"  # cv2 picks the format from the suffix
-  mining_report.write_report(tmp, bank_path, examples, summary)
+  mining_report.write_report(tmp, bank_path, examples, summary, occluders)
   os.replace(tmp, workdir / "report.png")
 
 
@@ -455,9 +486,10 @@ def decode_loss_warning(report: frames_lib.ReadReport, summary_path: pathlib.Pat
 def mine_frames(
     source: Source, by_index: dict[int, FrameDetections], image_size: tuple[int, int],
     track_lengths: dict[int, int], classifier: Classifier | None, config: ml_collections.ConfigDict,
-    state: mine_state.MineState, num_frames: int | None = None,
+    state: mine_state.MineState, num_frames: int | None = None, occluders: np.ndarray | None = None,
 ) -> tuple[collections.Counter, mining_report.Examples]:
-  """Pass 3: the verdict on every tracked detection; the kept ones' bank records go to chunks
+  """Pass 3: the verdict on every tracked detection (occluders: the footage's static-occluder
+  map, or None); the kept ones' bank records go to chunks
   `mine-N` (per frame, with the outcome counts and report examples so far and the reader's
   position; the last one `done`). Returns the outcome counts, keyed (category name, outcome),
   and the report's examples."""
@@ -487,7 +519,7 @@ def mine_frames(
     frames_done += 1
     detections = by_index.get(frame.index)
     if detections is not None and detections.num:
-      flags = mining_flags(detections, image_size, track_lengths, config)
+      flags = mining_flags(detections, image_size, track_lengths, config, occluders)
       records = bank_lib.object_records(frame, detections)
       if classifier is not None:
         prob = classifier.prob_occluded(frame.image, detections)
@@ -556,6 +588,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
     return finished
   source = resolve_source(config, workdir)
   camera = camera_lib.load_camera(source.camera) if source.camera else None  # a bad file fails first
+  occluder_config = static_occluder_config(config, built_in=source.detections is None)  # so do bad settings
   state = mine_state.MineState(workdir, digest)
   model, read_report, shake = fit_background(source, config, state)
   if model.image_size is None:
@@ -570,8 +603,10 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   # size, fragments joined); without one they are other blobs (from_video's calibration pass).
   built_in = source.detections is None and camera is not None
   classifier = Classifier.load(config, built_in=built_in)
+  occluders = (static_occluders.occluder_map(tracked, model.image_size, occluder_config)
+               if occluder_config is not None else None)
   counts, examples = mine_frames(source, dict(zip(indices, tracked)), model.image_size, track_lengths,
-                                 classifier, config, state, read_report.yielded)
+                                 classifier, config, state, read_report.yielded, occluders)
   mine_state.clear_marker(workdir)
   outcomes = collections.Counter()
   for (_, outcome), n in counts.items():
@@ -590,6 +625,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
       "detections": int(sum(d.num for d in tracked)),
       "classifier": _classifier_name(config, built_in),
       "tracks": len(track_lengths),
+      "static_occluder_share": round(float(occluders.mean()), 5) if occluders is not None else None,
       "mined": num_mined,
       "outcomes": outcomes,
       "by_category": categories,
@@ -606,7 +642,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   if truth_path.is_file():
     summary["purity_vs_simulator_truth"] = _purity(bank_path, truth_path, config.mining.truth_occlusion,
                                                    model.image_size)
-  _write_outputs(workdir, bank_path, examples, summary)
+  _write_outputs(workdir, bank_path, examples, summary, occluders)
   mine_state.mark_complete(workdir, digest, summary)
   logging.info("mined %d of %d detections in %d tracks → %s", num_mined, summary["detections"], summary["tracks"], bank_path)
   for line in ([warning] if warning else []) + summary["class_mix_warnings"]:
