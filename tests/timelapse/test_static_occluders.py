@@ -113,7 +113,7 @@ def test_only_an_object_whose_mask_stops_at_the_occluder_is_behind_it():
 
 def test_mining_flags_reject_objects_behind_a_static_occluder_only_when_given_the_map():
   config = mine_config.get_config()
-  occluders = so.occluder_map(_street(), (W, H))
+  occluders = so.OccluderMap(so.occluder_map(_street(), (W, H)))
   frame = _frame([_car(33, 10, behind=POLE), _car(50, 10)], [1, 2])
   flags = mine.mining_flags(frame, (W, H), {1: 10, 2: 10}, config, occluders)
   assert flags[0] & MiningFlag.OCCLUDED_STATIC and not flags[1] & MiningFlag.OCCLUDED_STATIC

@@ -289,12 +289,11 @@ def static_occluder_config(config: ml_collections.ConfigDict,
 
 def mining_flags(
     detections: FrameDetections, image_size: tuple[int, int], track_lengths: dict[int, int],
-    config: ml_collections.ConfigDict, occluders: np.ndarray | None = None,
+    config: ml_collections.ConfigDict, occluders: static_occluders.OccluderMap | None = None,
 ) -> np.ndarray:
   """(N,) uint32 MiningFlag bits of one frame's tracked detections (0 = mined).
 
-  occluders: (H, W) bool static-occluder map of the footage (`static_occluders.occluder_map`),
-  or None for no such test.
+  occluders: the footage's static occluders, or None for no such test.
   """
   flags = np.zeros(detections.num, np.int64)
   if not detections.num:
@@ -306,8 +305,8 @@ def mining_flags(
   rules = [
       (truncated, MiningFlag.TRUNCATED),
       (occluded, MiningFlag.OCCLUDED_HEURISTIC),
-      (static_occluders.behind_occluders(detections, occluders, static_occluder_config(config, True))
-       if occluders is not None else np.zeros(detections.num, bool), MiningFlag.OCCLUDED_STATIC),
+      (occluders.behind(detections) if occluders is not None else np.zeros(detections.num, bool),
+       MiningFlag.OCCLUDED_STATIC),
       (detections.scores < config.mining.min_score, MiningFlag.LOW_SCORE),
       (np.minimum(detections.boxes[:, 2], detections.boxes[:, 3]) < config.mining.min_box_side, MiningFlag.TOO_SMALL),
       (np.array([track_lengths.get(int(t), 0) for t in detections.track_ids]) < config.mining.min_track_length,
@@ -456,14 +455,14 @@ def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float,
 
 
 def _write_outputs(workdir: pathlib.Path, bank_path: pathlib.Path, examples: mining_report.Examples,
-                   summary: dict, occluders: np.ndarray | None) -> None:
+                   summary: dict, occluders: static_occluders.OccluderMap | None) -> None:
   """summary.json and report.png (with the static-occluder map when given), each written aside
   and renamed (whole or absent)."""
   tmp = workdir / ".summary.json.partial"
   coco.write_json(summary, tmp)
   os.replace(tmp, workdir / "summary.json")
   tmp = workdir / ".report.partial.png"  # cv2 picks the format from the suffix
-  mining_report.write_report(tmp, bank_path, examples, summary, occluders)
+  mining_report.write_report(tmp, bank_path, examples, summary, occluders.pixels if occluders is not None else None)
   os.replace(tmp, workdir / "report.png")
 
 
@@ -486,10 +485,11 @@ def decode_loss_warning(report: frames_lib.ReadReport, summary_path: pathlib.Pat
 def mine_frames(
     source: Source, by_index: dict[int, FrameDetections], image_size: tuple[int, int],
     track_lengths: dict[int, int], classifier: Classifier | None, config: ml_collections.ConfigDict,
-    state: mine_state.MineState, num_frames: int | None = None, occluders: np.ndarray | None = None,
+    state: mine_state.MineState, num_frames: int | None = None,
+    occluders: static_occluders.OccluderMap | None = None,
 ) -> tuple[collections.Counter, mining_report.Examples]:
-  """Pass 3: the verdict on every tracked detection (occluders: the footage's static-occluder
-  map, or None); the kept ones' bank records go to chunks
+  """Pass 3: the verdict on every tracked detection (occluders: the footage's static
+  occluders, or None); the kept ones' bank records go to chunks
   `mine-N` (per frame, with the outcome counts and report examples so far and the reader's
   position; the last one `done`). Returns the outcome counts, keyed (category name, outcome),
   and the report's examples."""
@@ -603,8 +603,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   # size, fragments joined); without one they are other blobs (from_video's calibration pass).
   built_in = source.detections is None and camera is not None
   classifier = Classifier.load(config, built_in=built_in)
-  occluders = (static_occluders.occluder_map(tracked, model.image_size, occluder_config)
-               if occluder_config is not None else None)
+  occluders = (static_occluders.OccluderMap(static_occluders.occluder_map(tracked, model.image_size, occluder_config),
+                                            occluder_config) if occluder_config is not None else None)
   counts, examples = mine_frames(source, dict(zip(indices, tracked)), model.image_size, track_lengths,
                                  classifier, config, state, read_report.yielded, occluders)
   mine_state.clear_marker(workdir)
@@ -625,7 +625,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
       "detections": int(sum(d.num for d in tracked)),
       "classifier": _classifier_name(config, built_in),
       "tracks": len(track_lengths),
-      "static_occluder_share": round(float(occluders.mean()), 5) if occluders is not None else None,
+      "static_occluder_share": round(float(occluders.pixels.mean()), 5) if occluders is not None else None,
       "mined": num_mined,
       "outcomes": outcomes,
       "by_category": categories,

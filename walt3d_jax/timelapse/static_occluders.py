@@ -131,3 +131,18 @@ def behind_occluders(detections: FrameDetections, occluders: np.ndarray,
   """
   return np.array([rows_at_occluder(rle.decode_mask(m) > 0, occluders) >= config.min_rows
                    for m in detections.masks], bool).reshape(-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class OccluderMap:
+  """A footage's static occluders and the settings that test objects against them.
+
+  pixels: (H, W) bool (`occluder_map`).
+  """
+
+  pixels: np.ndarray
+  config: StaticOccluderConfig = StaticOccluderConfig()
+
+  def behind(self, detections: FrameDetections) -> np.ndarray:
+    """(N,) bool `behind_occluders` of one frame's detections."""
+    return behind_occluders(detections, self.pixels, self.config)
