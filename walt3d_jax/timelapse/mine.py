@@ -603,8 +603,13 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   # size, fragments joined); without one they are other blobs (from_video's calibration pass).
   built_in = source.detections is None and camera is not None
   classifier = Classifier.load(config, built_in=built_in)
-  occluders = (static_occluders.OccluderMap(static_occluders.occluder_map(tracked, model.image_size, occluder_config),
-                                            occluder_config) if occluder_config is not None else None)
+  occluders = None
+  if occluder_config is not None:
+    tic_map = time.perf_counter()
+    occluders = static_occluders.OccluderMap(static_occluders.occluder_map(tracked, model.image_size, occluder_config),
+                                             occluder_config)
+    logging.info("static occluders: %d px (%.2f%% of the image) learnt from %d tracks in %.1f s",
+                 occluders.pixels.sum(), 100 * occluders.pixels.mean(), len(track_lengths), time.perf_counter() - tic_map)
   counts, examples = mine_frames(source, dict(zip(indices, tracked)), model.image_size, track_lengths,
                                  classifier, config, state, read_report.yielded, occluders)
   mine_state.clear_marker(workdir)
