@@ -47,6 +47,7 @@ _QUAL = 'walt3d_jax/fit/quality.py'
 _TFIT = 'walt3d_jax/fit/track_fit.py'
 _MINE = 'walt3d_jax/timelapse/mine.py'
 _OCC = 'walt3d_jax/timelapse/occlusion.py'
+_STATIC = 'walt3d_jax/timelapse/static_occluders.py'
 _TRACK = 'walt3d_jax/timelapse/track.py'
 _TRUTH = 'walt3d_jax/sim/truth.py'
 _COMP = 'walt3d_jax/clipart/compose.py'
@@ -63,6 +64,7 @@ T_QUAL = ('tests/fit/test_quality.py',)
 T_TFIT = ('tests/fit/test_track_fit.py', '-k', 'high_residual or noisy or collinear or behind')
 T_MINE = ('tests/timelapse/test_mine.py', 'tests/timelapse/test_mining_rules.py')
 T_OCC = ('tests/timelapse/test_occlusion.py',)
+T_STATIC = ('tests/timelapse/test_static_occluders.py',)
 T_TRACK = ('tests/timelapse/test_track.py',)
 T_TRUTH = ('tests/sim/test_truth.py',)
 T_COMP = ('tests/clipart/test_compose.py',)
@@ -141,6 +143,14 @@ MUTANTS: tuple[Mutant, ...] = (
            'a box touching the margin is truncated'),
     Mutant(_OCC, '(x1 >= width - margin)', '(x1 >= width + margin)', T_OCC,
            'right border margin'),
+    # --- static occluders learnt from the tracks ------------------------------------------------
+    Mutant(_STATIC, 'holes[y0:y1, x0:x1] += span & ~covered', 'holes[y0:y1, x0:x1] += ~covered', T_STATIC,
+           "a hole lies within its track's row spans (a gap between lanes is none)"),
+    Mutant(_STATIC, 'found = (spans >= config.min_tracks)', 'found = (spans > config.min_tracks)', T_STATIC,
+           'exactly min_tracks tracks are enough'),
+    Mutant(_STATIC, 'tall = stats[:, cv2.CC_STAT_HEIGHT] >= config.min_height',
+           'tall = stats[:, cv2.CC_STAT_WIDTH] >= config.min_height', T_STATIC,
+           'speckle is judged by its height, not its width'),
     # --- SORT -----------------------------------------------------------------------------------
     Mutant(_TRACK, 'if iou[r, c] >= iou_threshold and iou[r, c] > 0]', 'if iou[r, c] > 0]', T_TRACK,
            "associate keeps only pairs at or above the IoU threshold"),

@@ -72,6 +72,15 @@ def test_a_pole_the_tracks_pass_behind_is_an_occluder_and_the_gap_between_lanes_
   assert not occluders[22:, 15:18].any()
 
 
+def test_a_lane_crossing_a_busy_one_leaves_no_occluder_in_it():
+  # Four tracks drive along lane A in full view; six more cross it diagonally. Each crossing
+  # track's boxes span a rectangle that holds lane A's far end, but its masks only a band
+  # across it: lane A's far end lies outside those tracks' row spans, so it is no hole of theirs.
+  along = [_frame([_car(x, 10)], [t]) for t in range(1, 5) for x in range(2 + t, 70, 4)]
+  across = [_frame([_car(2 + 4 * k, 2 + 2 * k, w=8, h=6)], [t]) for t in range(5, 11) for k in range(16)]
+  assert not so.occluder_map(along + across, (W, H)).any()
+
+
 def test_a_pole_that_objects_in_front_of_it_cover_as_often_as_not_is_not_an_occluder():
   # One track of five holds the pole as a hole: a share of 0.2, under the default 0.4.
   assert not so.occluder_map(_street(behind_lane_a=1, in_front_lane_a=4), (W, H)).any()
