@@ -75,13 +75,6 @@ def _longest_track_strip(bank: bank_lib.ObjectBank, count: int) -> tuple[int, li
   return track, [overlays.label(_fit(bank.crop(int(r)), TILE), f"#{int(frames[r])}", scale=0.35) for r in rows]
 
 
-def occluder_tile(background: np.ndarray, occluders: np.ndarray) -> np.ndarray:
-  """The background (H, W, 3) uint8 RGB with static-occluder pixels (H, W) bool in magenta."""
-  tile = background.copy()
-  tile[occluders] = (255, 0, 255)
-  return tile
-
-
 def write_report(path: pathlib.Path, bank_path: pathlib.Path, examples: Examples, summary: dict,
                  occluders: np.ndarray | None = None) -> np.ndarray:
   """Writes the report PNG to `path` and returns it (uint8 RGB).
@@ -92,7 +85,7 @@ def write_report(path: pathlib.Path, bank_path: pathlib.Path, examples: Examples
     backgrounds = [overlays.label(_fit(bank.background(n), 2 * TILE + 4), n) for n in bank.background_names()]
     if occluders is not None and bank.background_names():
       first = bank.background(bank.background_names()[0])
-      backgrounds.append(overlays.label(_fit(occluder_tile(first, occluders), 2 * TILE + 4),
+      backgrounds.append(overlays.label(_fit(overlays.draw_mask(first, occluders, (255, 0, 255), alpha=1.), 2 * TILE + 4),
                                         f"static occluders ({int(occluders.sum())} px)"))
     track, strip = _longest_track_strip(bank, 8)
     rows = np.linspace(0, len(bank) - 1, min(16, len(bank))).astype(int) if len(bank) else []
