@@ -62,7 +62,11 @@ def test_hog_finds_both_people_of_a_merged_pair(pair):
   big = cv2.resize(image, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
   found_big, _ = hog.people_in(big, 3 * box, 3 * box[3])
   assert len(found_big) == 2
-  np.testing.assert_allclose(np.array(sorted(found_big.tolist())) / 3, np.array(sorted(found.tolist())), atol=4.)
+  # Within one level of HOG's pyramid (1.05): windows of neighbouring levels score nearly alike,
+  # and which one the suppression kept has changed between full-suite runs (1× height 93.8 px
+  # against 98.7 px standalone, once in about five CI runs), not between standalone ones.
+  np.testing.assert_allclose(np.array(sorted(found_big.tolist())) / 3, np.array(sorted(found.tolist())),
+                             atol=0.06 * box[3])
 
 
 def test_the_detector_splits_a_pair_its_head_rule_cannot(pair):
