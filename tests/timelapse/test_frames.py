@@ -255,3 +255,59 @@ def test_an_image_folder_pass_resumes_from_its_position(tmp_path):
   got, report = _resumed_pass(make, 2)
   assert got == want == [0, 2, 6] and report == whole.report and report.num_skipped == 1
   assert make().expected() == len(want) + whole.report.num_skipped
+
+
+def test_stream_clock_trusts_the_timestamps_over_a_wrong_stated_rate():
+  # OpenCV's vtest.avi: the AVI states 50 fps and 682 frames; its H.264 frames are 40 ms apart,
+  # 341 of them, the first stamped 40 ms (the decoder's reordering delay).
+  clock, note = frames_lib.stream_clock(50., 682, [40. * (k + 1) for k in range(16)])
+  assert clock == frames_lib.StreamClock(25., 40., 341)
+  assert "states 50 fps" in note and "40 ms apart" in note and "read at 25 fps" in note
+  # Within the tolerance the stated rate holds, and nothing is said.
+  assert frames_lib.stream_clock(10., 20, [0., 100., 200., 305., 400.]) == (frames_lib.StreamClock(10., 0., 20), "")
+  # The user's rate always wins; too few timestamps to judge keep the stated one.
+  assert frames_lib.stream_clock(50., 682, [40., 80., 120., 160.], fps=2.) == (frames_lib.StreamClock(2., 40., 682), "")
+  assert frames_lib.stream_clock(50., 682, [0., 40., 80.]) == (frames_lib.StreamClock(50., 0., 682), "")
+  # No stated rate: the timestamps' own, without a note; none at all: 0.
+  assert frames_lib.stream_clock(0., 0, [0., 100., 200., 300.]) == (frames_lib.StreamClock(10., 0., None), "")
+  assert frames_lib.stream_clock(0., 0, []) == (frames_lib.StreamClock(0., 0., None), "")
+  # A first timestamp further than a frame and a half in: frames before it were lost, not delay.
+  assert frames_lib.stream_clock(10., 20, [500., 600., 700., 800.])[0].origin_ms == 0.
+
+
+class _Capture:
+  """cv2.VideoCapture of a stream whose container states 50 fps and 20 frames while its 10
+  frames are stamped 40, 80, … 400 ms (a start delay of one frame)."""
+
+  def __init__(self, path):
+    self._next = 0
+
+  def isOpened(self):
+    return True
+
+  def get(self, prop):
+    return {cv2.CAP_PROP_FPS: 50., cv2.CAP_PROP_FRAME_COUNT: 20.,
+            cv2.CAP_PROP_POS_MSEC: 40. * self._next}.get(prop, 0.)
+
+  def grab(self):
+    self._next += 1
+    return self._next <= 10
+
+  def retrieve(self):
+    return True, cv2.cvtColor(_image(self._next - 1), cv2.COLOR_RGB2BGR)
+
+  def release(self):
+    pass
+
+
+def test_a_video_whose_container_states_twice_its_rate_loses_no_frame(tmp_path, monkeypatch):
+  monkeypatch.setattr(frames_lib.cv2, "VideoCapture", _Capture)
+  (tmp_path / "clip.avi").write_bytes(b"")
+  reader = frames_lib.VideoFrames(tmp_path / "clip.avi", Sampling(every=2))
+  assert reader.expected() == 5
+  frames = list(reader)
+  assert [f.index for f in frames] == [0, 2, 4, 6, 8]
+  assert [_index_of(f.image) for f in frames] == [0, 2, 4, 6, 8]
+  np.testing.assert_allclose([f.time for f in frames], [0., 0.08, 0.16, 0.24, 0.32])
+  assert reader.report.num_skipped == 0 and reader.report.lost_share() == 0.
+  assert len(reader.report.notes) == 1 and "read at 25 fps" in reader.report.summary()

@@ -74,6 +74,8 @@ class ReadReport:
   """What a reader did: frames yielded, dropped by sampling, and skipped as unreadable.
 
   skipped: (name, reason) of the first MAX_LISTED_SKIPS unreadable frames.
+  notes: how the source was read where it differed from what it announced (a video whose
+    container states another frame rate than its timestamps keep).
   """
 
   source: str
@@ -81,6 +83,7 @@ class ReadReport:
   sampled_out: int = 0
   num_skipped: int = 0
   skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+  notes: list[str] = dataclasses.field(default_factory=list)
 
   def skip(self, name: str, reason: str) -> None:
     self.num_skipped += 1
@@ -97,6 +100,7 @@ class ReadReport:
     """One line for logs, plus a line per listed skip."""
     lines = [f"{self.source}: {self.yielded} frames read, {self.sampled_out} dropped by sampling, "
              f"{self.num_skipped} unreadable"]
+    lines += [f"  {note}" for note in self.notes]
     lines += [f"  skipped {name}: {reason}" for name, reason in self.skipped]
     return "\n".join(lines)
 
@@ -166,6 +170,52 @@ class FrameSampler:
     return True
 
 
+# Timestamps of this many frames are read at a video's start to check its stated frame rate.
+CLOCK_PROBE_FRAMES = 16
+# The stated rate is kept unless the timestamps' median step differs from it by more than this.
+CLOCK_TOLERANCE = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamClock:
+  """How a video's timestamps map to frame indices: index = round((msec - origin_ms) * fps / 1000).
+
+  fps: frames per second (0: the stream gives none; indices then count the frames delivered).
+  origin_ms: the first frame's timestamp (H.264 with reordered frames starts one frame late).
+  count: frames the stream should deliver at that rate (None: not announced).
+  """
+
+  fps: float
+  origin_ms: float = 0.
+  count: int | None = None
+
+
+def stream_clock(stated_fps: float, stated_count: int, first_ms: list[float],
+                 fps: float | None = None) -> tuple[StreamClock, str]:
+  """The clock of a video from what its container states and the timestamps (ms) of its first
+  frames; and a note ("" when the stated rate holds) saying why another rate was used.
+
+  A container can state a rate its stream does not keep (an AVI saying 50 fps whose H.264 frames
+  are 40 ms apart): counted by the stated rate every other frame would look lost. The median step
+  between the first timestamps decides when it differs from the stated one by more than
+  CLOCK_TOLERANCE; the frame count is scaled alike. fps: the user's rate, which always wins.
+  """
+  steps = [b - a for a, b in zip(first_ms, first_ms[1:]) if b > a]
+  step = float(np.median(steps)) if len(steps) >= 3 else None
+  rate, note = (fps or stated_fps or 0.), ""
+  count = int(stated_count) if stated_count > 0 else None
+  if not fps and step is not None and (stated_fps <= 0 or abs(step * stated_fps / 1000. - 1.) > CLOCK_TOLERANCE):
+    rate = 1000. / step
+    if stated_fps > 0:
+      note = (f"the container states {stated_fps:g} fps but its frames' timestamps are {step:g} ms apart: "
+              f"read at {rate:g} fps")
+      count = int(round(stated_count * rate / stated_fps)) if count else None
+  # A first timestamp within a frame and a half of zero is the stream's start delay, not lost frames.
+  frame_ms = step if step is not None else (1000. / rate if rate > 0 else 0.)
+  origin = first_ms[0] if first_ms and 0. < first_ms[0] <= 1.5 * frame_ms else 0.
+  return StreamClock(rate, origin, count), note
+
+
 @dataclasses.dataclass
 class ReadPosition:
   """How far a reader's pass went, and the state that reading so far left (see module docstring).
@@ -173,6 +223,7 @@ class ReadPosition:
   consumed: entries taken from the listing (image readers) or grabs made (video).
   size: (W, H) every later frame must have (the first readable frame's, or the expected size).
   next_index: video only: the frame index the next grab should bring.
+  clock: video only: how its timestamps map to indices (`StreamClock`), fixed at the pass's start.
   """
 
   report: ReadReport
@@ -180,6 +231,7 @@ class ReadPosition:
   consumed: int = 0
   size: tuple[int, int] | None = None
   next_index: int = 0
+  clock: StreamClock | None = None
 
 
 def sample_frames(frames: Iterator[Frame], sampling: Sampling) -> Iterator[Frame]:
@@ -362,9 +414,11 @@ class SequenceFrames(_FileFrames):
 class VideoFrames:
   """Frames of a video file (cv2.VideoCapture), RGB.
 
-  time: container timestamp in seconds (CAP_PROP_POS_MSEC), or index / fps when the backend
-  reports none. index: round(time * fps), so a frame the decoder drops leaves a gap that is
-  reported as skipped (constant frame rate assumed, as stationary cameras record). Containers
+  time: container timestamp in seconds (CAP_PROP_POS_MSEC) from the first frame's, or index /
+  fps when the backend reports none. index: round(time * fps), so a frame the decoder drops
+  leaves a gap that is reported as skipped (constant frame rate assumed, as stationary cameras
+  record); fps is the container's unless its first frames' timestamps keep another
+  (`stream_clock`: the reader's `report.notes` says so). Containers
   without per-frame timestamps (MJPG in AVI) make OpenCV count positions itself, so after a
   decode failure later indices may be early by the frames lost; the counts stay right. A failed
   grab is retried (no seeking: OpenCV's seeks land on wrong frames in damaged files); after
@@ -391,18 +445,27 @@ class VideoFrames:
     return copy.deepcopy(self._pos)
 
   def expected(self) -> int | None:
-    """About how many frames a pass offers after sampling (the container's frame count and
-    rate; None when it announces none): a progress total."""
-    cap = cv2.VideoCapture(str(self.path))
-    try:
-      count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-      fps = self._fps or cap.get(cv2.CAP_PROP_FPS) or 0.0
-    finally:
-      cap.release()
-    if count <= 0:
+    """About how many frames a pass offers after sampling (the stream's clock, `clock`; None
+    when it announces no frame count): a progress total."""
+    clock, _ = self.clock()
+    if not clock.count:
       return None
     sampler = FrameSampler(self._sampling)
-    return sum(sampler.keep(i, i / fps if fps > 0 else float(i)) for i in range(count))
+    return sum(sampler.keep(i, i / clock.fps if clock.fps > 0 else float(i)) for i in range(clock.count))
+
+  def clock(self) -> tuple[StreamClock, str]:
+    """The stream's clock (`stream_clock`: the container's rate and count, checked against the
+    timestamps of the first CLOCK_PROBE_FRAMES frames) and its note."""
+    cap = cv2.VideoCapture(str(self.path))
+    try:
+      stated_fps = cap.get(cv2.CAP_PROP_FPS) or 0.
+      stated_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+      first_ms = []
+      while len(first_ms) < CLOCK_PROBE_FRAMES and cap.grab():
+        first_ms.append(cap.get(cv2.CAP_PROP_POS_MSEC))
+    finally:
+      cap.release()
+    return stream_clock(stated_fps, stated_count, first_ms, self._fps)
 
   def __iter__(self) -> Iterator[Frame]:
     return self.iterate()
@@ -422,8 +485,11 @@ class VideoFrames:
       cap.release()
 
   def _frames(self, cap: cv2.VideoCapture, pos: ReadPosition) -> Iterator[Frame]:
-    fps = self._fps or cap.get(cv2.CAP_PROP_FPS) or 0.0
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    if getattr(pos, "clock", None) is None:  # a position saved before clocks were kept has none
+      pos.clock, note = self.clock()
+      if note:
+        pos.report.notes.append(note)
+    fps, origin, count = pos.clock.fps, pos.clock.origin_ms, pos.clock.count or 0
     stem = self.path.name
     for _ in range(pos.consumed):  # resuming: the same grabs again, pixels not decoded
       cap.grab()
@@ -438,6 +504,7 @@ class VideoFrames:
       failures = 0
       msec = cap.get(cv2.CAP_PROP_POS_MSEC)
       if fps > 0 and (msec > 0 or pos.next_index == 0):
+        msec = max(msec - origin, 0.)
         index, time = max(int(round(msec * fps / 1000.0)), pos.next_index), msec / 1000.0
       else:
         index = pos.next_index

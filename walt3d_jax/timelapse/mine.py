@@ -591,6 +591,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   occluder_config = static_occluder_config(config, built_in=source.detections is None)  # so do bad settings
   state = mine_state.MineState(workdir, digest)
   model, read_report, shake = fit_background(source, config, state)
+  for note in read_report.notes:
+    logging.info("%s: %s", source.frames, note)
   if model.image_size is None:
     raise UserError(f"{source.frames}: no readable frame ({read_report.summary()})")
   if camera is not None:
@@ -626,7 +628,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
                  "camera": str(source.camera) if source.camera else None},
       "read": {"frames": read_report.yielded, "image_size": list(model.image_size), "skipped": read_report.num_skipped,
                "lost_share": round(read_report.lost_share(), 4),
-               "skipped_examples": read_report.skipped[:10]},
+               "skipped_examples": read_report.skipped[:10], "notes": read_report.notes},
       "detections": int(sum(d.num for d in tracked)),
       "classifier": _classifier_name(config, built_in),
       "tracks": len(track_lengths),
