@@ -177,6 +177,23 @@ def test_one_object_that_mining_rejects_names_the_reasons(one_object, tmp_path):
     from_video.run(config, tmp_path / "work")
 
 
+def test_nothing_mined_with_the_calibrated_camera_blames_the_camera():
+  # As on OpenCV's vtest.avi: mining without a camera kept objects, with the calibrated one none.
+  config = job_config(video="vtest.avi")
+  summary = {"read": {"frames": 170}, "detections": 11232, "tracks": 909,
+             "outcomes": {"occluded_classifier": 3374, "occluded_classifier+too_small": 2255}}
+  calibration = {"mine": {"mined": 1532}, "uncertainty": {
+      "estimate": {"focal_px": 1560., "height_m": 79.0, "pitch_rad": 0.3368}, "flags": ["a", "b"]}}
+  message = from_video.nothing_mined_message(summary, config, calibration)
+  assert message == ("vtest.avi: with the calibrated camera mining kept none of the 11232 detections "
+                     "(occluded_classifier 3374, occluded_classifier+too_small 2255), where without a camera it kept "
+                     "1532: the calibration is the likely cause (focal length 1560 px, height 79.0 m, tilt 19.3°; "
+                     "2 flags in camera.json); check calibration.png, or give a camera.json (--config.camera)")
+  # Without the calibration's summary (a given camera), or when it kept nothing either: the footage.
+  for other in (None, {"mine": {"mined": 0}}):
+    assert "give a longer or busier video" in from_video.nothing_mined_message(summary, config, other)
+
+
 def test_one_object_is_too_few_tracks_to_calibrate(one_object, tmp_path):
   config = job_config(video=str(one_object))
   config.mine.mining.classifier.shipped = False  # the block is mined: the calibrator sees one track

@@ -31,6 +31,7 @@ lost to decoding (at least `mine.WARN_LOST_FRAMES` of the video).
 
 from __future__ import annotations
 
+import math
 import pathlib
 import time
 from typing import Any
@@ -82,9 +83,12 @@ def check_inputs(config: ml_collections.ConfigDict) -> None:
     raise FromVideoError(f"config.camera: no file {config.camera}")
 
 
-def nothing_mined_message(summary: dict[str, Any], config: ml_collections.ConfigDict) -> str:
+def nothing_mined_message(summary: dict[str, Any], config: ml_collections.ConfigDict,
+                          calibration: dict[str, Any] | None = None) -> str:
   """Why a mine job (its summary) kept no object, in the user's terms: no detections at all, or
-  detections that mining rejected (its most common outcomes)."""
+  detections that mining rejected (its most common outcomes). calibration: the calibration
+  stage's summary when the job ran with the camera it calibrated: when mining without a camera
+  kept objects there, the camera is the likelier cause than the footage."""
   footage = config.video or config.frames
   frames = summary["read"]["frames"]
   if summary["detections"] == 0 and config.detections:
@@ -95,20 +99,35 @@ def nothing_mined_message(summary: dict[str, Any], config: ml_collections.Config
             f"background in {frames} frames (a static scene, or a video too short to learn the background)")
   outcomes = sorted(summary["outcomes"].items(), key=lambda kv: -kv[1])
   reasons = ", ".join(f"{name} {count}" for name, count in outcomes[:3])
+  kept_without = ((calibration or {}).get("mine") or {}).get("mined", 0)
+  if kept_without and not config.detections:
+    # OpenCV's vtest.avi (a steep view of a crowd): the calibration put the camera 79 m up, the
+    # detector's metric rules then classed people as cars and cut them up, and the classifier
+    # rejected every piece.
+    u = (calibration.get("uncertainty") or {})
+    est = u.get("estimate", {})
+    camera = (f"focal length {est['focal_px']:.0f} px, height {est['height_m']:.1f} m, tilt "
+              f"{math.degrees(est['pitch_rad']):.1f}°; " if est else "")
+    return (f"{footage}: with the calibrated camera mining kept none of the {summary['detections']} detections "
+            f"({reasons}), where without a camera it kept {kept_without}: the calibration is the likely cause "
+            f"({camera}{len(u.get('flags', []))} flags in camera.json); check calibration.png, or give a "
+            "camera.json (--config.camera)")
   return (f"{footage}: no whole, unoccluded object to use: mining kept none of the {summary['detections']} "
           f"detections in {summary['tracks']} track{'' if summary['tracks'] == 1 else 's'} ({reasons}); give a "
           "longer or busier video"
           + (", or better detections" if config.detections else ""))
 
 
-def mine_stage(config: ml_collections.ConfigDict, camera: str, workdir: pathlib.Path) -> dict[str, Any]:
+def mine_stage(config: ml_collections.ConfigDict, camera: str, workdir: pathlib.Path,
+               calibration: dict[str, Any] | None = None) -> dict[str, Any]:
   """The mine job (or its finished result) in `workdir` with `camera` ('' for none); its summary.
-  FromVideoError when it kept no object: nothing downstream could use the bank."""
+  FromVideoError when it kept no object: nothing downstream could use the bank. calibration: the
+  calibration stage's summary when `camera` is the one it made (`nothing_mined_message`)."""
   from walt3d_jax.timelapse import mine
 
   summary = mine.run(mine_config(config, camera), workdir)
   if summary["mined"] == 0:
-    raise FromVideoError(nothing_mined_message(summary, config))
+    raise FromVideoError(nothing_mined_message(summary, config, calibration))
   return summary
 
 
@@ -287,7 +306,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
     camera, summary["calibration"] = calibrate_stage(config, workdir)
   # The fit job mines into fit/mine itself; mined here first, so that a bank with nothing in it
   # ends with the reason, not in the fit or the clip-art builder.
-  mined = mine_stage(config, str(camera), workdir / "fit" / "mine")
+  mined = mine_stage(config, str(camera), workdir / "fit" / "mine",
+                     None if config.camera else summary["calibration"])
   summary["mine"] = {k: mined[k] for k in ("detections", "tracks", "mined")} | {
       "frames": mined["read"]["frames"], "image_size": mined["read"]["image_size"],
       "lost_share": mined["read"].get("lost_share", 0.0)}
@@ -330,7 +350,9 @@ def print_headlines(summary: dict[str, Any], workdir: pathlib.Path) -> None:
     source = u.get("source", "")
     tracks = source.removesuffix("+scene lines")
     lines = " and the scene lines" if tracks != source else ""
-    print(f"  calibration   from {u.get('num_tracks', '?')} {tracks} tracks{lines}: focal "
+    what = (f"the scene lines, scaled by {u.get('num_tracks', '?')} people tracks" if tracks == "people scale"
+            else f"{u.get('num_tracks', '?')} {tracks} tracks{lines}")
+    print(f"  calibration   from {what}: focal "
           f"{est.get('focal_px', float('nan')):.0f} ± {std.get('focal_px', float('nan')):.0f} px, height "
           f"{est.get('height_m', float('nan')):.2f} ± {std.get('height_m', float('nan')):.2f} m, horizon row "
           f"{est.get('horizon_row', float('nan')):.1f}")  # its flags: the `flag` lines below

@@ -262,3 +262,39 @@ def test_ears_add_a_second_lean():
   np.testing.assert_allclose(data.shoulder[len(without.hip):],
                              0.5 * (obs.keypoints[:, 3, :2] + obs.keypoints[:, 4, :2])[
                                  np.all(obs.keypoints[:, [5, 6, 11, 12], 2] >= 0.5, axis=1)])
+
+
+def _true_prior(rig, sd=(0.01, 0.003, 0.003)):
+  f = 0.5 * SIZE[0] / math.tan(0.5 * rig.hfov)
+  return C.CameraPrior(np.array([math.log(f), rig.pitch, rig.roll]), np.diag(np.square(sd)), 'scene lines')
+
+
+@pytest.mark.parametrize("name", ["intersection", "crosswalk"])
+def test_people_scale_the_priors_camera(name):
+  rig = _rig(name)
+  result = C.scale_from_people(_people(name), _true_prior(rig))
+  assert result.source == "people scale+scene lines"
+  assert abs(result.height_m / rig.height - 1) < 0.05, (result.height_m, rig.height)
+  assert result.pitch_rad == pytest.approx(rig.pitch) and result.roll_rad == pytest.approx(rig.roll)
+  # The height's standard error holds the statures' spread and the prior's: a looser prior, a
+  # larger error.
+  loose = C.scale_from_people(_people(name), _true_prior(rig, (0.1, 0.03, 0.03)))
+  assert 0 < result.std["height_m"] < loose.std["height_m"]
+  assert result.covariance.shape == (4, 4) and np.all(np.linalg.eigvalsh(result.covariance) >= 0)
+
+
+def test_people_first_falls_back_to_the_people_scale_when_their_own_fit_refuses(monkeypatch):
+  rig = _rig("intersection")
+  prior = _true_prior(rig)
+
+  def refuse(*args, **kwargs):
+    raise C.CalibrationError("degenerate fit from people: the best camera stands 1.86 m above the ground")
+
+  monkeypatch.setattr(C, "calibrate_people", refuse)
+  result = C.calibrate(_people("intersection"), C.CalibrationConfig(use="people_first"), prior=prior)
+  assert result.source == "people scale+scene lines"
+  assert any(f.startswith("the people gave the scale only (degenerate fit") for f in result.flags)
+  assert abs(result.height_m / rig.height - 1) < 0.05
+  # Too few people for even that: refused with the count.
+  with pytest.raises(C.CalibrationError, match="too few people"):
+    C.scale_from_people(_people("intersection", tracks=2), prior)

@@ -729,9 +729,10 @@ def _check_people_geometry(obs: Observations, config: CalibrationConfig,
 
 
 def _start_people(horizon: float, slope: float, f: float, data: _PeopleData,
-                  image_size) -> np.ndarray:
-  """theta at focal length f: pitch from the horizon row, roll from its slope, height scaled so
-  that median predicted and observed box heights agree."""
+                  image_size, orientation: tuple[float, float] | None = None) -> np.ndarray:
+  """theta at focal length f: pitch from the horizon row, roll from its slope (or both from
+  `orientation`, (pitch, roll)), height scaled so that median predicted and observed box heights
+  agree."""
   w, h = image_size
   pitch = math.atan2(0.5 * (h - 1) - horizon, f)
   # The roll whose horizon slope matches (sign from the model itself).
@@ -739,6 +740,8 @@ def _start_people(horizon: float, slope: float, f: float, data: _PeopleData,
   s = (horizon_row(f, pitch, d, image_size, 0.5 * (w - 1) + 100.)
        - horizon_row(f, pitch, d, image_size)) / 100.
   roll = float(np.clip(slope / (s / d) if abs(s) > 1e-12 else 0., -0.5, 0.5))
+  if orientation is not None:
+    pitch, roll = orientation
   K = data.num_tracks
   theta = np.concatenate([[math.log(f), math.log(10.), pitch, roll, STATURE_M],
                           np.full(K, STATURE_M)])
@@ -932,6 +935,79 @@ def calibrate_people(obs: Observations, config: CalibrationConfig = CalibrationC
                  data.v_bottom, data.u_centre, config)
 
 
+def _implied_heights(prior_mean: np.ndarray, data: _PeopleData, image_size,
+                     iterations: int = 40) -> np.ndarray:
+  """(Nb,) camera heights (metres) at which a STATURE_M person standing at each box's bottom
+  edge reaches its top edge, for the camera (log f, pitch, roll) = prior_mean. The view scales
+  with the camera height, so the head row depends on stature / height alone: bisected on that
+  ratio, between the heights MIN_CAMERA_HEIGHT_M and MAX_CAMERA_HEIGHT_M."""
+  K = intrinsics(math.exp(prior_mean[0]), image_size)
+  K_inv, R = np.linalg.inv(K), rotation(prior_mean[1], prior_mean[2])
+  lo = np.full(len(data.v_top), STATURE_M / MAX_CAMERA_HEIGHT_M)  # head too low: a short person
+  hi = np.full(len(data.v_top), STATURE_M / MIN_CAMERA_HEIGHT_M)
+  for _ in range(iterations):
+    mid = np.sqrt(lo * hi)
+    above = _head_row(K, K_inv, R, 1., data.u_centre, data.v_bottom, mid) < data.v_top
+    hi, lo = np.where(above, mid, hi), np.where(above, lo, mid)
+  return STATURE_M / np.sqrt(lo * hi)
+
+
+def _track_median_height(heights: np.ndarray, track: np.ndarray) -> float:
+  """The median over tracks of each track's median camera height."""
+  return float(np.median([np.median(heights[track == t]) for t in np.unique(track)]))
+
+
+def scale_from_people(obs: Observations, prior: CameraPrior, config: CalibrationConfig = CalibrationConfig(),
+                      seed: int = 0) -> CalibrationResult:
+  """The prior's camera (orientation and focal length, from the background's lines) at the
+  height its people give: per box, the camera height at which a STATURE_M person standing at its
+  bottom edge reaches its top edge (`_implied_heights`); per track their median, and the median
+  over tracks. Standard errors: the tracks' spread (a bootstrap over tracks), the mean stature's
+  (STATURE_MEAN_SD_M) and the prior's, carried through (delta method).
+
+  For when the full people fit (`calibrate_people`) refuses: a steep view whose boxes the model
+  does not explain (foreshortened bodies, soft shadows in the boxes) can pull it to a camera at
+  head height; with the orientation held, one number is left, which boxes of upright people
+  tell robustly."""
+  people = _usable(obs, PERSON, config)
+  _count_check(people, 'people', config)
+  data = _people_data(people, config)
+  size = obs.image_size
+  mean = np.asarray(prior.mean, np.float64)
+  heights = _implied_heights(mean, data, size)
+  height = _track_median_height(heights, data.box_track)
+  if not MIN_CAMERA_HEIGHT_M < height < MAX_CAMERA_HEIGHT_M:
+    raise CalibrationError(f'people scale under the {prior.source}: their boxes put the camera at {height:.2f} m, '
+                           f'outside {MIN_CAMERA_HEIGHT_M}-{MAX_CAMERA_HEIGHT_M:g} m')
+  rng = np.random.default_rng(seed)
+  tracks = np.unique(data.box_track)
+  per_track = np.array([np.median(heights[data.box_track == t]) for t in tracks])
+  boot = np.median(per_track[rng.integers(0, len(tracks), (200, len(tracks)))], axis=1)
+  var_log = float(np.var(np.log(boot))) + (STATURE_MEAN_SD_M / STATURE_M) ** 2
+  # How the height moves with the prior's parameters (forward differences in log height).
+  J = np.zeros(3)
+  for j in range(3):
+    step = np.zeros(3)
+    step[j] = 1e-4
+    J[j] = (math.log(_track_median_height(_implied_heights(mean + step, data, size), data.box_track))
+            - math.log(height)) / 1e-4
+  prior_cov = np.asarray(prior.covariance, np.float64)
+  cov = np.zeros((4, 4))
+  cov[np.ix_([0, 2, 3], [0, 2, 3])] = prior_cov
+  cov[1, 1] = var_log + J @ prior_cov @ J
+  cov[1, [0, 2, 3]] = cov[[0, 2, 3], 1] = J @ prior_cov
+  theta = np.array([mean[0], math.log(height), mean[1], mean[2]])
+  # Residuals: each box's top row against a STATURE_M person's at the fitted camera, in units of
+  # the box noise and the statures' spread (STATURE_SD_M of the box's height).
+  K = intrinsics(math.exp(mean[0]), size)
+  top = _head_row(K, np.linalg.inv(K), rotation(mean[1], mean[2]), height, data.u_centre, data.v_bottom,
+                  np.full(len(data.v_top), STATURE_M))
+  px = np.abs(top - data.v_top)
+  sigma = np.hypot(data.box_sigma, STATURE_SD_M / STATURE_M * (data.v_bottom - data.v_top))
+  return _finish(theta, cov, size, f'people scale+{prior.source}', data.num_tracks, px / sigma, px,
+                 data.v_bottom, data.u_centre, config)
+
+
 def _people_fit_units(fun: np.ndarray, data: _PeopleData) -> tuple[np.ndarray, np.ndarray]:
   """Per box (Nb,): the residual's size in noise units and in pixels (both edges), from the
   people residuals `fun` (their box rows come first)."""
@@ -962,8 +1038,15 @@ def _fit_people(obs: Observations, config: CalibrationConfig, seed: int,
                                 lambda t: _people_jacobian(t, data, size), prior)
   w = size[0]
   best = fallback = None
-  for f in np.geomspace(config.focal_range[0] * w, config.focal_range[1] * w, config.num_starts):
-    theta0 = _start_people(horizon, slope, float(f), data, size)
+  starts = [_start_people(horizon, slope, float(f), data, size)
+            for f in np.geomspace(config.focal_range[0] * w, config.focal_range[1] * w, config.num_starts)]
+  if prior is not None:
+    # Also from the prior's camera: where sizes barely grow down the image (a steep view, whose
+    # people are foreshortened near its bottom) the sizes' horizon starts every grid point far
+    # from it.
+    mean = np.asarray(prior.mean, np.float64)
+    starts.insert(0, _start_people(horizon, slope, math.exp(mean[0]), data, size, (mean[1], mean[2])))
+  for theta0 in starts:
     if not np.all(np.isfinite(fun(theta0))):
       continue
     res = solve_robust(fun, jac, theta0, config.loss_scale, num_priors=2 + data.num_tracks + extra)
@@ -1541,6 +1624,13 @@ def _calibrate(obs: Observations, config: CalibrationConfig, seed: int,
     try:
       return calibrate_people(obs, config, seed, prior)
     except CalibrationError as refusal:
+      try:
+        result = scale_from_people(obs, prior, config, seed)
+        return dataclasses.replace(result, flags=result.flags + (
+            f'the people gave the scale only ({refusal}): the focal length and tilt are the '
+            f'{prior.source}\' alone; check the 1.7 m people in the report',))
+      except CalibrationError:
+        pass
       result = _calibrate(obs, auto, seed, prior)
       return dataclasses.replace(result, flags=result.flags + (
           f'the scale rests on {result.source.removesuffix("+" + prior.source)}, not on people alone ({refusal}): '
