@@ -729,10 +729,9 @@ def _check_people_geometry(obs: Observations, config: CalibrationConfig,
 
 
 def _start_people(horizon: float, slope: float, f: float, data: _PeopleData,
-                  image_size, orientation: tuple[float, float] | None = None) -> np.ndarray:
-  """theta at focal length f: pitch from the horizon row, roll from its slope (or both from
-  `orientation`, (pitch, roll)), height scaled so that median predicted and observed box heights
-  agree."""
+                  image_size) -> np.ndarray:
+  """theta at focal length f: pitch from the horizon row, roll from its slope, height scaled so
+  that median predicted and observed box heights agree."""
   w, h = image_size
   pitch = math.atan2(0.5 * (h - 1) - horizon, f)
   # The roll whose horizon slope matches (sign from the model itself).
@@ -740,8 +739,6 @@ def _start_people(horizon: float, slope: float, f: float, data: _PeopleData,
   s = (horizon_row(f, pitch, d, image_size, 0.5 * (w - 1) + 100.)
        - horizon_row(f, pitch, d, image_size)) / 100.
   roll = float(np.clip(slope / (s / d) if abs(s) > 1e-12 else 0., -0.5, 0.5))
-  if orientation is not None:
-    pitch, roll = orientation
   K = data.num_tracks
   theta = np.concatenate([[math.log(f), math.log(10.), pitch, roll, STATURE_M],
                           np.full(K, STATURE_M)])
@@ -1038,15 +1035,8 @@ def _fit_people(obs: Observations, config: CalibrationConfig, seed: int,
                                 lambda t: _people_jacobian(t, data, size), prior)
   w = size[0]
   best = fallback = None
-  starts = [_start_people(horizon, slope, float(f), data, size)
-            for f in np.geomspace(config.focal_range[0] * w, config.focal_range[1] * w, config.num_starts)]
-  if prior is not None:
-    # Also from the prior's camera: where sizes barely grow down the image (a steep view, whose
-    # people are foreshortened near its bottom) the sizes' horizon starts every grid point far
-    # from it.
-    mean = np.asarray(prior.mean, np.float64)
-    starts.insert(0, _start_people(horizon, slope, math.exp(mean[0]), data, size, (mean[1], mean[2])))
-  for theta0 in starts:
+  for f in np.geomspace(config.focal_range[0] * w, config.focal_range[1] * w, config.num_starts):
+    theta0 = _start_people(horizon, slope, float(f), data, size)
     if not np.all(np.isfinite(fun(theta0))):
       continue
     res = solve_robust(fun, jac, theta0, config.loss_scale, num_priors=2 + data.num_tracks + extra)
