@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from walt3d_jax.geometry import calibrate as calibrate_lib
+from walt3d_jax.viz import overlays
 
 GRID_M = 5.0  # side of a ground-grid square, metres
 PERSON_M = 1.70  # stature of the drawn people, metres
@@ -98,10 +99,7 @@ def draw_calibration(image: np.ndarray, result: calibrate_lib.CalibrationResult,
           f'grid {grid_m:g} m, people {PERSON_M} m' + ('  FLAGGED' if result.flags else '')]
   scale = max(0.35, h / 900.)
   for i, line in enumerate(text):
-    org = (4, int((i + 1) * 22 * scale / 0.45))
-    cv2.putText(out, line, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(out, line, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1,
-                cv2.LINE_AA)
+    out = overlays.label(out, line, (4, int((i + 1) * 22 * scale / 0.45)), scale)
   return out
 
 

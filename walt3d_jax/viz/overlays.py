@@ -95,9 +95,14 @@ def draw_wireframe(
 
 
 def label(image: np.ndarray, text: str, origin=(4, 14), scale: float = 0.45) -> np.ndarray:
-  """White text with a dark outline, readable on any background."""
+  """White text (origin: its baseline's left end, pixels) on a darkened band, readable on any
+  background: a dark outline alone smears small text on a bright one (a sunlit concourse)."""
   out = image.copy()
-  cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+  (w, h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+  x, y = origin
+  y0, y1 = max(0, y - h - 2), min(out.shape[0], y + baseline + 1)
+  x0, x1 = max(0, x - 2), min(out.shape[1], x + w + 2)
+  out[y0:y1, x0:x1] = (out[y0:y1, x0:x1] * 0.35).astype(out.dtype)
   cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
   return out
 
