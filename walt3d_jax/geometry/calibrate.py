@@ -949,9 +949,9 @@ def _implied_heights(prior_mean: np.ndarray, data: _PeopleData, image_size,
   return STATURE_M / np.sqrt(lo * hi)
 
 
-def _track_median_height(heights: np.ndarray, track: np.ndarray) -> float:
-  """The median over tracks of each track's median camera height."""
-  return float(np.median([np.median(heights[track == t]) for t in np.unique(track)]))
+def _track_heights(heights: np.ndarray, track: np.ndarray) -> np.ndarray:
+  """(T,) each track's median of its boxes' camera heights (Nb,), tracks in `np.unique` order."""
+  return np.array([np.median(heights[track == t]) for t in np.unique(track)])
 
 
 def scale_from_people(obs: Observations, prior: CameraPrior, config: CalibrationConfig = CalibrationConfig(),
@@ -971,23 +971,21 @@ def scale_from_people(obs: Observations, prior: CameraPrior, config: Calibration
   data = _people_data(people, config)
   size = obs.image_size
   mean = np.asarray(prior.mean, np.float64)
-  heights = _implied_heights(mean, data, size)
-  height = _track_median_height(heights, data.box_track)
+  per_track = _track_heights(_implied_heights(mean, data, size), data.box_track)
+  height = float(np.median(per_track))
   if not MIN_CAMERA_HEIGHT_M < height < MAX_CAMERA_HEIGHT_M:
     raise CalibrationError(f'people scale under the {prior.source}: their boxes put the camera at {height:.2f} m, '
                            f'outside {MIN_CAMERA_HEIGHT_M}-{MAX_CAMERA_HEIGHT_M:g} m')
   rng = np.random.default_rng(seed)
-  tracks = np.unique(data.box_track)
-  per_track = np.array([np.median(heights[data.box_track == t]) for t in tracks])
-  boot = np.median(per_track[rng.integers(0, len(tracks), (200, len(tracks)))], axis=1)
+  boot = np.median(per_track[rng.integers(0, len(per_track), (200, len(per_track)))], axis=1)
   var_log = float(np.var(np.log(boot))) + (STATURE_MEAN_SD_M / STATURE_M) ** 2
   # How the height moves with the prior's parameters (forward differences in log height).
   J = np.zeros(3)
   for j in range(3):
     step = np.zeros(3)
     step[j] = 1e-4
-    J[j] = (math.log(_track_median_height(_implied_heights(mean + step, data, size), data.box_track))
-            - math.log(height)) / 1e-4
+    moved = np.median(_track_heights(_implied_heights(mean + step, data, size), data.box_track))
+    J[j] = (math.log(moved) - math.log(height)) / 1e-4
   prior_cov = np.asarray(prior.covariance, np.float64)
   cov = np.zeros((4, 4))
   cov[np.ix_([0, 2, 3], [0, 2, 3])] = prior_cov
