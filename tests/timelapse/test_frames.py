@@ -271,7 +271,8 @@ def test_stream_clock_trusts_the_timestamps_over_a_wrong_stated_rate():
   # No stated rate: the timestamps' own, without a note; none at all: 0.
   assert frames_lib.stream_clock(0., 0, [0., 100., 200., 300.]) == (frames_lib.StreamClock(10., 0., None), "")
   assert frames_lib.stream_clock(0., 0, []) == (frames_lib.StreamClock(0., 0., None), "")
-  # A first timestamp further than a frame and a half in: frames before it were lost, not delay.
+  # Two frames in is a start delay (a 10 fps H.264 campus video); five frames in, frames were lost.
+  assert frames_lib.stream_clock(10., 795, [200., 300., 400., 500.])[0].origin_ms == 200.
   assert frames_lib.stream_clock(10., 20, [500., 600., 700., 800.])[0].origin_ms == 0.
 
 

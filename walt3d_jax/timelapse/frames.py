@@ -174,6 +174,9 @@ class FrameSampler:
 CLOCK_PROBE_FRAMES = 16
 # The stated rate is kept unless the timestamps' median step differs from it by more than this.
 CLOCK_TOLERANCE = 0.1
+# A first timestamp at most this many frames in is the stream's start delay (H.264 reorders
+# frames: OpenCV's vtest.avi starts 1 frame in, a 10 fps campus video 2), not frames lost.
+MAX_START_DELAY_FRAMES = 3.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,7 +184,7 @@ class StreamClock:
   """How a video's timestamps map to frame indices: index = round((msec - origin_ms) * fps / 1000).
 
   fps: frames per second (0: the stream gives none; indices then count the frames delivered).
-  origin_ms: the first frame's timestamp (H.264 with reordered frames starts one frame late).
+  origin_ms: the first frame's timestamp (H.264 with reordered frames starts a frame or two late).
   count: frames the stream should deliver at that rate (None: not announced).
   """
 
@@ -210,9 +213,8 @@ def stream_clock(stated_fps: float, stated_count: int, first_ms: list[float],
       note = (f"the container states {stated_fps:g} fps but its frames' timestamps are {step:g} ms apart: "
               f"read at {rate:g} fps")
       count = int(round(stated_count * rate / stated_fps)) if count else None
-  # A first timestamp within a frame and a half of zero is the stream's start delay, not lost frames.
   frame_ms = step if step is not None else (1000. / rate if rate > 0 else 0.)
-  origin = first_ms[0] if first_ms and 0. < first_ms[0] <= 1.5 * frame_ms else 0.
+  origin = first_ms[0] if first_ms and 0. < first_ms[0] <= MAX_START_DELAY_FRAMES * frame_ms else 0.
   return StreamClock(rate, origin, count), note
 
 
