@@ -189,6 +189,11 @@ def test_nothing_mined_with_the_calibrated_camera_blames_the_camera():
                      "(occluded_classifier 3374, occluded_classifier+too_small 2255), where without a camera it kept "
                      "1532: the calibration is the likely cause (focal length 1560 px, height 79.0 m, tilt 19.3°; "
                      "2 flags in camera.json); check calibration.png, or give a camera.json (--config.camera)")
+  # A camera that moved is said too (the telephoto bridge video).
+  summary["read"]["shake"] = {"frames": 231, "too_large": 207}
+  assert from_video.nothing_mined_message(summary, config, calibration).endswith(
+      "(--config.camera); and the camera moved: 207 of 231 frames lie beyond a shake from the first (left as they "
+      "are); a stationary camera is assumed")
   # Without the calibration's summary (a given camera), or when it kept nothing either: the footage.
   for other in (None, {"mine": {"mined": 0}}):
     assert "give a longer or busier video" in from_video.nothing_mined_message(summary, config, other)
@@ -233,6 +238,13 @@ def test_run_flags_carry_the_mine_jobs_class_mix_warnings():
       "calibration: few inliers: 60% of the observations", "v.mp4: 30 of 120 frames lost to decoding",
       "mine: mining kept 3 of 233 person detections: ..."]
   assert from_video.run_flags({}, {"read": {}}) == []
+  # A camera that drifted (a telephoto on a bridge: 207 of 231 frames beyond a shake) is flagged;
+  # one that only shook is not.
+  moved = {"read": {"shake": {"frames": 231, "moved": 18, "too_large": 207}}}
+  assert from_video.run_flags({}, moved) == [
+      "the camera moved: 207 of 231 frames lie beyond a shake from the first (left as they are); a stationary "
+      "camera is assumed"]
+  assert from_video.run_flags({}, {"read": {"shake": {"frames": 231, "moved": 200, "too_large": 3}}}) == []
 
 
 def test_missing_inputs_are_named_before_any_work(tmp_path):

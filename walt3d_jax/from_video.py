@@ -108,10 +108,11 @@ def nothing_mined_message(summary: dict[str, Any], config: ml_collections.Config
     est = u.get("estimate", {})
     camera = (f"focal length {est['focal_px']:.0f} px, height {est['height_m']:.1f} m, tilt "
               f"{math.degrees(est['pitch_rad']):.1f}°; " if est else "")
+    moved = camera_moved(summary["read"].get("shake"))
     return (f"{footage}: with the calibrated camera mining kept none of the {summary['detections']} detections "
             f"({reasons}), where without a camera it kept {kept_without}: the calibration is the likely cause "
             f"({camera}{len(u.get('flags', []))} flags in camera.json); check calibration.png, or give a "
-            "camera.json (--config.camera)")
+            "camera.json (--config.camera)" + (f"; and {moved}" if moved else ""))
   return (f"{footage}: no whole, unoccluded object to use: mining kept none of the {summary['detections']} "
           f"detections in {summary['tracks']} track{'' if summary['tracks'] == 1 else 's'} ({reasons}); give a "
           "longer or busier video"
@@ -329,14 +330,32 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict[str, A
   return summary
 
 
+# Frames further from the first than a shake (stabilize.StabilizeConfig.max_shift_px), as a share
+# of those read, from which the camera is flagged as moving. A 640x360 telephoto video of a
+# bridge drifted 0.1-1.5 px every 4 frames and up to 120 px in all: 207 of 231 frames.
+MOVED_CAMERA_SHARE = 0.1
+
+
 def run_flags(calibration: dict[str, Any], mined: dict[str, Any]) -> list[str]:
   """What ran but is weak, for summary.json and the console: the calibration's flags and the
   mine job's (`mined`, its summary) decode-loss warning (the calibration's mining read the same
-  frames and warned the same) and its class-mix warnings (a category the footage shows but the
-  bank hardly holds)."""
+  frames and warned the same), a camera that moved rather than shook (its `read.shake`), and its
+  class-mix warnings (a category the footage shows but the bank hardly holds)."""
   flags = [f"calibration: {f}" for f in (calibration.get("uncertainty") or {}).get("flags", [])]
   flags += [mined["read"]["warning"]] if mined["read"].get("warning") else []
+  moved = camera_moved(mined["read"].get("shake"))
+  flags += [moved] if moved else []
   return flags + [f"mine: {line}" for line in mined.get("class_mix_warnings", [])]
+
+
+def camera_moved(shake: dict[str, int] | None) -> str:
+  """A line saying that the camera moved rather than shook (a mine summary's `read.shake`: at
+  least MOVED_CAMERA_SHARE of its frames further from the first than a shake), else ""."""
+  shake = shake or {}
+  if not (shake.get("frames") and shake.get("too_large", 0) >= MOVED_CAMERA_SHARE * shake["frames"]):
+    return ""
+  return (f"the camera moved: {shake['too_large']} of {shake['frames']} frames lie beyond a shake from the first "
+          "(left as they are); a stationary camera is assumed")
 
 
 def print_headlines(summary: dict[str, Any], workdir: pathlib.Path) -> None:
