@@ -436,6 +436,7 @@ class VideoFrames:
     self._sampling = sampling
     self._fps = fps
     self._max_failures = int(max_consecutive_failures)
+    self._clock: tuple[StreamClock, str] | None = None
     self._pos = self._start_position()
     self.report = self._pos.report
 
@@ -457,7 +458,13 @@ class VideoFrames:
 
   def clock(self) -> tuple[StreamClock, str]:
     """The stream's clock (`stream_clock`: the container's rate and count, checked against the
-    timestamps of the first CLOCK_PROBE_FRAMES frames) and its note."""
+    timestamps of the first CLOCK_PROBE_FRAMES frames) and its note; probed once per reader
+    (`expected` and every pass ask for it)."""
+    if self._clock is None:
+      self._clock = self._probe_clock()
+    return self._clock
+
+  def _probe_clock(self) -> tuple[StreamClock, str]:
     cap = cv2.VideoCapture(str(self.path))
     try:
       stated_fps = cap.get(cv2.CAP_PROP_FPS) or 0.

@@ -281,8 +281,8 @@ def static_occluder_config(config: ml_collections.ConfigDict,
   if c.use == "never" or (c.use == "builtin" and not built_in):
     return None
   try:
-    return static_occluders.StaticOccluderConfig(hole_share=c.hole_share, min_tracks=c.min_tracks,
-                                                 min_rows=c.min_rows, min_height=c.min_height)
+    return static_occluders.StaticOccluderConfig(**{f.name: c[f.name] for f in dataclasses.fields(
+        static_occluders.StaticOccluderConfig) if f.name in c})
   except ValueError as e:
     raise UserError(f"config.mining.static_occluders: {e}") from None
 
