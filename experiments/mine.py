@@ -142,8 +142,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       # (built as `variant`, fed crops of `crop_size` pixels with `context`, as it was trained),
       # else when `shipped` the one shipped with the package (its file carries its own settings).
       # The old default, the δ heuristic alone: --config.mining.classifier.shipped=False
-      # --config.mining.delta=0.1.
-      classifier=dict(workdir="", shipped=True, variant="S", crop_size=48, context=0.25),
+      # --config.mining.delta=0.1. threshold: P(occluded) from which an object is rejected, to
+      # trade purity for yield (benchmarks/mining_threshold.py; above 1 none is, their scores still
+      # land in the bank); negative: the one the classifier was chosen with on its validation scenes.
+      classifier=dict(workdir="", shipped=True, variant="S", crop_size=48, context=0.25, threshold=-1.0),
       # Objects whose mask ends at a pole or post the tracks pass behind (timelapse/
       # static_occluders.py): a pixel is an occluder where at least min_tracks tracks' row spans
       # reach over it and hole_share of them never covered it, in a region at least min_height

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from experiments import mine as mine_config
+from walt3d_jax.errors import UserError
 from walt3d_jax.formats.coco import Category
 from walt3d_jax.timelapse import bank as bank_lib
 from walt3d_jax.timelapse import detections as detections_lib
@@ -170,8 +171,13 @@ def test_classifier_scores_and_rejects(mined, tmp_path):
   config = _config_on(workdir)
   config.mining.classifier.shipped = False
   unfiltered = mine.run(config, tmp_path / "none")
+  # The shipped classifier with its threshold replaced by one above 1 rejects nothing either.
+  config = _config_on(workdir)
+  config.mining.classifier.threshold = 1.01
+  overridden = mine.run(config, tmp_path / "shipped1.01")
   assert summaries[0.0]["mined"] == 0
-  assert summaries[1.01]["mined"] == unfiltered["mined"] > 0
+  assert summaries[1.01]["mined"] == unfiltered["mined"] == overridden["mined"] > 0
+  assert overridden["classifier_threshold"] == 1.01 and unfiltered["classifier_threshold"] is None
   with bank_lib.ObjectBank.open(tmp_path / "out1.01" / "bank.h5") as bank:
     scores = bank.column("occlusion_score")
   assert ((scores >= 0) & (scores <= 1)).all()
@@ -188,6 +194,19 @@ def test_the_shipped_classifier_is_the_default():
   assert mine._classifier_name(config, True) == "occlusion_classifier_builtin.npz"
   config.mining.classifier.shipped = False
   assert mine.Classifier.load(config) is None and mine._classifier_name(config, False) is None
+
+
+def test_a_classifier_threshold_replaces_the_classifiers_own():
+  config = tiny_config()
+  own = mine.Classifier.load(config, built_in=True).threshold
+  config.mining.classifier.threshold = 0.02
+  assert mine.Classifier.load(config, built_in=True).threshold == 0.02 != own
+  config.mining.classifier.threshold = -1.0
+  assert mine.Classifier.load(config, built_in=True).threshold == own
+  for bad in (0.0, float("nan")):
+    config.mining.classifier.threshold = bad
+    with pytest.raises(UserError, match="classifier.threshold"):
+      mine.threshold_override(config)
 
 
 def test_the_shipped_classifier_mines_purer_than_the_heuristic_alone(mined, tmp_path):

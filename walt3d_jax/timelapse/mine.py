@@ -339,22 +339,39 @@ class Classifier:
     with `built_in` (the built-in detector finds the objects, with a camera) the one trained on
     that detector's own detections, which also turns down ghosts, merged blobs and fragments
     (models/data/occlusion_classifier_builtin.npz), else the one trained on clean detector-like
-    masks (models/data/occlusion_classifier.npz).
+    masks (models/data/occlusion_classifier.npz). With `threshold_override` (config) its
+    threshold is the one given.
     """
     c = config.mining.classifier
+    override = threshold_override(config)
     if c.workdir:
       train_config = ml_collections.ConfigDict(dict(seed=0, model=dict(variant=c.variant)))
       model, threshold = occlusion_training.load(train_config, pathlib.Path(c.workdir))
-      return cls(model, threshold, int(c.crop_size), float(c.context))
-    if c.shipped:
-      return cls(*occlusion_weights.load_shipped(occlusion_weights.shipped_path(built_in)))
-    return None
+      classifier = cls(model, threshold, int(c.crop_size), float(c.context))
+    elif c.shipped:
+      classifier = cls(*occlusion_weights.load_shipped(occlusion_weights.shipped_path(built_in)))
+    else:
+      return None
+    return classifier if override is None else dataclasses.replace(classifier, threshold=override)
 
   def prob_occluded(self, image: np.ndarray, detections: FrameDetections) -> np.ndarray:
     """(N,) P(occluded or truncated) of one frame's detections."""
     masks = [rle.decode_mask(m) for m in detections.masks]
     crops = occlusion_data.frame_crops(image, masks, detections.boxes.astype(np.float64), self.crop_size, self.context)
     return occlusion_training.predict(self.model, crops, self.batch_size)
+
+
+def threshold_override(config: ml_collections.ConfigDict) -> float | None:
+  """config.mining.classifier.threshold when it replaces the classifier's own (> 0; above 1 no
+  object is rejected, their scores still land in the bank), None when negative (the
+  classifier's own); UserError for 0 (every object rejected) or NaN."""
+  value = float(config.mining.classifier.get("threshold", -1.0))
+  if value < 0:
+    return None
+  if not value > 0:
+    raise UserError(f"config.mining.classifier.threshold must be a P(occluded) above 0 (above 1: reject none), "
+                    f"or negative for the classifier's own, got {value:g}")
+  return value
 
 
 def _classifier_name(config: ml_collections.ConfigDict, built_in: bool) -> str | None:
@@ -414,14 +431,14 @@ def class_mix_warnings(categories: dict[str, dict]) -> list[str]:
   return lines
 
 
-def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float,
-            image_size: tuple[int, int]) -> dict[str, Any]:
-  """Against the simulator's ground truth: the fraction of mined objects truly unoccluded, over
-  all and per category (`by_category`: mined and purity of each category name).
+def truly_unoccluded(rows: dict[str, Any], truth_path: pathlib.Path, threshold: float,
+                     image_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+  """Bank rows (`frame_index`, `box` columns) against the simulator's ground truth: (matched,
+  clean), each (N,) bool.
 
-  A mined object is matched to the truth object of its frame with the highest visible-box IoU
-  (≥ 0.5), the truth's boxes scaled to the frames' working size image_size (W, H); unmatched
-  ones count as impure. "Truly unoccluded": occlusion < threshold and not truncated.
+  A row is matched to the truth object of its frame with the highest visible-box IoU (≥ 0.5),
+  the truth's boxes scaled to the frames' working size image_size (W, H); it is clean when that
+  object is truly unoccluded (occlusion < threshold and not truncated); unmatched rows are not.
   """
   with open(truth_path) as f:
     truth = json.load(f)
@@ -432,26 +449,34 @@ def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float,
     sx, sy = image_size[0] / w, image_size[1] / h
     x, y, bw, bh = ann["bbox"]
     by_image[ann["image_id"]].append(dict(ann, bbox=[x * sx, y * sy, bw * sx, bh * sy]))
-  with bank_lib.ObjectBank.open(bank_path) as bank:
-    rows = (bank.read(slice(None), columns=["frame_index", "box", "category"]) if len(bank)
-            else {"frame_index": [], "box": np.zeros((0, 4)), "category": []})
-  matched = 0
-  clean, mined = collections.Counter(), collections.Counter()
-  for frame_index, box, category in zip(rows["frame_index"], rows["box"], rows["category"]):
-    name = category_name(category)
-    mined[name] += 1
+  num = len(rows["frame_index"])
+  matched, clean = np.zeros(num, bool), np.zeros(num, bool)
+  for i, (frame_index, box) in enumerate(zip(rows["frame_index"], rows["box"])):
     anns = by_image.get(int(frame_index), [])
     if not anns:
       continue
     iou = detection_metrics.box_iou(np.asarray(box)[None], np.array([a["bbox"] for a in anns]))[0]
     best = int(np.argmax(iou))
     if iou[best] >= 0.5:
-      matched += 1
-      ann = anns[best]
-      clean[name] += ann["occlusion"] < threshold and not ann["truncated"]
-  total = sum(mined.values())
-  return {"mined": total, "matched": matched, "purity": sum(clean.values()) / total if total else None,
-          "by_category": {name: {"mined": n, "purity": clean[name] / n} for name, n in sorted(mined.items())}}
+      matched[i] = True
+      clean[i] = anns[best]["occlusion"] < threshold and not anns[best]["truncated"]
+  return matched, clean
+
+
+def _purity(bank_path: pathlib.Path, truth_path: pathlib.Path, threshold: float,
+            image_size: tuple[int, int]) -> dict[str, Any]:
+  """Against the simulator's ground truth (`truly_unoccluded`): the fraction of mined objects
+  truly unoccluded, over all and per category (`by_category`: mined and purity of each category
+  name)."""
+  with bank_lib.ObjectBank.open(bank_path) as bank:
+    rows = (bank.read(slice(None), columns=["frame_index", "box", "category"]) if len(bank)
+            else {"frame_index": [], "box": np.zeros((0, 4)), "category": []})
+  matched, clean = truly_unoccluded(rows, truth_path, threshold, image_size)
+  names = np.array([category_name(c) for c in rows["category"]], dtype=object)
+  total = len(names)
+  return {"mined": total, "matched": int(matched.sum()), "purity": float(clean.mean()) if total else None,
+          "by_category": {name: {"mined": int((names == name).sum()), "purity": float(clean[names == name].mean())}
+                          for name in sorted(set(names))}}
 
 
 def _write_outputs(workdir: pathlib.Path, bank_path: pathlib.Path, examples: mining_report.Examples,
@@ -589,6 +614,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   source = resolve_source(config, workdir)
   camera = camera_lib.load_camera(source.camera) if source.camera else None  # a bad file fails first
   occluder_config = static_occluder_config(config, built_in=source.detections is None)  # so do bad settings
+  threshold_override(config)
   state = mine_state.MineState(workdir, digest)
   model, read_report, shake = fit_background(source, config, state)
   for note in read_report.notes:
@@ -631,6 +657,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
                "skipped_examples": read_report.skipped[:10], "notes": read_report.notes},
       "detections": int(sum(d.num for d in tracked)),
       "classifier": _classifier_name(config, built_in),
+      "classifier_threshold": classifier.threshold if classifier is not None else None,
       "tracks": len(track_lengths),
       "static_occluder_share": round(float(occluders.pixels.mean()), 5) if occluders is not None else None,
       "mined": num_mined,
