@@ -75,6 +75,28 @@ def _longest_track_strip(bank: bank_lib.ObjectBank, count: int) -> tuple[int, li
   return track, [overlays.label(_fit(bank.crop(int(r)), TILE), f"#{int(frames[r])}", scale=0.35) for r in rows]
 
 
+HEADER_SCALE = 0.42  # font scale of the report's header lines
+HEADER_OUTCOME_LINES = 4  # at most this many lines of outcomes; the rarest give way
+
+
+def header_lines(summary: dict) -> list[str]:
+  """The report's header: counts, the classifier and the threshold it ran with, the outcomes
+  (most common first, wrapped to the report's width) and, on simulated footage, the purity."""
+  lines = [f"frames {summary['read']['frames']} (skipped {summary['read']['skipped']}), detections "
+           f"{summary['detections']}, tracks {summary['tracks']}, mined {summary['mined']}"]
+  if summary.get("classifier"):
+    threshold = summary.get("classifier_threshold")
+    lines.append(f"occlusion classifier {summary['classifier']}"
+                 + (f", rejecting P(occluded) >= {threshold:.3g}" if threshold is not None else ""))
+  outcomes = sorted(summary["outcomes"].items(), key=lambda kv: (-kv[1], kv[0]))
+  lines += overlays.wrap("outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes), WIDTH - 8, HEADER_SCALE,
+                         HEADER_OUTCOME_LINES)
+  purity = summary.get("purity_vs_simulator_truth", {}).get("purity")
+  if purity is not None:
+    lines.append(f"purity vs simulator truth (fraction truly unoccluded): {purity:.3f}")
+  return lines
+
+
 def write_report(path: pathlib.Path, bank_path: pathlib.Path, examples: Examples, summary: dict,
                  occluders: np.ndarray | None = None) -> np.ndarray:
   """Writes the report PNG to `path` and returns it (uint8 RGB).
@@ -90,16 +112,10 @@ def write_report(path: pathlib.Path, bank_path: pathlib.Path, examples: Examples
     track, strip = _longest_track_strip(bank, 8)
     rows = np.linspace(0, len(bank) - 1, min(16, len(bank))).astype(int) if len(bank) else []
     mined = [_fit(bank.crop(int(r)), TILE) for r in rows]
-  lines = [
-      f"frames {summary['read']['frames']} (skipped {summary['read']['skipped']}), detections {summary['detections']}, tracks {summary['tracks']}",
-      f"mined {summary['mined']}; outcomes: " + ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items()),
-  ]
-  purity = summary.get("purity_vs_simulator_truth", {}).get("purity")
-  if purity is not None:
-    lines.append(f"purity vs simulator truth (fraction truly unoccluded): {purity:.3f}")
+  lines = header_lines(summary)
   text = np.full((20 * len(lines) + 8, WIDTH, 3), 24, np.uint8)
   for i, line in enumerate(lines):
-    text = overlays.label(text, line[:150], origin=(6, 18 + 20 * i), scale=0.42)
+    text = overlays.label(text, line, origin=(6, 18 + 20 * i), scale=HEADER_SCALE)
   sections = [
       text,
       _section("median backgrounds per time-of-day bucket", [overlays.grid(backgrounds, 4, pad=0)] if backgrounds else []),

@@ -107,6 +107,24 @@ def label(image: np.ndarray, text: str, origin=(4, 14), scale: float = 0.45) -> 
   return out
 
 
+def wrap(text: str, width: int, scale: float = 0.45, max_lines: int | None = None) -> list[str]:
+  """`text` broken at spaces into lines that `label` draws at most `width` pixels wide (a word
+  wider alone gets a line of its own); past `max_lines`, the last line ends in "…"."""
+  fits = lambda line: cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] + 4 <= width
+  lines: list[str] = []
+  for word in text.split():
+    if lines and fits(f"{lines[-1]} {word}"):
+      lines[-1] = f"{lines[-1]} {word}"
+    else:
+      lines.append(word)
+  if max_lines is not None and len(lines) > max_lines:
+    lines = lines[:max_lines]
+    while lines[-1] and not fits(f"{lines[-1]} …"):
+      lines[-1] = lines[-1].rsplit(" ", 1)[0] if " " in lines[-1] else ""
+    lines[-1] = f"{lines[-1]} …".strip()
+  return lines
+
+
 def grid(tiles: Sequence[np.ndarray], columns: int, pad: int = 4) -> np.ndarray:
   """Tiles (all the same size, uint8 RGB) laid out in rows of `columns` on a dark canvas."""
   h, w = tiles[0].shape[:2]
