@@ -46,6 +46,8 @@ A 640x360 telephoto video of a bridge's traffic (922 frames at 30 fps, --config.
 the scene lines' focal length (4191 px) lies outside the accepted 0.3-5 x the image width, the
 people do not grow down the image, and the cars alone gave 1122 px, 9.6 m, tilt 6.9 deg, with
 which mining kept none of 4477 detections: the run ends in one line blaming the calibration.
+Its road climbs the bridge away from the camera, so the flat ground the calibration assumes is
+not there, and the camera drifts (flagged as moved).
 
 The self-training round (issue 11, item 4): a detector trained on round 1's clip-art replaces
 the built-in detector for the next mining round, through its COCO results (the predict job writes
