@@ -1,7 +1,8 @@
 """TFDS `walt3d_clipart` built from a tiny simulated bank (truly unoccluded objects, exact 3D).
 
 The bank goes into EXAMPLE_DIR, which DatasetBuilderTestCase hands to the builder as its
-`manual_dir` (the builder sets MANUAL_DOWNLOAD_INSTRUCTIONS); made once per class.
+`manual_dir` (the builder sets MANUAL_DOWNLOAD_INSTRUCTIONS): a temporary folder made once per
+class and removed after it.
 """
 
 import pathlib
@@ -18,9 +19,6 @@ from walt3d_jax.data import decode
 from walt3d_jax.data import pipeline
 from walt3d_jax.sim import simulate
 
-_EXAMPLE_DIR = tempfile.mkdtemp(prefix="walt3d_clipart_bank_")
-
-
 def make_tiny_bank(directory: pathlib.Path) -> pathlib.Path:
   """A 160x90 simulated avenue (2 bursts of 3 frames) → directory/bank.h5."""
   config = simulate_config.get_config("avenue")
@@ -33,10 +31,10 @@ def make_tiny_bank(directory: pathlib.Path) -> pathlib.Path:
   return directory / "bank.h5"
 
 
-def build(config: str, data_dir: pathlib.Path, file_format: str) -> tfds.core.DatasetBuilder:
+def build(config: str, data_dir: pathlib.Path, file_format: str, manual_dir: str) -> tfds.core.DatasetBuilder:
   builder = builder_lib.Builder(config=config, data_dir=str(data_dir), file_format=file_format)
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-      manual_dir=_EXAMPLE_DIR, compute_stats=tfds.download.ComputeStatsMode.SKIP))
+      manual_dir=manual_dir, compute_stats=tfds.download.ComputeStatsMode.SKIP))
   return builder
 
 
@@ -45,18 +43,23 @@ class Walt3dClipartTest(tfds.testing.DatasetBuilderTestCase):
   BUILDER_CONFIG_NAMES_TO_TEST = ["tiny_walt3d", "tiny_walt2d"]
   SPLITS = {"train": 3, "test": 2}
   SKIP_CHECKSUMS = True
-  EXAMPLE_DIR = _EXAMPLE_DIR
+  EXAMPLE_DIR = None  # setUpClass: a temporary folder holding the tiny bank
 
   @classmethod
   def setUpClass(cls):
+    cls.EXAMPLE_DIR = tempfile.mkdtemp(prefix="walt3d_clipart_bank_")
     super().setUpClass()
-    if not (pathlib.Path(_EXAMPLE_DIR) / "bank.h5").exists():
-      make_tiny_bank(pathlib.Path(_EXAMPLE_DIR))
+    make_tiny_bank(pathlib.Path(cls.EXAMPLE_DIR))
+
+  @classmethod
+  def tearDownClass(cls):
+    super().tearDownClass()
+    shutil.rmtree(cls.EXAMPLE_DIR, ignore_errors=True)
 
   def test_same_keys_give_the_same_bytes_across_builds(self):
     dirs = [pathlib.Path(self.tmp_dir) / name for name in ("a", "b")]
     for d in dirs:
-      build("tiny_walt3d", d, "array_record")
+      build("tiny_walt3d", d, "array_record", self.EXAMPLE_DIR)
     files = [sorted((d / "walt3d_clipart" / "tiny_walt3d" / "1.0.0").glob("*.array_record*")) for d in dirs]
     self.assertLen(files[0], 2)  # train and test, one shard each
     for a, b in zip(*files):
@@ -64,7 +67,7 @@ class Walt3dClipartTest(tfds.testing.DatasetBuilderTestCase):
 
   def test_data_source_random_access_and_grain_pipeline(self):
     data_dir = pathlib.Path(self.tmp_dir) / "array_record"
-    build("tiny_walt2d", data_dir, "array_record")
+    build("tiny_walt2d", data_dir, "array_record", self.EXAMPLE_DIR)
     source = tfds.data_source("walt3d_clipart/tiny_walt2d", data_dir=str(data_dir))
     self.assertLen(source["train"], 3)
     self.assertLen(source["test"], 2)
@@ -91,8 +94,8 @@ class Walt3dClipartTest(tfds.testing.DatasetBuilderTestCase):
   def test_tfrecord_build_loads_with_tfds_load_and_matches_array_record(self):
     tf_dir = pathlib.Path(self.tmp_dir) / "tfrecord"
     ar_dir = pathlib.Path(self.tmp_dir) / "array_record_match"
-    build("tiny_walt3d", tf_dir, "tfrecord")
-    build("tiny_walt3d", ar_dir, "array_record")
+    build("tiny_walt3d", tf_dir, "tfrecord", self.EXAMPLE_DIR)
+    build("tiny_walt3d", ar_dir, "array_record", self.EXAMPLE_DIR)
     ds = tfds.load("walt3d_clipart/tiny_walt3d", split="test", data_dir=str(tf_dir), download=False)
     by_key = {}
     for record in tfds.as_numpy(ds):

@@ -2,7 +2,6 @@
 walt3d_clipart feature layout."""
 
 import pathlib
-import tempfile
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -11,7 +10,6 @@ from tfds_builders.walt3d_trueocc import walt3d_trueocc_dataset_builder as build
 from walt3d_jax.data import decode
 from walt3d_jax.formats import rle
 
-_EXAMPLE_DIR = tempfile.mkdtemp(prefix="walt3d_trueocc_")  # nothing to read: generated data
 
 
 class Walt3dTrueOccTest(tfds.testing.DatasetBuilderTestCase):
@@ -19,7 +17,7 @@ class Walt3dTrueOccTest(tfds.testing.DatasetBuilderTestCase):
   BUILDER_CONFIG_NAMES_TO_TEST = ["tiny_heldout_preset", "tiny_unseen_seeds"]
   SPLITS = {"test": 2}
   SKIP_CHECKSUMS = True
-  EXAMPLE_DIR = _EXAMPLE_DIR
+  EXAMPLE_DIR = str(pathlib.Path(__file__).parent)  # must exist; nothing is read: generated data
 
   @classmethod
   def setUpClass(cls):
