@@ -57,9 +57,8 @@ CHOSEN_ON = ("default:intersection:0", "intersection:intersection:11", "crosswal
 KEEP_ALL = 1.01
 
 
-def scored_rows(workdir: pathlib.Path, preset: str, seed: int | None) -> tuple[np.ndarray, np.ndarray, float]:
-  """One scene mined with every classifier score kept: (score, clean) per bank row and the
-  classifier's own threshold."""
+def scored_rows(workdir: pathlib.Path, preset: str, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+  """One scene mined with every classifier score kept: (score, clean) per bank row."""
   config = mine_config.get_config("builtin")
   config.progress = False
   config.mining.classifier.threshold = KEEP_ALL
@@ -73,9 +72,7 @@ def scored_rows(workdir: pathlib.Path, preset: str, seed: int | None) -> tuple[n
     rows = bank.read(slice(None), columns=["frame_index", "box", "occlusion_score"])
   truth = pathlib.Path(summary["source"]["frames"]) / "ground_truth.json"
   _, clean = mine.truly_unoccluded(rows, truth, config.mining.truth_occlusion, tuple(summary["read"]["image_size"]))
-  config.mining.classifier.threshold = -1.0
-  own = mine.Classifier.load(config, built_in=True).threshold
-  return np.asarray(rows["occlusion_score"], np.float64), clean, own
+  return np.asarray(rows["occlusion_score"], np.float64), clean
 
 
 def kept(score: np.ndarray, clean: np.ndarray, threshold: float) -> tuple[int, int]:
@@ -91,11 +88,12 @@ def main() -> None:
                       "`default`: mine.py:builtin's own sequence)")
   parser.add_argument("--thresholds", nargs="+", type=float, default=[0.003, 0.01, 0.03, 0.1, 0.3, 0.9])
   args = parser.parse_args()
-  results, own = {}, None
+  own = mine.Classifier.load(mine_config.get_config("builtin"), built_in=True).threshold
+  results = {}
   for scene in args.scenes:
     name, preset, seed = scene.split(":")
     tic = time.perf_counter()
-    score, clean, own = scored_rows(pathlib.Path(args.workdir) / name, preset, None if name == "default" else int(seed))
+    score, clean = scored_rows(pathlib.Path(args.workdir) / name, preset, None if name == "default" else int(seed))
     results[name] = (score, clean)
     print(f"{name}: {len(score)} rows the other rules keep, scored in {time.perf_counter() - tic:.0f} s", flush=True)
   results["all"] = tuple(np.concatenate(parts) for parts in zip(*results.values()))

@@ -94,14 +94,18 @@ def draw_wireframe(
   return out
 
 
+# Pixels the darkened band of a `label` reaches past its text on each side.
+_BAND_PAD = 2
+
+
 def label(image: np.ndarray, text: str, origin=(4, 14), scale: float = 0.45) -> np.ndarray:
   """White text (origin: its baseline's left end, pixels) on a darkened band, readable on any
   background: a dark outline alone smears small text on a bright one (a sunlit concourse)."""
   out = image.copy()
   (w, h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
   x, y = origin
-  y0, y1 = max(0, y - h - 2), min(out.shape[0], y + baseline + 1)
-  x0, x1 = max(0, x - 2), min(out.shape[1], x + w + 2)
+  y0, y1 = max(0, y - h - _BAND_PAD), min(out.shape[0], y + baseline + 1)
+  x0, x1 = max(0, x - _BAND_PAD), min(out.shape[1], x + w + _BAND_PAD)
   out[y0:y1, x0:x1] = (out[y0:y1, x0:x1] * 0.35).astype(out.dtype)
   cv2.putText(out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
   return out
@@ -110,7 +114,7 @@ def label(image: np.ndarray, text: str, origin=(4, 14), scale: float = 0.45) -> 
 def wrap(text: str, width: int, scale: float = 0.45, max_lines: int | None = None) -> list[str]:
   """`text` broken at spaces into lines that `label` draws at most `width` pixels wide (a word
   wider alone gets a line of its own); past `max_lines`, the last line ends in "…"."""
-  fits = lambda line: cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] + 4 <= width
+  fits = lambda line: cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] + 2 * _BAND_PAD <= width
   lines: list[str] = []
   for word in text.split():
     if lines and fits(f"{lines[-1]} {word}"):
