@@ -60,9 +60,29 @@ clipped to the view (2026-12-03; sha256 bbabf0a0…, 699 s with the scenes cache
 `mine.py:builtin` with three more scenes never trained on 319 objects at purity 0.947 (below 0.9
 on one scene, experiments/mine.py). The first round (2 frames per burst, one validation scene:
 1337 training examples) kept 267 at 0.914.
+
+The argument "verifier" is the record of walt3d_jax/models/data/detection_verifier.npz, the
+detection verifier (timelapse/verify.py) that drops the built-in detector's detections of no
+object: the same network with 8 input channels (the frame, the detection's mask, the inside
+plane, the background it was detected against), trained on that detector's detections in scenes
+simulated as benchmarks/detector.py scores it (timelapse/verifier_data.py), each labelled to
+reject when its box overlaps no true object by IoU 0.5. Built by
+
+  python -m walt3d_jax.models.build_occlusion_weights \
+      --config experiments/occlusion_classifier.py:verifier \
+      --output walt3d_jax/models/data/detection_verifier.npz [--cache_dir DIR]
+
+in 1087 s on 2 busy cores with the scenes cached (2026-12-05, sha256 68af5fb3…; the parameters
+the same as a build 15 min earlier): 13355 train, 2280 val (seed 0), 2227 test (seed 1)
+examples; threshold 0.93 on P(no object), the one that keeps 98 % of the true objects'
+detections on the validation scenes (validation precision 0.88); held out, 0.98 of them kept at
+precision 0.89. Its effect on the detector benchmark is in docs/design.md ("With the detection
+verifier"). "verifier_tiny" is its seconds-long smoke run.
 """
 
 import ml_collections
+
+from experiments import simulate as simulate_config
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -102,8 +122,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.train = ml_collections.ConfigDict(dict(
       batch_size=64, epochs=20, learning_rate=3e-3, warmup_steps=50, weight_decay=1e-4,
   ))
-  # Operating point: the best validation F1 among thresholds whose validation purity reaches this.
-  config.eval = ml_collections.ConfigDict(dict(min_precision=0.95))
+  # Operating point: the best validation F1 among thresholds whose validation purity reaches
+  # min_precision (and whose share of the clean objects kept reaches min_recall).
+  config.eval = ml_collections.ConfigDict(dict(min_precision=0.95, min_recall=0.0))
   # Table 5: WALT's δ heuristic on the same objects (border margin in pixels).
   config.heuristic = ml_collections.ConfigDict(dict(deltas=[0.01, 0.1, 0.2, 0.5], margin=2.0))
 
@@ -118,6 +139,38 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.data.source, config.data.unmatched = "builtin", "reject"
     config.sim.frames_per_burst = 4
     config.splits.val.seeds = [8, 9]
+  elif arg in ("verifier", "verifier_tiny"):
+    # walt3d_jax/models/data/detection_verifier.npz (timelapse/verify.py): the same network,
+    # taught which of the built-in detector's detections are no object. Scenes as
+    # benchmarks/detector.py scores the detector (the simulator's defaults at 480×270, 12 bursts of
+    # 5 frames over two days, each against its background from 8 same-hour frames of other days);
+    # trained on seeds the benchmark never scores, the threshold set on seed 0 (the seed the
+    # detector's settings were chosen on), seed 1 held out.
+    config.sim = simulate_config.get_config()
+    config.sim.update(dict(image_size=(480, 270), num_bursts=12, frames_per_burst=5, num_days=2, progress=False))
+    config.splits = ml_collections.ConfigDict(dict(
+        train=dict(presets=presets, seeds=[10, 11, 12, 13, 14, 15]),
+        val=dict(presets=presets, seeds=[0]),
+        test=dict(presets=presets, seeds=[1]),
+    ))
+    config.data = ml_collections.ConfigDict(dict(
+        source="verifier", unmatched="reject", crop_size=32, context=0.25, match_iou=0.5,
+        min_area=0, background_frames=8))
+    config.train.update(dict(batch_size=128, epochs=12, learning_rate=2e-3))
+    # The threshold that keeps 98 % of the true objects' detections on the validation scenes:
+    # the best F1 (0.807, keeping 96 %) took the benchmark's pooled recall under 0.7 on seeds 0
+    # and 1 (0.717 → 0.692, 0.705 → 0.689) for a pooled MOTA no better than from 0.85 to 0.97.
+    config.eval.update(dict(min_precision=0.8, min_recall=0.98))
+    if arg == "verifier_tiny":
+      config.sim.update(dict(image_size=(320, 180), num_bursts=2, frames_per_burst=3))
+      config.data.background_frames = 2
+      config.splits = ml_collections.ConfigDict(dict(
+          train=dict(presets=["intersection"], seeds=[1]),
+          val=dict(presets=["intersection"], seeds=[2]),
+          test=dict(presets=["intersection"], seeds=[3]),
+      ))
+      config.model.variant = "Ti"
+      config.train.update(dict(batch_size=4, epochs=1))
   elif arg == "tiny":
     config.sim.image_size = (320, 180)
     config.sim.num_bursts, config.sim.frames_per_burst = 2, 2
@@ -130,5 +183,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.model.variant = "Ti"
     config.train.batch_size, config.train.epochs = 16, 2
   elif arg not in (None, "", "shipped", "builtin"):
-    raise ValueError(f"unknown argument {arg!r}; use none, 'shipped', 'builtin' or 'tiny'")
+    raise ValueError(f"unknown argument {arg!r}; use none, 'shipped', 'builtin', 'verifier', "
+                     "'verifier_tiny' or 'tiny'")
   return config

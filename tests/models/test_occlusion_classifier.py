@@ -96,3 +96,13 @@ def test_threshold_is_the_best_f1_that_reaches_the_precision_floor():
   np.testing.assert_array_equal(keep, prob <= 0.3)  # the pure prefix before the first occluded
   loose = train_lib.choose_threshold(prob, occluded, min_precision=0.5)
   assert loose > t
+
+
+def test_a_recall_floor_comes_before_precision_and_f1():
+  occluded = np.array([False] * 6 + [True] * 4)
+  prob = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.9, 0.35, 0.6, 0.7, 0.8])
+  # All six clean objects kept means keeping what scores up to 0.9: three occluded ones with them.
+  t = train_lib.choose_threshold(prob, occluded, min_precision=0.95, min_recall=1.0)
+  np.testing.assert_array_equal(prob < t, prob <= 0.9)
+  assert train_lib.choose_threshold(prob, occluded, min_precision=0.95, min_recall=0.5) == \
+      train_lib.choose_threshold(prob, occluded, min_precision=0.95)  # the pure prefix keeps 3 of 6

@@ -13,6 +13,8 @@ from walt3d_jax.formats.coco import Category
 from walt3d_jax.timelapse import bank as bank_lib
 from walt3d_jax.timelapse import detections as detections_lib
 from walt3d_jax.timelapse import mine
+from walt3d_jax.timelapse import mine_state
+from walt3d_jax.timelapse import verify
 from walt3d_jax.timelapse.bank import MiningFlag
 from walt3d_jax.timelapse.types import FrameDetections
 
@@ -194,6 +196,21 @@ def test_the_shipped_classifier_is_the_default():
   assert mine._classifier_name(config, True) == "occlusion_classifier_builtin.npz"
   config.mining.classifier.shipped = False
   assert mine.Classifier.load(config) is None and mine._classifier_name(config, False) is None
+
+
+def test_the_verifier_is_the_built_in_detectors_default_and_a_missing_one_is_refused(tmp_path):
+  config = tiny_config()
+  assert config.detector.verifier == "shipped"
+  assert isinstance(mine.load_verifier(config), verify.Verifier)
+  assert mine._verifier_name(config, True) == "detection_verifier.npz"
+  assert mine._verifier_name(config, False) is None  # given detections, or no camera: not verified
+  config.detector.verifier = ""
+  assert mine.load_verifier(config) is None and mine._verifier_name(config, True) is None
+  config.detector.verifier = str(tmp_path / "nope.npz")
+  config.source.detections = "builtin"
+  with pytest.raises(UserError, match="config.detector.verifier: no file .*nope.npz"):
+    mine.run(config, tmp_path / "out")
+  assert not (tmp_path / "out" / mine_state.STATE_DIR).exists()  # refused before any pass began
 
 
 def test_a_classifier_threshold_replaces_the_classifiers_own():

@@ -28,6 +28,8 @@ from walt3d_jax.models import occlusion_classifier as oc
 
 SHIPPED_PATH = pathlib.Path(__file__).parent / "data" / "occlusion_classifier.npz"
 SHIPPED_BUILTIN_PATH = pathlib.Path(__file__).parent / "data" / "occlusion_classifier_builtin.npz"
+# The same network turning down the built-in detector's false detections (timelapse/verify.py).
+SHIPPED_VERIFIER_PATH = pathlib.Path(__file__).parent / "data" / "detection_verifier.npz"
 _PARAMS = "params/"
 _META = ("meta/threshold", "meta/crop_size", "meta/context", "meta/variant", "meta/in_channels")
 

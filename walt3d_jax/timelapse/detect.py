@@ -1215,25 +1215,29 @@ def persistent(detections: Sequence[FrameDetections], times: Sequence[float],
 
 
 def detect_frame(frame, model: background_lib.BackgroundModel, camera: camera_lib.Camera | None = None,
-                 config: DetectorConfig = DetectorConfig()) -> FrameDetections:
+                 config: DetectorConfig = DetectorConfig(), verifier=None) -> FrameDetections:
   """Detections (image_id = Frame.index) of one frame against its own background
   (`BackgroundModel.frame_background`), with the background's samples of other moments for the
-  ghost test when config.sample_ghost_share is on."""
+  ghost test when config.sample_ghost_share is on. verifier: None, or a callable
+  (image, background, FrameDetections) -> FrameDetections that keeps those it believes
+  (`timelapse.verify.Verifier`)."""
   if config.sample_ghost_share:
     median, noise, samples = model.frame_background_and_samples(frame.time, frame.image)
   else:
     (median, noise), samples = model.frame_background(frame.time, frame.image), None
-  return detect(frame.image, median, noise, frame.index, camera, config, samples)
+  found = detect(frame.image, median, noise, frame.index, camera, config, samples)
+  return found if verifier is None else verifier(frame.image, median, found)
 
 
 def detect_frames(frames, model: background_lib.BackgroundModel, camera: camera_lib.Camera | None = None,
-                  config: DetectorConfig = DetectorConfig()) -> list[FrameDetections]:
+                  config: DetectorConfig = DetectorConfig(), verifier=None) -> list[FrameDetections]:
   """Detections (one FrameDetections per frame, `detect_frame`) of frames against each frame's
-  background (its nearest stored frames in appearance, or its bucket's median); with
-  config.persist, only those a neighbouring frame confirms (`persistent`)."""
+  background (its nearest stored frames in appearance, or its bucket's median), kept by
+  `verifier` when one is given; with config.persist, only those a neighbouring frame confirms
+  (`persistent`)."""
   out, times = [], []
   for frame in frames:
-    out.append(detect_frame(frame, model, camera, config))
+    out.append(detect_frame(frame, model, camera, config, verifier))
     times.append(frame.time)
   return persistent(out, times, config) if config.persist else out
 

@@ -64,6 +64,7 @@ from walt3d_jax.timelapse import resize as resize_lib
 from walt3d_jax.timelapse import stabilize as stabilize_lib
 from walt3d_jax.timelapse import static_occluders
 from walt3d_jax.timelapse import track as track_lib
+from walt3d_jax.timelapse import verify
 from walt3d_jax.timelapse.bank import MiningFlag
 from walt3d_jax.train import occlusion as occlusion_training
 from walt3d_jax.timelapse.types import FrameDetections
@@ -226,6 +227,11 @@ def detect_and_track(
   if not done:
     loaded = None
     detector = detect_lib.DetectorConfig()
+    # The verifier learnt the detector's blobs found with a camera (metric sizes, fragments
+    # joined, silhouettes); without one (from_video's calibration pass) they are other blobs, and
+    # on OpenCV's vtest.avi verifying them left people tracks that calibrated to a 4.4 m camera
+    # with a 219 px focal length, against the scene lines' 592 px.
+    verifier = load_verifier(config) if source.detections is None and camera is not None else None
     reader = _reader(source, config)
     throttle = _throttle(config)
     first = len(indices)  # frames of this run's pending chunk start here
@@ -247,7 +253,7 @@ def detect_and_track(
         if isinstance(reader, stabilize_lib.StabilizedFrames):  # given in the frame's own pixels
           found = stabilize_lib.shift_detections(found, *reader.shift(frame.index), model.image_size)
       else:
-        found = detect_lib.detect_frame(frame, model, camera, detector)
+        found = detect_lib.detect_frame(frame, model, camera, detector, verifier)
       per_frame.append(found)
       times.append(frame.time)
       indices.append(frame.index)
@@ -264,6 +270,35 @@ def detect_and_track(
     save_chunk(True)
   sort = track_lib.SortConfig(**config.tracker.to_dict())
   return track_lib.track(per_frame, times, sort), indices
+
+
+def verifier_path(config: ml_collections.ConfigDict) -> pathlib.Path | None:
+  """The weights of the detection verifier config.detector.verifier names for the built-in
+  detector: 'shipped' (models/data/detection_verifier.npz), a weights file, or '' for none."""
+  name = config.get("detector", {}).get("verifier", "")
+  if not name:
+    return None
+  return verify.SHIPPED_PATH if name == "shipped" else pathlib.Path(name)
+
+
+def load_verifier(config: ml_collections.ConfigDict) -> verify.Verifier | None:
+  """The detection verifier of `verifier_path`, or None; UserError for a missing file."""
+  path = verifier_path(config)
+  if path is None:
+    return None
+  if not path.is_file():
+    raise UserError(f"config.detector.verifier: no file {path} ('shipped', a .npz of "
+                    "models/occlusion_weights.py's layout, or '' for none)")
+  return verify.Verifier.load(path)
+
+
+def _verifier_name(config: ml_collections.ConfigDict, built_in: bool) -> str | None:
+  """Which detection verifier the built-in detector ran with: the shipped file's name, a given
+  file's path, or None (none; detections given, or no camera: `built_in` false)."""
+  path = verifier_path(config) if built_in else None
+  if path is None:
+    return None
+  return path.name if path == verify.SHIPPED_PATH else str(path)
 
 
 STATIC_OCCLUDER_USES = ("builtin", "always", "never")
@@ -615,6 +650,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   camera = camera_lib.load_camera(source.camera) if source.camera else None  # a bad file fails first
   occluder_config = static_occluder_config(config, built_in=source.detections is None)  # so do bad settings
   threshold_override(config)
+  if source.detections is None:
+    load_verifier(config)  # a bad name fails before any work
   state = mine_state.MineState(workdir, digest)
   model, read_report, shake = fit_background(source, config, state)
   for note in read_report.notes:
@@ -656,6 +693,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
                "lost_share": round(read_report.lost_share(), 4),
                "skipped_examples": read_report.skipped[:10], "notes": read_report.notes},
       "detections": int(sum(d.num for d in tracked)),
+      "verifier": _verifier_name(config, built_in),
       "classifier": _classifier_name(config, built_in),
       "classifier_threshold": classifier.threshold if classifier is not None else None,
       "tracks": len(track_lengths),

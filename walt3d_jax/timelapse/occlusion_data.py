@@ -279,7 +279,7 @@ def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, sce
           frame=frame_offset + image["id"], scene=scene_index,
       ))
   size = (int(truth["images"][0]["width"]), int(truth["images"][0]["height"])) if truth["images"] else (0, 0)
-  return _stack(rows, config.crop_size, size)
+  return stack_rows(rows, config.crop_size, size)
 
 
 _DTYPES = dict(crops=np.uint8, occluded=bool, matched=bool, occlusion=np.float32,
@@ -287,10 +287,12 @@ _DTYPES = dict(crops=np.uint8, occluded=bool, matched=bool, occlusion=np.float32
                category=np.int32, frame=np.int64, scene=np.int32)
 
 
-def _stack(rows: list[dict], crop_size: int, image_size: tuple[int, int]) -> OcclusionExamples:
+def stack_rows(rows: list[dict], crop_size: int, image_size: tuple[int, int],
+               channels: int = NUM_CHANNELS) -> OcclusionExamples:
+  """Examples from rows (dicts of the fields above, one per example); `channels` per crop."""
   if not rows:
     empty = {k: np.zeros((0,), t) for k, t in _DTYPES.items()}
-    empty["crops"] = np.zeros((0, crop_size, crop_size, NUM_CHANNELS), np.uint8)
+    empty["crops"] = np.zeros((0, crop_size, crop_size, channels), np.uint8)
     empty["boxes"] = np.zeros((0, 4), np.float32)
     return OcclusionExamples(image_size=image_size, **empty)
   return OcclusionExamples(image_size=image_size,

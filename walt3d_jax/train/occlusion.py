@@ -26,6 +26,7 @@ import tqdm
 
 from walt3d_jax.models import occlusion_classifier as oc
 from walt3d_jax.timelapse import occlusion_data
+from walt3d_jax.timelapse import verifier_data
 
 
 # ---------------------------------------------------------------------------------------------
@@ -43,7 +44,8 @@ def load_splits(config: ml_collections.ConfigDict, workdir: pathlib.Path
   for name in ("train", "val", "test"):
     spec = config.splits[name]
     scenes = occlusion_data.scene_specs(spec.presets, spec.seeds)
-    examples = occlusion_data.build_examples(config.sim, scenes, config.data, cache)
+    build = verifier_data.build_examples if config.data.source == "verifier" else occlusion_data.build_examples
+    examples = build(config.sim, scenes, config.data, cache)
     splits[name] = examples.select(occlusion_data.usable(
         examples, config.data.min_area, config.data.get("unmatched", "drop") == "reject"))
   seen = {(p, s) for p in config.splits.train.presets for s in config.splits.train.seeds}
@@ -58,7 +60,11 @@ def load_splits(config: ml_collections.ConfigDict, workdir: pathlib.Path
 # Model, optimizer, loss, step.
 
 def make_model(config: ml_collections.ConfigDict, seed: int) -> oc.OcclusionClassifier:
-  return oc.create(config.model.variant, occlusion_data.NUM_CHANNELS, seed)
+  """The classifier config.model names; 8 input channels for the detection verifier (data.source
+  'verifier', `timelapse.verify`), else 6."""
+  verifier = config.get("data", {}).get("source") == "verifier"
+  channels = verifier_data.NUM_CHANNELS if verifier else occlusion_data.NUM_CHANNELS
+  return oc.create(config.model.variant, channels, seed)
 
 
 def make_optimizer(model: nnx.Module, config: ml_collections.ConfigDict, total_steps: int) -> nnx.Optimizer:
@@ -139,17 +145,19 @@ def unoccluded_scores(keep: np.ndarray, occluded: np.ndarray) -> dict[str, float
           "positives": int(truth.sum()), "num": int(len(keep))}
 
 
-def choose_threshold(prob_occluded: np.ndarray, occluded: np.ndarray, min_precision: float) -> float:
+def choose_threshold(prob_occluded: np.ndarray, occluded: np.ndarray, min_precision: float,
+                     min_recall: float = 0.0) -> float:
   """Operating threshold on P(occluded) (keep when prob < threshold), picked on a VALIDATION split.
 
-  Among thresholds whose precision of "unoccluded" reaches min_precision, the one with the best
-  F1; if none reaches it, the best F1 overall.
+  Among thresholds whose precision of "unoccluded" reaches min_precision and whose recall
+  reaches min_recall, the one with the best F1; if none reaches both, the best F1 among those
+  that reach the most of them (the recall floor first: a verifier must not lose objects).
   """
   candidates = np.unique(np.concatenate([np.quantile(prob_occluded, np.linspace(0, 1, 201)), [1.0 + 1e-6]]))
-  best, best_key = 0.5, (-1.0, -1.0)
+  best, best_key = 0.5, (-1.0, -1.0, -1.0)
   for t in candidates:
     s = unoccluded_scores(prob_occluded < t, occluded)
-    key = (float(s["precision"] >= min_precision), s["f1"])
+    key = (float(s["recall"] >= min_recall), float(s["precision"] >= min_precision), s["f1"])
     if key > best_key:
       best, best_key = float(t), key
   return best
@@ -246,7 +254,8 @@ def train(config: ml_collections.ConfigDict, train_set: occlusion_data.Occlusion
       losses.append(float(loss))
       bar.update(1)
     val_prob = predict(model, val_set.crops)
-    threshold = choose_threshold(val_prob, val_set.occluded, config.eval.min_precision)
+    threshold = choose_threshold(val_prob, val_set.occluded, config.eval.min_precision,
+                                 config.eval.get("min_recall", 0.0))
     scores = unoccluded_scores(val_prob < threshold, val_set.occluded)
     history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_f1": scores["f1"],
                     "val_precision": scores["precision"], "val_recall": scores["recall"]})
