@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
+
 import numpy as np
 
 from walt3d_jax.formats import rle
@@ -62,8 +63,8 @@ class Verifier:
     """(N,) P(no object) of one frame's detections."""
     if detections.num == 0:
       return np.zeros((0,), np.float32)
-    crops = verifier_data.verifier_crops(image, background, [rle.decode_mask(m) for m in detections.masks],
-                           detections.boxes, self.crop_size, self.context)
+    masks = [rle.decode_mask(m) for m in detections.masks]
+    crops = verifier_data.verifier_crops(image, background, masks, detections.boxes, self.crop_size, self.context)
     return occlusion_training.predict(self.model, crops, self.batch_size)
 
   def __call__(self, image: np.ndarray, background: np.ndarray, detections: FrameDetections) -> FrameDetections:
