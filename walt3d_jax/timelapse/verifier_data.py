@@ -20,7 +20,6 @@ import json
 import pathlib
 from typing import Sequence
 
-import cv2
 import ml_collections
 import numpy as np
 import tqdm
@@ -32,6 +31,7 @@ from walt3d_jax.sim import capture
 from walt3d_jax.sim import simulate
 from walt3d_jax.timelapse import background as background_lib
 from walt3d_jax.timelapse import detect as detect_lib
+from walt3d_jax.timelapse import frames as frames_lib
 from walt3d_jax.timelapse import occlusion_data
 from walt3d_jax.timelapse.types import Frame
 
@@ -110,18 +110,6 @@ def same_hours_root(preset: str, seed: int, sim_config: ml_collections.ConfigDic
   return root
 
 
-def read_frames(root: pathlib.Path) -> tuple[list[Frame], list[dict]]:
-  """The frames of a simulated sequence and its ground_truth.json images."""
-  truth = json.loads((pathlib.Path(root) / "ground_truth.json").read_text())
-  frames = []
-  for image in truth["images"]:
-    bgr = cv2.imread(str(pathlib.Path(root) / image["file_name"]), cv2.IMREAD_COLOR)
-    if bgr is None:
-      raise ValueError(f"{root / image['file_name']}: unreadable frame")
-    frames.append(Frame(image["id"], float(image["timestamp"]), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), image["file_name"]))
-  return frames, truth["images"]
-
-
 def same_hours_background(frames: Sequence[Frame], estimator: str | None = None) -> background_lib.BackgroundModel:
   """The background model of same-hours frames: all kept in one reservoir, each detected frame
   picking its neighbours by appearance, never told the hour."""
@@ -139,9 +127,8 @@ def scene_examples(preset: str, seed: int, sim_config: ml_collections.ConfigDict
   data_config: crop_size (pixels), context (fraction), match_iou, background_frames (per burst).
   """
   root = simulate_scored(preset, seed, sim_config, cache_dir)
-  frames, images = read_frames(root)
-  model = same_hours_background(read_frames(same_hours_root(preset, seed, sim_config, cache_dir,
-                                                            int(data_config.background_frames)))[0])
+  background_root = same_hours_root(preset, seed, sim_config, cache_dir, int(data_config.background_frames))
+  model = same_hours_background(list(frames_lib.open_frames(background_root).iterate()))
   camera = camera_lib.load_camera(root / "camera.json")
   truth = json.loads((root / "ground_truth.json").read_text())
   by_image: dict[int, list[dict]] = {}
@@ -149,10 +136,16 @@ def scene_examples(preset: str, seed: int, sim_config: ml_collections.ConfigDict
     if ann["area"] > 0:
       by_image.setdefault(ann["image_id"], []).append(ann)
   detector = detect_lib.DetectorConfig()
+  backgrounds = []
+
+  def keep_all(image, background, found):  # detect_frame's verifier hook: the frame's background
+    backgrounds.append(background)
+    return found
+
   rows = []
-  for frame in frames:
-    median, noise, samples = model.frame_background_and_samples(frame.time, frame.image)
-    found = detect_lib.detect(frame.image, median, noise, frame.index, camera, detector, samples)
+  for frame in frames_lib.open_frames(root).iterate():
+    found = detect_lib.detect_frame(frame, model, camera, detector, keep_all)
+    median = backgrounds.pop()
     if found.num == 0:
       continue
     objects = by_image.get(frame.index, [])
