@@ -32,6 +32,16 @@ def test_box_iou_matches_pycocotools(a, b):
   np.testing.assert_allclose(detection.box_iou(a, b), expected, atol=1e-9)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(*[st.floats(0, 50)] * 2, *[st.floats(0.5, 30)] * 4), min_size=1, max_size=6))
+def test_paired_box_iou_is_the_diagonal_of_pycocotools(rows):
+  a, b = np.array([r[:4] for r in rows]), np.array([r[:2] + r[4:] for r in rows])
+  expected = np.diag(mask_utils.iou(a.tolist(), b.tolist(), [0] * len(b)))
+  np.testing.assert_allclose(detection.paired_box_iou(a, b), expected, atol=1e-9)
+  with pytest.raises(ValueError, match="1 boxes against 2"):
+    detection.paired_box_iou(a[:1], np.concatenate([b, b])[:2])
+
+
 def test_box_iou_rejects_bad_boxes():
   with pytest.raises(ValueError, match="finite"):
     detection.box_iou([[0, 0, np.nan, 1]], [[0, 0, 1, 1]])

@@ -30,10 +30,16 @@ def test_examples_are_labelled_by_box_iou_with_the_truth(tiny):
   root = verifier_data.scored_root(cache, "intersection", 1, config.sim)
   truth = json.loads((root / "ground_truth.json").read_text())
   real = []
-  for box, frame in zip(examples.boxes, examples.frame):
+  for box, frame, target in zip(examples.boxes, examples.frame, examples.target_boxes):
     boxes = np.array([a["bbox"] for a in truth["annotations"] if a["image_id"] == frame and a["area"] > 0])
-    real.append(len(boxes) > 0 and det_metrics.box_iou(box[None].astype(np.float64), boxes).max() >= 0.5)
+    iou = det_metrics.box_iou(box[None].astype(np.float64), boxes.reshape(-1, 4))[0]
+    real.append(len(boxes) > 0 and iou.max() >= 0.5)
+    if len(boxes) and iou.max() > 0:  # the refiner's target: the true box it overlaps most
+      np.testing.assert_allclose(target, boxes[np.argmax(iou)])
+    else:
+      assert np.isnan(target).all()
   np.testing.assert_array_equal(examples.matched, real)
+  assert np.isfinite(examples.target_boxes).all(axis=1).sum() > examples.matched.sum()  # near misses too
   np.testing.assert_array_equal(examples.occluded, ~examples.matched)  # the label: to reject
   assert 0 < examples.matched.sum() < examples.num  # both kinds occur
   assert (examples.occlusion[~examples.matched] == 0).all()

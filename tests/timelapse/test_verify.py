@@ -4,12 +4,9 @@ ghosts, and how the detector and the mine job use it."""
 import numpy as np
 import pytest
 
-from experiments import simulate as simulate_config
 from walt3d_jax.formats import rle
 from walt3d_jax.models import occlusion_classifier as oc
 from walt3d_jax.models import occlusion_weights
-from walt3d_jax.sim import render
-from walt3d_jax.sim import simulate
 from walt3d_jax.timelapse import background
 from walt3d_jax.timelapse import detect
 from walt3d_jax.timelapse import occlusion_data
@@ -17,30 +14,6 @@ from walt3d_jax.timelapse import verifier_data
 from walt3d_jax.timelapse import verify
 from walt3d_jax.timelapse.types import Frame
 from walt3d_jax.timelapse.types import FrameDetections
-
-
-def _detections(masks: list[np.ndarray], image_id: int = 0) -> FrameDetections:
-  n = len(masks)
-  boxes = np.array([rle.mask_box(m) for m in masks], np.float32).reshape(-1, 4)
-  return FrameDetections(image_id, boxes, np.full(n, 0.9, np.float32), np.ones(n, np.int32),
-                         tuple(rle.encode_mask(m) for m in masks), np.zeros((n, 17, 3), np.float32),
-                         np.full(n, -1, np.int64))
-
-
-@pytest.fixture(scope="module")
-def street():
-  """Frames of the crosswalk scene at 480×270 (the verifier's training size) from six bursts,
-  each with the empty street under its light and the visible masks of its unoccluded objects
-  of 100 px or more."""
-  config = simulate_config.get_config("crosswalk")
-  config.image_size = (480, 270)
-  config.num_bursts, config.frames_per_burst, config.num_days = 6, 1, 1
-  config.num_cars, config.num_people, config.progress = 10, 10, False
-  scene = simulate.prepare_scene(config, "crosswalk")
-  rng = np.random.default_rng(0)
-  return [(f.rendered.image, render.render_frame(scene.background, [], scene.camera, f.lighting, rng).image,
-           [t.visible_mask for t in f.truths if t.visible_mask.sum() >= 100 and t.occlusion < 0.1], f.lighting.period)
-          for f in simulate.simulate_frames(config, scene, 0)]
 
 
 def test_crops_are_the_frame_the_mask_and_the_background_in_one_window():
@@ -59,12 +32,12 @@ def test_crops_are_the_frame_the_mask_and_the_background_in_one_window():
     verifier_data.verifier_crops(image, back[:20], [mask], np.array([box]), 24, 0.25)
 
 
-def test_the_threshold_decides_and_an_empty_frame_passes_through():
+def test_the_threshold_decides_and_an_empty_frame_passes_through(as_detections):
   model = oc.create("Ti", verify.NUM_CHANNELS, seed=0)
   image = np.full((40, 60, 3), 90, np.uint8)
   mask = np.zeros((40, 60), bool)
   mask[5:25, 10:20] = True
-  found = _detections([mask, np.roll(mask, 30, axis=1)])
+  found = as_detections([mask, np.roll(mask, 30, axis=1)])
   keep_all = verify.Verifier(model, 1.0 + 1e-6, 24, 0.25)
   keep_none = verify.Verifier(model, 0.0, 24, 0.25)
   prob = keep_all.prob_false(image, image, found)
@@ -84,15 +57,15 @@ def test_a_classifier_of_other_channels_is_refused(tmp_path):
     verify.Verifier.load(path)
 
 
-def test_shipped_verifier_believes_objects_and_turns_down_their_ghosts(street):
+def test_shipped_verifier_believes_objects_and_turns_down_their_ghosts(street, as_detections):
   verifier = verify.Verifier.load()
   assert 0.0 < verifier.threshold < 1.0
   recorded = occlusion_weights.training_config(verify.SHIPPED_PATH)
   assert recorded["data"]["source"] == "verifier" and recorded["data"]["crop_size"] == verifier.crop_size
   # An object against the empty street is one; the same pixels where the background holds the
   # object and the frame shows the street are a ghost, the detector's commonest false positive.
-  real = np.concatenate([verifier.prob_false(image, empty, _detections(masks)) for image, empty, masks, _ in street])
-  ghost = np.concatenate([verifier.prob_false(empty, image, _detections(masks)) for image, empty, masks, _ in street])
+  real = np.concatenate([verifier.prob_false(image, empty, as_detections(masks)) for image, empty, masks, _ in street])
+  ghost = np.concatenate([verifier.prob_false(empty, image, as_detections(masks)) for image, empty, masks, _ in street])
   assert len(real) >= 30
   # Measured (shipped weights of 2026-12-05, threshold 0.93): 44 of the 45 objects believed, a
   # ghost ranked above an object in 0.96 of the pairs, and 23 of the 45 ghosts turned down at the
@@ -122,3 +95,22 @@ def test_detect_frame_hands_its_detections_and_background_to_the_verifier():
   (got_image, got_background, num), = seen
   assert got_image is image and num >= 1
   np.testing.assert_array_equal(got_background, model.frame_background(frame.time, image)[0])
+
+
+def test_a_chain_runs_its_stages_in_order(as_detections):
+  image = np.full((40, 60, 3), 90, np.uint8)
+  mask = np.zeros((40, 60), bool)
+  mask[5:25, 10:20] = True
+  found = as_detections([mask, np.roll(mask, 30, axis=1)])
+  calls = []
+
+  def keep_first(frame_image, background_image, detections):
+    calls.append(("keep_first", detections.num))
+    return detections.select(np.arange(detections.num) == 0)
+
+  def count(frame_image, background_image, detections):
+    calls.append(("count", detections.num))
+    return detections
+
+  assert detect.Chain((keep_first, count))(image, image, found).num == 1
+  assert calls == [("keep_first", 2), ("count", 1)]

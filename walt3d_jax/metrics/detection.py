@@ -17,28 +17,45 @@ import numpy as np
 ALL = "all"  # key of the class-summed counts in `evaluate_detections`
 
 
+def _boxes(a: np.ndarray) -> np.ndarray:
+  """(N, 4) float64 boxes, checked finite with non-negative sides."""
+  a = np.asarray(a, np.float64).reshape(-1, 4)
+  if not np.isfinite(a).all():
+    raise ValueError("box_iou: boxes must be finite")
+  if (a[:, 2:] < 0).any():
+    raise ValueError("box_iou: box width and height must be >= 0")
+  return a
+
+
+def _intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """Intersection areas of broadcastable boxes a (..., 4) and b (..., 4)."""
+  iw = np.clip(np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+  ih = np.clip(np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+  return iw * ih
+
+
+def _iou(inter: np.ndarray, area_a: np.ndarray, area_b: np.ndarray) -> np.ndarray:
+  union = area_a + area_b - inter
+  return np.where(union > 0, inter / np.where(union > 0, union, 1.), 0.)
+
+
 def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
   """Intersection areas (N, M) of boxes a (N, 4) and b (M, 4), [x, y, w, h] pixels."""
-  a = np.asarray(a, np.float64).reshape(-1, 4)
-  b = np.asarray(b, np.float64).reshape(-1, 4)
-  if not (np.isfinite(a).all() and np.isfinite(b).all()):
-    raise ValueError("box_iou: boxes must be finite")
-  if (a[:, 2:] < 0).any() or (b[:, 2:] < 0).any():
-    raise ValueError("box_iou: box width and height must be >= 0")
-  ax1, ay1 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
-  bx1, by1 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-  iw = np.clip(np.minimum(ax1[:, None], bx1[None]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-  ih = np.clip(np.minimum(ay1[:, None], by1[None]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-  return iw * ih
+  return _intersect(_boxes(a)[:, None], _boxes(b)[None])
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
   """IoU (N, M) of boxes a (N, 4) and b (M, 4), [x, y, w, h] pixels; 0 where a union is empty."""
-  inter = box_intersection(a, b)
-  a = np.asarray(a, np.float64).reshape(-1, 4)
-  b = np.asarray(b, np.float64).reshape(-1, 4)
-  union = (a[:, 2] * a[:, 3])[:, None] + (b[:, 2] * b[:, 3])[None] - inter
-  return np.where(union > 0, inter / np.where(union > 0, union, 1.), 0.)
+  a, b = _boxes(a), _boxes(b)
+  return _iou(_intersect(a[:, None], b[None]), (a[:, 2] * a[:, 3])[:, None], (b[:, 2] * b[:, 3])[None])
+
+
+def paired_box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """IoU (N,) of a[i] with b[i], boxes (N, 4) [x, y, w, h] pixels; 0 where a union is empty."""
+  a, b = _boxes(a), _boxes(b)
+  if len(a) != len(b):
+    raise ValueError(f"paired_box_iou: {len(a)} boxes against {len(b)}")
+  return _iou(_intersect(a, b), a[:, 2] * a[:, 3], b[:, 2] * b[:, 3])
 
 
 def greedy_match(iou: np.ndarray, scores: np.ndarray, iou_threshold: float,

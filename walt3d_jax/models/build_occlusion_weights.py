@@ -26,6 +26,7 @@ import os
 import pathlib
 import tempfile
 import time
+from typing import Callable
 
 from absl import app
 from absl import flags
@@ -74,14 +75,20 @@ def use_deterministic_xla() -> None:
     os.environ["XLA_FLAGS"] = f"{current} {DETERMINISTIC_XLA_FLAG}".strip()
 
 
-def main(argv) -> None:
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-  output = pathlib.Path(flags.FLAGS.output)
-  cache_dir = pathlib.Path(flags.FLAGS.cache_dir) if flags.FLAGS.cache_dir else None
-  summary = build(flags.FLAGS.config, output, cache_dir)
-  logging.info("wrote %s", output)
-  print(json.dumps(summary, indent=2, sort_keys=True))
+def main_of(build_fn: Callable[..., dict]) -> Callable[[list[str]], None]:
+  """The absl main of a weights builder: build_fn(--config, --output, --cache_dir or None), then
+  its summary printed as JSON."""
+
+  def main(argv) -> None:
+    if len(argv) > 1:
+      raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    output = pathlib.Path(flags.FLAGS.output)
+    cache_dir = pathlib.Path(flags.FLAGS.cache_dir) if flags.FLAGS.cache_dir else None
+    summary = build_fn(flags.FLAGS.config, output, cache_dir)
+    logging.info("wrote %s", output)
+    print(json.dumps(summary, indent=2, sort_keys=True))
+
+  return main
 
 
 if __name__ == "__main__":
@@ -91,4 +98,4 @@ if __name__ == "__main__":
       "config", f"{DEFAULT_CONFIG}:shipped", "Training config (experiments/occlusion_classifier.py[:arg]).")
   flags.DEFINE_string("output", str(occlusion_weights.SHIPPED_PATH), "The .npz to write.")
   flags.DEFINE_string("cache_dir", "", "Simulated scenes, kept for rebuilds (default: temporary).")
-  app.run(main)
+  app.run(main_of(build))

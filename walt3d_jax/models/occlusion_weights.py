@@ -48,11 +48,34 @@ def _key(path: tuple) -> str:
   return _PARAMS + "/".join(str(p) for p in path)
 
 
+def param_arrays(model: nnx.Module) -> dict[str, np.ndarray]:
+  """The model's parameters as float32 arrays named params/<NNX path>."""
+  return {_key(path): np.asarray(variable.get_value(), np.float32)
+          for path, variable in nnx.to_flat_state(nnx.state(model, nnx.Param))}
+
+
+def restore_params(model: nnx.Module, arrays: dict[str, np.ndarray], name: str, what: str) -> None:
+  """Sets the parameters of `model` (built with nnx.eval_shape: shapes only) from `arrays`;
+  errors name `name` (the file), `what` (the model) and the missing, mis-shaped or extra entry."""
+  flat = []
+  for path, variable in nnx.to_flat_state(nnx.state(model, nnx.Param)):
+    key, want = _key(path), variable.get_value()
+    if key not in arrays:
+      raise ValueError(f"{name}: missing {key} of {what}")
+    value = np.asarray(arrays[key])
+    if value.shape != tuple(want.shape):
+      raise ValueError(f"{name}: {key} has shape {value.shape}, expected {tuple(want.shape)}")
+    flat.append((path, variable.replace(jnp.asarray(value, want.dtype))))
+  extra = sorted(k for k in arrays if k.startswith(_PARAMS) and k not in {_key(p) for p, _ in flat})
+  if extra:
+    raise ValueError(f"{name}: unexpected parameters {extra[:3]} for {what}")
+  nnx.update(model, nnx.from_flat_state(flat))
+
+
 def to_arrays(model: oc.OcclusionClassifier, threshold: float, crop_size: int, context: float,
               config_json: str = "") -> dict[str, np.ndarray]:
   """The named arrays of the file format above, in sorted key order."""
-  arrays = {_key(path): np.asarray(variable.get_value(), np.float32)
-            for path, variable in nnx.to_flat_state(nnx.state(model, nnx.Param))}
+  arrays = param_arrays(model)
   arrays.update({
       "meta/threshold": np.asarray(threshold, np.float64),
       "meta/crop_size": np.asarray(crop_size, np.int64),
@@ -84,32 +107,25 @@ def from_arrays(arrays: dict[str, np.ndarray], name: str = "weights") -> Weights
     raise ValueError(f"{name}: meta/variant {variant!r} is not one of {sorted(oc.VARIANTS)}")
   # Shapes only: no initialiser runs, the file provides every value.
   model = nnx.eval_shape(lambda: oc.OcclusionClassifier(variant, in_channels, rngs=nnx.Rngs(0)))
-  flat = []
-  for path, variable in nnx.to_flat_state(nnx.state(model, nnx.Param)):
-    key, want = _key(path), variable.get_value()
-    if key not in arrays:
-      raise ValueError(f"{name}: missing {key} of a {variant!r} classifier")
-    value = np.asarray(arrays[key])
-    if value.shape != tuple(want.shape):
-      raise ValueError(f"{name}: {key} has shape {value.shape}, expected {tuple(want.shape)}")
-    flat.append((path, variable.replace(jnp.asarray(value, want.dtype))))
-  extra = sorted(k for k in arrays if k.startswith(_PARAMS) and k not in {_key(p) for p, _ in flat})
-  if extra:
-    raise ValueError(f"{name}: unexpected parameters {extra[:3]} for a {variant!r} classifier")
-  nnx.update(model, nnx.from_flat_state(flat))
+  restore_params(model, arrays, name, f"a {variant!r} classifier")
   return Weights(model, float(arrays["meta/threshold"]), int(arrays["meta/crop_size"]),
                  float(arrays["meta/context"]))
 
 
-def load(path: pathlib.Path) -> Weights:
-  """The classifier stored in `path` (.npz, the layout above)."""
+def read_arrays(path: pathlib.Path, kind: str, builder: str) -> dict[str, np.ndarray]:
+  """The named arrays of a weights .npz; FileNotFoundError naming `kind` (what the file holds)
+  and `builder` (the module that builds it) when there is no such file."""
   path = pathlib.Path(path)
   if not path.is_file():
-    raise FileNotFoundError(f"{path}: no occlusion classifier weights "
-                            "(build them with python -m walt3d_jax.models.build_occlusion_weights)")
+    raise FileNotFoundError(f"{path}: no {kind} weights (build them with python -m {builder})")
   with np.load(path, allow_pickle=False) as data:
-    arrays = {k: data[k] for k in data.files}
-  return from_arrays(arrays, str(path))
+    return {k: data[k] for k in data.files}
+
+
+def load(path: pathlib.Path) -> Weights:
+  """The classifier stored in `path` (.npz, the layout above)."""
+  return from_arrays(read_arrays(path, "occlusion classifier", "walt3d_jax.models.build_occlusion_weights"),
+                     str(path))
 
 
 def shipped_path(built_in: bool = False) -> pathlib.Path:

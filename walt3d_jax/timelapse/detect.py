@@ -1242,6 +1242,20 @@ def detect_frames(frames, model: background_lib.BackgroundModel, camera: camera_
   return persistent(out, times, config) if config.persist else out
 
 
+@dataclasses.dataclass(frozen=True)
+class Chain:
+  """Learnt stages run in order on a frame's detections, as one `detect_frame` verifier hook:
+  each a callable (image, background, FrameDetections) -> FrameDetections, e.g. the detection
+  verifier (`verify.Verifier`) and then the box refiner (`refine.Refiner`)."""
+
+  stages: tuple
+
+  def __call__(self, image: np.ndarray, background: np.ndarray, detections: FrameDetections) -> FrameDetections:
+    for stage in self.stages:
+      detections = stage(image, background, detections)
+    return detections
+
+
 # The detector as it was before issue 11 ("real footage"), for benchmarks/detector.py --baseline.
 BASELINE_CONFIG = DetectorConfig(illumination=False, ghost_edge_ratio=0., sample_ghost_share=0.,
                                  merge_fragments=False, split_people=False, hog=False,

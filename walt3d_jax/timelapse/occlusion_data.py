@@ -69,6 +69,8 @@ class OcclusionExamples:
   category: (N,) int32 (1 car, 2 person).
   frame: (N,) int64 key of the frame, unique over the scenes of one build.
   scene: (N,) int32 index of the scene in the build's list.
+  target_boxes: (N, 4) float32 xywh pixels, the visible box of the true object the example
+    stands for (for a detection, the one it overlaps most); NaN where it overlaps none.
   image_size: (width, height) pixels, shared by the build.
   """
 
@@ -83,6 +85,7 @@ class OcclusionExamples:
   category: np.ndarray
   frame: np.ndarray
   scene: np.ndarray
+  target_boxes: np.ndarray
   image_size: tuple[int, int]
 
   @property
@@ -106,6 +109,14 @@ class OcclusionExamples:
     return OcclusionExamples(image_size=parts[0].image_size, **fields)
 
 
+def crop_window(box: Sequence[float], context: float) -> tuple[float, float, float]:
+  """(x0, y0, side) pixels: the square window `crop_object` samples around `box` (xywh pixels),
+  of side max(w, h, 4)·(1 + 2·context), centred on the box."""
+  x, y, w, h = (float(v) for v in box)
+  side = max(w, h, 4.0) * (1.0 + 2.0 * context)
+  return x + w / 2 - side / 2, y + h / 2 - side / 2, side
+
+
 def crop_object(image: np.ndarray, mask: np.ndarray, box: Sequence[float], size: int,
                 context: float, nearer: np.ndarray | None = None) -> np.ndarray:
   """(size, size, 6) uint8 crop of one object, aspect kept, zero-padded outside the image.
@@ -116,9 +127,7 @@ def crop_object(image: np.ndarray, mask: np.ndarray, box: Sequence[float], size:
   box's longer side. The window is the square of side max(w, h)·(1 + 2·context) centred on the
   box, so thin people and long buses keep their shape.
   """
-  x, y, w, h = (float(v) for v in box)
-  side = max(w, h, 4.0) * (1.0 + 2.0 * context)
-  x0, y0 = x + w / 2 - side / 2, y + h / 2 - side / 2
+  x0, y0, side = crop_window(box, context)
   scale = size / side
   # Inverse map (output pixel centre j -> input pixel coordinate), both in cv2's convention of
   # pixel centres at integers: edge coordinate e is cv2 coordinate e - 0.5.
@@ -277,6 +286,7 @@ def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, sce
           by_scenery=gt["occluded_by_scenery"] if gt else 0.0, truncated=truncated,
           boxes=entry["bbox"], area=int(mask.sum()), category=entry["category_id"],
           frame=frame_offset + image["id"], scene=scene_index,
+          target_boxes=gt["bbox"] if gt else NO_TARGET,
       ))
   size = (int(truth["images"][0]["width"]), int(truth["images"][0]["height"])) if truth["images"] else (0, 0)
   return stack_rows(rows, config.crop_size, size)
@@ -284,7 +294,9 @@ def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, sce
 
 _DTYPES = dict(crops=np.uint8, occluded=bool, matched=bool, occlusion=np.float32,
                by_scenery=np.float32, truncated=bool, boxes=np.float32, area=np.int32,
-               category=np.int32, frame=np.int64, scene=np.int32)
+               category=np.int32, frame=np.int64, scene=np.int32, target_boxes=np.float32)
+# The target box of an example that stands for no true object.
+NO_TARGET = (np.nan,) * 4
 
 
 def stack_rows(rows: list[dict], crop_size: int, image_size: tuple[int, int],
@@ -293,7 +305,7 @@ def stack_rows(rows: list[dict], crop_size: int, image_size: tuple[int, int],
   if not rows:
     empty = {k: np.zeros((0,), t) for k, t in _DTYPES.items()}
     empty["crops"] = np.zeros((0, crop_size, crop_size, channels), np.uint8)
-    empty["boxes"] = np.zeros((0, 4), np.float32)
+    empty["boxes"] = empty["target_boxes"] = np.zeros((0, 4), np.float32)
     return OcclusionExamples(image_size=image_size, **empty)
   return OcclusionExamples(image_size=image_size,
                            **{k: np.asarray([r[k] for r in rows], t) for k, t in _DTYPES.items()})

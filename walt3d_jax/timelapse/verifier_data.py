@@ -8,7 +8,9 @@ it picks for it, with the scene's camera, and each detection becomes one example
 `verifier_crops` crop (frame, mask, background), labelled to reject (`occluded` in
 `OcclusionExamples`, the label the classifier's training reads) when its box overlaps no true
 object by IoU `match_iou`, as the benchmark counts a false positive. `matched`, `occlusion`,
-`by_scenery` and `truncated` describe the true object it overlaps most.
+`by_scenery` and `truncated` describe the true object it overlaps most, and `target_boxes` is
+that object's visible box wherever the two overlap at all (what the box refiner,
+`timelapse/refine.py`, learns to move the detection's box to).
 
 Scene folders are named as the benchmark names them (`scored_root`), so one cache serves both.
 """
@@ -156,11 +158,13 @@ def scene_examples(preset: str, seed: int, sim_config: ml_collections.ConfigDict
       best = int(np.argmax(iou[i])) if objects else -1
       real = best >= 0 and iou[i, best] >= data_config.match_iou
       gt = objects[best] if best >= 0 else None
+      overlaps = best >= 0 and iou[i, best] > 0
       rows.append(dict(
           crops=crops[i], occluded=not real, matched=real,
           occlusion=gt["occlusion"] if real else 0.0, by_scenery=gt["occluded_by_scenery"] if real else 0.0,
           truncated=bool(gt["truncated"]) if real else False, boxes=found.boxes[i], area=int(masks[i].sum()),
-          category=int(found.categories[i]), frame=frame_offset + frame.index, scene=scene_index))
+          category=int(found.categories[i]), frame=frame_offset + frame.index, scene=scene_index,
+          target_boxes=gt["bbox"] if overlaps else occlusion_data.NO_TARGET))
   width, height = sim_config.image_size
   return occlusion_data.stack_rows(rows, data_config.crop_size, (int(width), int(height)), NUM_CHANNELS)
 

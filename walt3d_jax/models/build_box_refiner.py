@@ -1,0 +1,52 @@
+r"""Builds the shipped box refiner (walt3d_jax/models/data/box_refiner.npz, timelapse/refine.py).
+
+  python -m walt3d_jax.models.build_box_refiner \
+      [--config experiments/box_refiner.py] [--output PATH] [--cache_dir DIR]
+
+Runs the `box_refiner` job (walt3d_jax/train/box_refiner.py) in a fresh temporary directory on
+the config's simulated scenes (cached in --cache_dir; default a temporary directory) and copies
+the weights it writes to --output; prints the job's summary (validation and held-out scores).
+Seeds are fixed and XLA's CPU backend runs with single-threaded Eigen, as for the occlusion
+classifier (build_occlusion_weights.py), so two builds on one machine give the same bytes.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import ml_collections
+from ml_collections import config_flags
+
+from walt3d_jax.models import build_occlusion_weights
+from walt3d_jax.models import refiner_weights
+from walt3d_jax.train import box_refiner as box_refiner_training
+
+DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[2] / "experiments" / "box_refiner.py"
+
+
+def build(config: ml_collections.ConfigDict, path: pathlib.Path, cache_dir: pathlib.Path | None = None) -> dict:
+  """Trains the refiner of `config` (an experiments/box_refiner.py config) and writes it to
+  `path`; returns the job's summary with the file's size and the seconds taken."""
+  tic = time.perf_counter()
+  config = ml_collections.ConfigDict(config.to_dict())
+  with tempfile.TemporaryDirectory(prefix="box_refiner_") as tmp:
+    workdir = pathlib.Path(tmp)
+    config.cache_dir = str(cache_dir) if cache_dir else str(workdir / "sim")
+    summary = box_refiner_training.run(config, workdir / "job")
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(workdir / "job" / box_refiner_training.WEIGHTS_NAME, path)
+  return summary | {"bytes": path.stat().st_size, "seconds": round(time.perf_counter() - tic, 1)}
+
+
+if __name__ == "__main__":
+  build_occlusion_weights.use_deterministic_xla()
+  config_flags.DEFINE_config_file("config", str(DEFAULT_CONFIG), "Training config (experiments/box_refiner.py[:arg]).")
+  flags.DEFINE_string("output", str(refiner_weights.SHIPPED_PATH), "The .npz to write.")
+  flags.DEFINE_string("cache_dir", "", "Simulated scenes, kept for rebuilds (default: temporary).")
+  app.run(build_occlusion_weights.main_of(build))
