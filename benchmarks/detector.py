@@ -22,15 +22,18 @@ everywhere):
   occlusion < 0.1 (hypotheses matched to a more occluded object dropped first, the same rule).
 `--baseline` runs the detector as it was before the "real footage" issue (no temporal
 persistence, no group splitting, the old thresholds: `detect.BASELINE_CONFIG`).
-`--verifier` (default `shipped`, models/data/detection_verifier.npz; '' for none): the detector's
-detections are scored without the detection verifier (timelapse/verify.py), the baseline, and
-with it, from one detector pass, with the ratios printed. `--min_hits` (default 2): SORT's
-min_hits on the verified detections; the unverified ones keep SORT's 3 (VERIFIED_MIN_HITS).
-Measured 2026-12-05, pooled P / R / MOTA without → with (SORT min_hits 3 → 2 with it): seed 0
-(the verifier's threshold chosen there) 0.752 / 0.717 / 0.541 → 0.849 / 0.706 / 0.591, seed 1
-0.737 / 0.705 / 0.523 → 0.864 / 0.701 / 0.595, seed 2 0.735 / 0.709 / 0.522 → 0.870 / 0.704 /
-0.610, seed 3 0.686 / 0.672 / 0.448 → 0.820 / 0.666 / 0.541, seed 4 0.742 / 0.735 / 0.536 →
-0.832 / 0.731 / 0.606 (per preset, and with min_hits 3 on both, in docs/design.md).
+`--verifier` (default `shipped`, models/data/detection_verifier.npz; '' for none) and `--refiner`
+(default `shipped`, models/data/box_refiner.npz; '' for none): the detector's detections are
+scored without the learnt stages, the baseline, and with them (the detection verifier,
+timelapse/verify.py, then the box refiner, timelapse/refine.py), from one detector pass, with the
+ratios printed. `--min_hits` (default 2): SORT's min_hits on the verified detections; the
+unverified ones keep SORT's 3 (VERIFIED_MIN_HITS).
+Measured 2026-12-05, pooled P / R / MOTA without → with the verifier and the refiner (SORT
+min_hits 3 → 2): seed 0 (the verifier's threshold was chosen there, and it validates the refiner)
+0.752 / 0.717 / 0.541 → 0.895 / 0.734 / 0.664, seed 1 0.737 / 0.705 / 0.523 → 0.903 / 0.725 /
+0.653, seed 2 0.735 / 0.709 / 0.522 → 0.902 / 0.721 / 0.652, seed 3 0.686 / 0.672 / 0.448 →
+0.887 / 0.707 / 0.635, seed 4 0.741 / 0.734 / 0.535 → 0.887 / 0.766 / 0.695 (per preset, and
+the verifier alone, in docs/design.md).
 About 1 minute per preset on one core at 480×270 once simulated (simulating the background
 frames takes about a minute per preset the first time; cached in --workdir).
 The simulator labels frames by sun elevation: its 17:30–19:30 "dusk" bursts come out as night,
@@ -206,7 +209,6 @@ Goals (issue 11): precision >= 0.7, recall >= 0.7 (occlusion < 0.1), MOTA >= 0.5
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
 import time
@@ -221,6 +223,7 @@ from walt3d_jax.metrics import detection as det_metrics
 from walt3d_jax.metrics import mot
 from walt3d_jax.timelapse import background
 from walt3d_jax.timelapse import detect
+from walt3d_jax.timelapse import refine
 from walt3d_jax.timelapse import resize
 from walt3d_jax.timelapse import track
 from walt3d_jax.timelapse import verifier_data
@@ -234,6 +237,7 @@ GOALS = {"precision": 0.7, "recall": 0.7, "mota": 0.5}
 # stray false positives, which the verifier turns down first. On the verified detections 2 raised
 # pooled MOTA on each of seeds 0-4 (+0.014 to +0.020); on the unverified ones it lowered it.
 VERIFIED_MIN_HITS = 2
+WITHOUT, WITH = "without the learnt stages", "with the learnt stages"
 
 
 def sim_config(preset: str, args, bursts: int | None = None, frames: int | None = None, days: int = 2):
@@ -298,15 +302,15 @@ def detection_scores(predictions, truth, ignore, keep) -> tuple[det_metrics.Dete
 
 
 class _Both:
-  """A verifier that also keeps what it was handed, so that one detector pass scores the detector
-  without the verifier (the baseline) and with it."""
+  """The learnt stages (`detect.Chain`: verifier, box refiner) keeping what they were handed, so
+  that one detector pass scores the detector without them (the baseline) and with them."""
 
-  def __init__(self, verifier: verify.Verifier):
-    self.verifier, self.unverified = verifier, []
+  def __init__(self, stages: detect.Chain):
+    self.stages, self.unverified = stages, []
 
   def __call__(self, image, background_image, found):
     self.unverified.append(found)
-    return self.verifier(image, background_image, found)
+    return self.stages(image, background_image, found)
 
 
 def score(label: str, dets, frames, truth, small, hidden, lighting, detect_ms: float,
@@ -331,34 +335,33 @@ def score(label: str, dets, frames, truth, small, hidden, lighting, detect_ms: f
 
 
 def run_preset(preset: str, args, config: detect.DetectorConfig, work_width: int = 0,
-               verifier: verify.Verifier | None = None, verified_sort: track.SortConfig = track.SortConfig()
+               stages: detect.Chain | None = None, verified_sort: track.SortConfig = track.SortConfig()
                ) -> tuple[dict, dict | None]:
-  """Scores of the detector on the preset's sequence without the verifier (SORT's own settings)
-  and, given one, with it (None without), tracked by SORT with `verified_sort`. work_width: frames (and the background's) shrunk to this width first
-  (`resize.working_size`), the camera alike, the detections brought back to the recorded size
-  to be scored (the mine job's `source.max_width`); 0: as recorded."""
+  """Scores of the detector on the preset's sequence without the learnt stages (SORT's own
+  settings) and, given them, with them (None without), tracked by SORT with `verified_sort`.
+  work_width: frames (and the background's) shrunk to this width first (`resize.working_size`),
+  the camera alike, the detections brought back to the recorded size to be scored (the mine
+  job's `source.max_width`); 0: as recorded."""
   root = simulate_once(preset, args)
   frames, truth, small, hidden, lighting = load_scored(root)
   camera = camera_lib.load_camera(root / "camera.json")
   size = resize.working_size(camera.image_size, work_width)
   model = fit_scene_background(preset, args, size)
-  both = _Both(verifier) if verifier is not None else None
+  both = _Both(stages) if stages is not None else None
   tic = time.perf_counter()
   dets = detect.detect_frames([f._replace(image=resize.resize_image(f.image, size)) for f in frames], model,
                               resize.scale_camera(camera, size), config, both)
   detect_ms = 1e3 * (time.perf_counter() - tic) / len(frames)
-  runs = {"with the verifier": dets} if both else {}
   unverified = both.unverified if both else dets
   if config.persist and both:
     unverified = detect.persistent(unverified, [f.time for f in frames], config)
-  runs = {"without the verifier": unverified, **runs}
+  runs = [(WITHOUT, unverified, track.SortConfig())] + ([(WITH, dets, verified_sort)] if both else [])
   print(f"\n{preset}: {len(frames)} frames {args.size[0]}x{args.size[1]}"
         f"{f' read at {size[0]}x{size[1]}' if size != camera.image_size else ''} "
         f"({', '.join(f'{p} {int(sum(l == p for l in lighting))}' for p in ('day', 'dusk', 'night') if p in lighting)}), "
         f"{sum(int((~h).sum()) for h in hidden)} unoccluded objects, detect {detect_ms:.0f} ms/frame")
-  sorts = {"without the verifier": track.SortConfig(), "with the verifier": verified_sort}
   scores = [score(label, [resize.scale_detections(d, camera.image_size) for d in found], frames, truth, small,
-                  hidden, lighting, detect_ms, sorts[label]) for label, found in runs.items()]
+                  hidden, lighting, detect_ms, sort) for label, found, sort in runs]
   return scores[0], (scores[1] if len(scores) > 1 else None)
 
 
@@ -403,13 +406,20 @@ def main() -> None:
   parser.add_argument("--verifier", default="shipped",
                       help="detection verifier (timelapse/verify.py): 'shipped', a weights file, or '' for none; "
                            "the detector is scored without it (the baseline) and with it")
+  parser.add_argument("--refiner", default="shipped",
+                      help="box refiner (timelapse/refine.py) after the verifier: 'shipped', a weights file, or '' "
+                           "for none")
   parser.add_argument("--min_hits", type=int, default=VERIFIED_MIN_HITS,
                       help="SORT's min_hits on the verified detections (SORT's own 3 on the unverified ones)")
   args = parser.parse_args()
   config = detect.BASELINE_CONFIG if args.baseline else detect.DetectorConfig()
-  verifier = (verify.Verifier.load(verify.SHIPPED_PATH if args.verifier == "shipped" else pathlib.Path(args.verifier))
-              if args.verifier and not args.baseline else None)
-  both = {p: run_preset(p, args, config, verifier=verifier, verified_sort=track.SortConfig(min_hits=args.min_hits))
+  loaded = [(f"the {name} {arg}", load(shipped if arg == "shipped" else pathlib.Path(arg)))
+            for name, arg, shipped, load in (("verifier", args.verifier, verify.SHIPPED_PATH, verify.Verifier.load),
+                                             ("box refiner", args.refiner, refine.SHIPPED_PATH, refine.Refiner.load))
+            if arg and not args.baseline]
+  stages = detect.Chain(tuple(stage for _, stage in loaded)) if loaded else None
+  stages_name = " and ".join(name for name, _ in loaded)
+  both = {p: run_preset(p, args, config, stages=stages, verified_sort=track.SortConfig(min_hits=args.min_hits))
           for p in args.presets}
   results = {p: b[0] for p, b in both.items()}
   if args.work_width:
@@ -422,13 +432,12 @@ def main() -> None:
             f"  R {pa.recall:.2f} → {pb.recall:.2f} ({pb.recall / max(pa.recall, 1e-9):.2f}×)"
             f"  MOTA occ<0.1 {a['mota_unocc'].mota:.3f} → {b['mota_unocc'].mota:.3f}"
             f"  detect {a['detect_ms']:.0f} → {b['detect_ms']:.0f} ms/frame ({a['detect_ms'] / b['detect_ms']:.1f}× faster)")
-  name = "baseline detector" if args.baseline else "current detector" + (", without the verifier" if verifier else "")
+  name = "baseline detector" if args.baseline else "current detector" + (f", without {stages_name}" if stages else "")
   total, pooled = summary(name, results)
-  if verifier is not None:
+  if stages is not None:
     verified = {p: b[1] for p, b in both.items()}
-    total_v, pooled_v = summary(f"current detector with the verifier {args.verifier}, SORT min_hits {args.min_hits}",
-                                verified)
-    print("\nwith the verifier against without (baseline):")
+    total_v, pooled_v = summary(f"current detector with {stages_name}, SORT min_hits {args.min_hits}", verified)
+    print(f"\nwith {stages_name} against without (baseline):")
     for preset in args.presets:
       a, b = results[preset], verified[preset]
       pa, pb = a["rows"]["all"][0], b["rows"]["all"][0]

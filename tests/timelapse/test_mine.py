@@ -14,6 +14,7 @@ from walt3d_jax.timelapse import bank as bank_lib
 from walt3d_jax.timelapse import detections as detections_lib
 from walt3d_jax.timelapse import mine
 from walt3d_jax.timelapse import mine_state
+from walt3d_jax.timelapse import refine
 from walt3d_jax.timelapse import verify
 from walt3d_jax.timelapse.bank import MiningFlag
 from walt3d_jax.timelapse.types import FrameDetections
@@ -198,17 +199,24 @@ def test_the_shipped_classifier_is_the_default():
   assert mine.Classifier.load(config) is None and mine._classifier_name(config, False) is None
 
 
-def test_the_verifier_is_the_built_in_detectors_default_and_a_missing_one_is_refused(tmp_path):
+def test_the_verifier_is_the_built_in_detectors_default_the_refiner_chains_and_a_missing_one_is_refused(tmp_path):
   config = tiny_config()
-  assert config.detector.verifier == "shipped"
-  assert isinstance(mine.load_verifier(config), verify.Verifier)
-  assert mine._verifier_name(config, True) == "detection_verifier.npz"
-  assert mine._verifier_name(config, False) is None  # given detections, or no camera: not verified
+  assert (config.detector.verifier, config.detector.refiner) == ("shipped", "")  # the refiner: off
+  assert [type(s) for s in mine.load_stages(config).stages] == [verify.Verifier]
+  config.detector.refiner = "shipped"
+  chain = mine.load_stages(config)
+  assert [type(s) for s in chain.stages] == [verify.Verifier, refine.Refiner]  # drop first, then move
+  assert mine._stage_name(config, "verifier", True) == "detection_verifier.npz"
+  assert mine._stage_name(config, "refiner", True) == "box_refiner.npz"
+  assert mine._stage_name(config, "verifier", False) is None  # given detections, or no camera: not verified
   config.detector.verifier = ""
-  assert mine.load_verifier(config) is None and mine._verifier_name(config, True) is None
-  config.detector.verifier = str(tmp_path / "nope.npz")
+  assert [type(s) for s in mine.load_stages(config).stages] == [refine.Refiner]
+  assert mine._stage_name(config, "verifier", True) is None
+  config.detector.refiner = ""
+  assert mine.load_stages(config) is None
+  config.detector.refiner = str(tmp_path / "nope.npz")
   config.source.detections = "builtin"
-  with pytest.raises(UserError, match="config.detector.verifier: no file .*nope.npz"):
+  with pytest.raises(UserError, match="config.detector.refiner: no file .*nope.npz"):
     mine.run(config, tmp_path / "out")
   assert not (tmp_path / "out" / mine_state.STATE_DIR).exists()  # refused before any pass began
 

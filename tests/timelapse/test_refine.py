@@ -144,3 +144,14 @@ def test_shipped_refiner_moves_cut_boxes_back_to_their_objects(street, as_detect
     assert after.mean() >= before.mean() + 0.05, (side, before.mean(), after.mean())
     assert (after < 0.5).sum() <= 0.7 * (before < 0.5).sum(), (side, before, after)
   assert np.mean(iou["whole"][1]) >= 0.8, iou["whole"]
+
+
+def test_a_box_the_network_gives_no_finite_edges_for_keeps_its_own(as_detections):
+  model = box_refiner.create("Ti", verifier_data.NUM_CHANNELS, SIZE)
+  model.out.bias.set_value(model.out.bias.get_value().at[0].set(float("nan")))
+  mask = np.zeros((60, 80), bool)
+  mask[10:40, 20:32] = True
+  found = as_detections([mask])
+  image = np.full((60, 80, 3), 90, np.uint8)
+  moved = refine.Refiner(model, SIZE, CONTEXT)(image, image, found)
+  np.testing.assert_array_equal(moved.boxes, found.boxes)

@@ -5,7 +5,9 @@ Streaming passes over the source, so memory stays bounded however long the foota
      median of its nearest samples in appearance from other moments (`frame_background`), and
      the bank stores each bucket's median for compositing;
   2. detect: read the detections file (COCO results), or run the built-in detector against the
-     background; then SORT links the boxes of all frames into tracks (boxes only: small);
+     background (with a camera, its detections checked by the detection verifier and, where
+     config.detector.refiner names one, their boxes moved by the box refiner); then SORT links
+     the boxes of all frames into tracks (boxes only: small);
   3. mine: per frame, drop truncated objects, WALT's δ heuristic (when on), the occlusion
      classifier (by default one shipped with the package: with the built-in detector and a camera,
      the one trained on that detector's own detections), objects behind a static occluder (a
@@ -60,6 +62,7 @@ from walt3d_jax.timelapse import mine_state
 from walt3d_jax.timelapse import mining_report
 from walt3d_jax.timelapse import occlusion
 from walt3d_jax.timelapse import occlusion_data
+from walt3d_jax.timelapse import refine
 from walt3d_jax.timelapse import resize as resize_lib
 from walt3d_jax.timelapse import stabilize as stabilize_lib
 from walt3d_jax.timelapse import static_occluders
@@ -227,11 +230,11 @@ def detect_and_track(
   if not done:
     loaded = None
     detector = detect_lib.DetectorConfig()
-    # The verifier learnt the detector's blobs found with a camera (metric sizes, fragments
-    # joined, silhouettes); without one (from_video's calibration pass) they are other blobs, and
-    # on OpenCV's vtest.avi verifying them left people tracks that calibrated to a 4.4 m camera
-    # with a 219 px focal length, against the scene lines' 592 px.
-    verifier = load_verifier(config) if source.detections is None and camera is not None else None
+    # The verifier and the refiner learnt the detector's blobs found with a camera (metric sizes,
+    # fragments joined, silhouettes); without one (from_video's calibration pass) they are other
+    # blobs, and on OpenCV's vtest.avi verifying them left people tracks that calibrated to a 4.4 m
+    # camera with a 219 px focal length, against the scene lines' 592 px.
+    stages = load_stages(config) if source.detections is None and camera is not None else None
     reader = _reader(source, config)
     throttle = _throttle(config)
     first = len(indices)  # frames of this run's pending chunk start here
@@ -253,7 +256,7 @@ def detect_and_track(
         if isinstance(reader, stabilize_lib.StabilizedFrames):  # given in the frame's own pixels
           found = stabilize_lib.shift_detections(found, *reader.shift(frame.index), model.image_size)
       else:
-        found = detect_lib.detect_frame(frame, model, camera, detector, verifier)
+        found = detect_lib.detect_frame(frame, model, camera, detector, stages)
       per_frame.append(found)
       times.append(frame.time)
       indices.append(frame.index)
@@ -272,33 +275,42 @@ def detect_and_track(
   return track_lib.track(per_frame, times, sort), indices
 
 
-def verifier_path(config: ml_collections.ConfigDict) -> pathlib.Path | None:
-  """The weights of the detection verifier config.detector.verifier names for the built-in
-  detector: 'shipped' (models/data/detection_verifier.npz), a weights file, or '' for none."""
-  name = config.get("detector", {}).get("verifier", "")
+# The learnt stages config.detector names for the built-in detector's detections, in the order
+# they run: the detection verifier drops detections of nothing, the box refiner moves the boxes of
+# the rest. Each is 'shipped', a weights file, or '' for none.
+DETECTOR_STAGES = {"verifier": (verify.SHIPPED_PATH, verify.Verifier.load),
+                   "refiner": (refine.SHIPPED_PATH, refine.Refiner.load)}
+
+
+def stage_path(config: ml_collections.ConfigDict, stage: str) -> pathlib.Path | None:
+  """The weights config.detector.<stage> names (DETECTOR_STAGES), or None for none."""
+  name = config.get("detector", {}).get(stage, "")
   if not name:
     return None
-  return verify.SHIPPED_PATH if name == "shipped" else pathlib.Path(name)
+  return DETECTOR_STAGES[stage][0] if name == "shipped" else pathlib.Path(name)
 
 
-def load_verifier(config: ml_collections.ConfigDict) -> verify.Verifier | None:
-  """The detection verifier of `verifier_path`, or None; UserError for a missing file."""
-  path = verifier_path(config)
+def load_stages(config: ml_collections.ConfigDict) -> detect_lib.Chain | None:
+  """The stages config.detector names, chained (`detect.Chain`), or None when it names none;
+  UserError for a missing file."""
+  stages = []
+  for stage, (_, load) in DETECTOR_STAGES.items():
+    path = stage_path(config, stage)
+    if path is None:
+      continue
+    if not path.is_file():
+      raise UserError(f"config.detector.{stage}: no file {path} ('shipped', a weights .npz, or '' for none)")
+    stages.append(load(path))
+  return detect_lib.Chain(tuple(stages)) if stages else None
+
+
+def _stage_name(config: ml_collections.ConfigDict, stage: str, built_in: bool) -> str | None:
+  """Which weights a stage ran with: the shipped file's name, a given file's path, or None (none;
+  detections given, or no camera: `built_in` false)."""
+  path = stage_path(config, stage) if built_in else None
   if path is None:
     return None
-  if not path.is_file():
-    raise UserError(f"config.detector.verifier: no file {path} ('shipped', a .npz of "
-                    "models/occlusion_weights.py's layout, or '' for none)")
-  return verify.Verifier.load(path)
-
-
-def _verifier_name(config: ml_collections.ConfigDict, built_in: bool) -> str | None:
-  """Which detection verifier the built-in detector ran with: the shipped file's name, a given
-  file's path, or None (none; detections given, or no camera: `built_in` false)."""
-  path = verifier_path(config) if built_in else None
-  if path is None:
-    return None
-  return path.name if path == verify.SHIPPED_PATH else str(path)
+  return path.name if path == DETECTOR_STAGES[stage][0] else str(path)
 
 
 STATIC_OCCLUDER_USES = ("builtin", "always", "never")
@@ -651,7 +663,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   occluder_config = static_occluder_config(config, built_in=source.detections is None)  # so do bad settings
   threshold_override(config)
   if source.detections is None:
-    load_verifier(config)  # a bad name fails before any work
+    load_stages(config)  # a bad name fails before any work
   state = mine_state.MineState(workdir, digest)
   model, read_report, shake = fit_background(source, config, state)
   for note in read_report.notes:
@@ -693,7 +705,8 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
                "lost_share": round(read_report.lost_share(), 4),
                "skipped_examples": read_report.skipped[:10], "notes": read_report.notes},
       "detections": int(sum(d.num for d in tracked)),
-      "verifier": _verifier_name(config, built_in),
+      "verifier": _stage_name(config, "verifier", built_in),
+      "refiner": _stage_name(config, "refiner", built_in),
       "classifier": _classifier_name(config, built_in),
       "classifier_threshold": classifier.threshold if classifier is not None else None,
       "tracks": len(track_lengths),

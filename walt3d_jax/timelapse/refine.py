@@ -115,11 +115,13 @@ class Refiner:
     return cls(weights.model, weights.crop_size, weights.context)
 
   def __call__(self, image: np.ndarray, background: np.ndarray, detections: FrameDetections) -> FrameDetections:
-    """The detections with refined boxes, cut to the image."""
+    """The detections with refined boxes, cut to the image (a box the network gives no finite
+    edges for keeps its own)."""
     if detections.num == 0:
       return detections
     masks = [rle.decode_mask(m) for m in detections.masks]
     crops = verifier_data.verifier_crops(image, background, masks, detections.boxes, self.crop_size, self.context)
     boxes = refined_boxes(self.model, crops, detections.boxes, self.context, self.batch_size)
+    boxes = np.where(np.isfinite(boxes).all(axis=1, keepdims=True), boxes, detections.boxes)  # never NaN out
     height, width = np.shape(image)[:2]
     return dataclasses.replace(detections, boxes=clip_boxes(boxes, (width, height)).astype(np.float32))
