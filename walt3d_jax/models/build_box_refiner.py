@@ -6,8 +6,9 @@ r"""Builds the shipped box refiner (walt3d_jax/models/data/box_refiner.npz, time
 Runs the `box_refiner` job (walt3d_jax/train/box_refiner.py) in a fresh temporary directory on
 the config's simulated scenes (cached in --cache_dir; default a temporary directory) and copies
 the weights it writes to --output; prints the job's summary (validation and held-out scores).
-Seeds are fixed and XLA's CPU backend runs with single-threaded Eigen, as for the occlusion
-classifier (build_occlusion_weights.py), so two builds on one machine give the same bytes.
+Seeds are fixed (scenes, initialisation, batch order, flips) and XLA's CPU backend runs with
+single-threaded Eigen, as for the occlusion classifier, whose builds this makes byte-identical
+(build_occlusion_weights.py); two refiner builds have not been compared.
 """
 
 from __future__ import annotations

@@ -4,15 +4,17 @@ The detector's box is the bounding box of the pixels that differ from the backgr
 its tests take part of an object (a car's dark underside called shadow, a walker's thin legs lost
 to the opening) or keep part of something else (a shadow's fringe, a neighbour's arm), the box is
 off by a part: after the detection verifier (`verify.py`) has turned down detections of nothing,
-boxes 0.3-0.5 IoU from their object are the commonest error left. The refiner
-(`models/box_refiner.py`) looks at the verifier's crop of the detection (frame, mask, background)
-and moves each edge of the box. Its offsets are in units of the crop window's side (the window of
-`occlusion_data.crop_window`), so one network serves every object size. The mask is left as
-found: it is what differs from the background, and mining's tests read it as such.
+boxes 0.3-0.5 IoU from their object are the commonest error left after plain misses (each a false
+positive and a miss). The refiner (`models/box_refiner.py`) looks at the verifier's crop of the
+detection (frame, mask, background) and moves each edge of the box. Its offsets are in units of
+the crop window's side (the window of `occlusion_data.crop_window`), so one network serves every
+object size. The mask is left as found: it is what differs from the background.
 
 Trained on the built-in detector's detections in the verifier's simulated scenes, each moved to
 the visible box of the true object it overlaps most (`train/box_refiner.py`); weights in
 models/data/box_refiner.npz (`models/refiner_weights.py`). It learnt simulated footage.
+benchmarks/detector.py runs it after the verifier; `mine` only where config.detector.refiner
+names weights (off by default: with it, mining was less pure; docs/design.md).
 """
 
 from __future__ import annotations
