@@ -213,6 +213,7 @@ import pathlib
 import sys
 import time
 
+import ml_collections
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run as a script
@@ -223,11 +224,10 @@ from walt3d_jax.metrics import detection as det_metrics
 from walt3d_jax.metrics import mot
 from walt3d_jax.timelapse import background
 from walt3d_jax.timelapse import detect
-from walt3d_jax.timelapse import refine
+from walt3d_jax.timelapse import mine
 from walt3d_jax.timelapse import resize
 from walt3d_jax.timelapse import track
 from walt3d_jax.timelapse import verifier_data
-from walt3d_jax.timelapse import verify
 
 import detect_track  # the sequence reader, shared with detect_track.py
 
@@ -385,6 +385,14 @@ def summary(title: str, results: dict) -> tuple[dict, mot.MotScores]:
   return total, pooled_unocc
 
 
+def _versus(label: str, a: det_metrics.DetectionCounts, b: det_metrics.DetectionCounts, mota_a: mot.MotScores,
+            mota_b: mot.MotScores, digits: int = 3) -> str:
+  """One line of P, R (with their ratios) and MOTA of run b against the baseline a."""
+  return (f"  {label:12s} P {a.precision:.{digits}f} → {b.precision:.{digits}f} "
+          f"({b.precision / max(a.precision, 1e-9):.2f}×)  R {a.recall:.{digits}f} → {b.recall:.{digits}f} "
+          f"({b.recall / max(a.recall, 1e-9):.2f}×)  MOTA occ<0.1 {mota_a.mota:.3f} → {mota_b.mota:.3f}")
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--presets", nargs="+", default=["intersection", "crosswalk", "t_junction", "avenue"])
@@ -413,12 +421,10 @@ def main() -> None:
                       help="SORT's min_hits on the verified detections (SORT's own 3 on the unverified ones)")
   args = parser.parse_args()
   config = detect.BASELINE_CONFIG if args.baseline else detect.DetectorConfig()
-  loaded = [(f"the {name} {arg}", load(shipped if arg == "shipped" else pathlib.Path(arg)))
-            for name, arg, shipped, load in (("verifier", args.verifier, verify.SHIPPED_PATH, verify.Verifier.load),
-                                             ("box refiner", args.refiner, refine.SHIPPED_PATH, refine.Refiner.load))
-            if arg and not args.baseline]
-  stages = detect.Chain(tuple(stage for _, stage in loaded)) if loaded else None
-  stages_name = " and ".join(name for name, _ in loaded)
+  named = {"verifier": args.verifier, "refiner": args.refiner} if not args.baseline else {}
+  stages = mine.load_stages(ml_collections.ConfigDict({"detector": named}))  # as the mine job loads them
+  stages_name = " and ".join(f"the {name} {arg}" for name, arg in (("verifier", args.verifier),
+                                                                    ("box refiner", args.refiner)) if arg)
   both = {p: run_preset(p, args, config, stages=stages, verified_sort=track.SortConfig(min_hits=args.min_hits))
           for p in args.presets}
   results = {p: b[0] for p, b in both.items()}
@@ -427,11 +433,8 @@ def main() -> None:
     print(f"\nread at {args.work_width} wide against the recorded {args.size[0]}x{args.size[1]} (baseline):")
     for preset in args.presets:
       a, b = results[preset], working[preset]
-      pa, pb = a["rows"]["all"][0], b["rows"]["all"][0]
-      print(f"  {preset:12s} P {pa.precision:.2f} → {pb.precision:.2f} ({pb.precision / max(pa.precision, 1e-9):.2f}×)"
-            f"  R {pa.recall:.2f} → {pb.recall:.2f} ({pb.recall / max(pa.recall, 1e-9):.2f}×)"
-            f"  MOTA occ<0.1 {a['mota_unocc'].mota:.3f} → {b['mota_unocc'].mota:.3f}"
-            f"  detect {a['detect_ms']:.0f} → {b['detect_ms']:.0f} ms/frame ({a['detect_ms'] / b['detect_ms']:.1f}× faster)")
+      print(_versus(preset, a["rows"]["all"][0], b["rows"]["all"][0], a["mota_unocc"], b["mota_unocc"], 2)
+            + f"  detect {a['detect_ms']:.0f} → {b['detect_ms']:.0f} ms/frame ({a['detect_ms'] / b['detect_ms']:.1f}× faster)")
   name = "baseline detector" if args.baseline else "current detector" + (f", without {stages_name}" if stages else "")
   total, pooled = summary(name, results)
   if stages is not None:
@@ -440,14 +443,8 @@ def main() -> None:
     print(f"\nwith {stages_name} against without (baseline):")
     for preset in args.presets:
       a, b = results[preset], verified[preset]
-      pa, pb = a["rows"]["all"][0], b["rows"]["all"][0]
-      print(f"  {preset:12s} P {pa.precision:.3f} → {pb.precision:.3f} ({pb.precision / max(pa.precision, 1e-9):.2f}×)"
-            f"  R {pa.recall:.3f} → {pb.recall:.3f} ({pb.recall / max(pa.recall, 1e-9):.2f}×)"
-            f"  MOTA occ<0.1 {a['mota_unocc'].mota:.3f} → {b['mota_unocc'].mota:.3f}")
-    pa, pb = total["all"], total_v["all"]
-    print(f"  {'pooled':12s} P {pa.precision:.3f} → {pb.precision:.3f} ({pb.precision / max(pa.precision, 1e-9):.2f}×)"
-          f"  R {pa.recall:.3f} → {pb.recall:.3f} ({pb.recall / max(pa.recall, 1e-9):.2f}×)"
-          f"  MOTA occ<0.1 {pooled.mota:.3f} → {pooled_v.mota:.3f}")
+      print(_versus(preset, a["rows"]["all"][0], b["rows"]["all"][0], a["mota_unocc"], b["mota_unocc"]))
+    print(_versus("pooled", total["all"], total_v["all"], pooled, pooled_v))
 
 
 if __name__ == "__main__":

@@ -26,12 +26,12 @@ from flax import nnx
 import jax.numpy as jnp
 import numpy as np
 
-from walt3d_jax.formats import rle
 from walt3d_jax.models import box_refiner
 from walt3d_jax.models import refiner_weights
 from walt3d_jax.timelapse import occlusion_data
 from walt3d_jax.timelapse import verifier_data
 from walt3d_jax.timelapse.types import FrameDetections
+from walt3d_jax.train import occlusion as occlusion_training
 
 SHIPPED_PATH = refiner_weights.SHIPPED_PATH
 
@@ -77,15 +77,10 @@ def predict_offsets(model: box_refiner.BoxRefiner, crops: np.ndarray, edges: np.
                     batch_size: int = 256) -> np.ndarray:
   """(N, 4) edge offsets of crops (N, S, S, C) uint8 with their boxes' edges (N, 4); batches
   padded to batch_size so the forward pass compiles once."""
-  out = []
-  for start in range(0, len(crops), batch_size):
-    batch, batch_edges = crops[start:start + batch_size], edges[start:start + batch_size]
-    pad = batch_size - len(batch)
-    if pad:
-      batch = np.concatenate([batch, np.zeros((pad,) + batch.shape[1:], batch.dtype)])
-      batch_edges = np.concatenate([batch_edges, np.zeros((pad, 4), batch_edges.dtype)])
-    out.append(np.asarray(_offsets(model, batch, jnp.asarray(batch_edges, jnp.float32)))[:batch_size - pad])
-  return np.concatenate(out).astype(np.float64) if out else np.zeros((0, 4))
+  offsets = occlusion_training.padded_map(
+      lambda batch, batch_edges: _offsets(model, batch, jnp.asarray(batch_edges, jnp.float32)),
+      (crops, np.asarray(edges)), batch_size, np.zeros((0, 4)))
+  return offsets.astype(np.float64)
 
 
 def refined_boxes(model: box_refiner.BoxRefiner, crops: np.ndarray, boxes: np.ndarray, context: float,
@@ -121,8 +116,7 @@ class Refiner:
     edges for keeps its own)."""
     if detections.num == 0:
       return detections
-    masks = [rle.decode_mask(m) for m in detections.masks]
-    crops = verifier_data.verifier_crops(image, background, masks, detections.boxes, self.crop_size, self.context)
+    crops = verifier_data.detection_crops(image, background, detections, self.crop_size, self.context)
     boxes = refined_boxes(self.model, crops, detections.boxes, self.context, self.batch_size)
     boxes = np.where(np.isfinite(boxes).all(axis=1, keepdims=True), boxes, detections.boxes)  # never NaN out
     height, width = np.shape(image)[:2]

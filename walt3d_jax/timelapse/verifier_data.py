@@ -36,6 +36,7 @@ from walt3d_jax.timelapse import detect as detect_lib
 from walt3d_jax.timelapse import frames as frames_lib
 from walt3d_jax.timelapse import occlusion_data
 from walt3d_jax.timelapse.types import Frame
+from walt3d_jax.timelapse.types import FrameDetections
 
 # Frame RGB, the detection's mask, the part of the window inside the image, background RGB.
 NUM_CHANNELS = 8
@@ -57,6 +58,13 @@ def verifier_crops(image: np.ndarray, background: np.ndarray, masks: Sequence[np
     crops[i, ..., 5:] = occlusion_data.crop_object(background, mask, box, size, context)[..., :3]
   return crops
 
+
+
+def detection_crops(image: np.ndarray, background: np.ndarray, detections: FrameDetections, size: int,
+                    context: float) -> np.ndarray:
+  """`verifier_crops` of one frame's detections (their RLE masks and boxes)."""
+  masks = [rle.decode_mask(m) for m in detections.masks]
+  return verifier_crops(image, background, masks, detections.boxes, size, context)
 
 # Other days the same-hours background frames are drawn from.
 BACKGROUND_DAYS = 8

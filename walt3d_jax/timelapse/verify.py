@@ -28,7 +28,6 @@ import pathlib
 
 import numpy as np
 
-from walt3d_jax.formats import rle
 from walt3d_jax.models import occlusion_classifier as oc
 from walt3d_jax.models import occlusion_weights
 from walt3d_jax.timelapse import verifier_data
@@ -63,8 +62,7 @@ class Verifier:
     """(N,) P(no object) of one frame's detections."""
     if detections.num == 0:
       return np.zeros((0,), np.float32)
-    masks = [rle.decode_mask(m) for m in detections.masks]
-    crops = verifier_data.verifier_crops(image, background, masks, detections.boxes, self.crop_size, self.context)
+    crops = verifier_data.detection_crops(image, background, detections, self.crop_size, self.context)
     return occlusion_training.predict(self.model, crops, self.batch_size)
 
   def __call__(self, image: np.ndarray, background: np.ndarray, detections: FrameDetections) -> FrameDetections:

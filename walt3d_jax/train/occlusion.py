@@ -112,19 +112,27 @@ def _logits(model: oc.OcclusionClassifier, crops: jax.Array) -> jax.Array:
   return model(oc.crops_to_input(crops))
 
 
+def padded_map(fn, arrays: tuple[np.ndarray, ...], batch_size: int, empty: np.ndarray) -> np.ndarray:
+  """fn(*batch) over `arrays` (sharing their first axis) in batches zero-padded to batch_size, so
+  that a jitted fn compiles once; the rows concatenated, or `empty` when there are none."""
+  out = []
+  num = len(arrays[0])
+  for start in range(0, num, batch_size):
+    batch = [a[start:start + batch_size] for a in arrays]
+    pad = batch_size - len(batch[0])
+    if pad:
+      batch = [np.concatenate([b, np.zeros((pad,) + b.shape[1:], b.dtype)]) for b in batch]
+    out.append(np.asarray(fn(*batch))[:batch_size - pad])
+  return np.concatenate(out) if out else empty
+
+
 def predict(model: oc.OcclusionClassifier, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
   """(N,) float probability that each crop (N, S, S, C) uint8 shows an occluded/truncated object.
 
   Batches are padded to batch_size so the jitted forward pass compiles once.
   """
-  out = []
-  for start in range(0, len(crops), batch_size):
-    batch = crops[start:start + batch_size]
-    pad = batch_size - len(batch)
-    if pad:
-      batch = np.concatenate([batch, np.zeros((pad,) + batch.shape[1:], batch.dtype)])
-    out.append(np.asarray(jax.nn.sigmoid(_logits(model, jnp.asarray(batch))))[:batch_size - pad])
-  return np.concatenate(out) if out else np.zeros((0,), np.float32)
+  return padded_map(lambda batch: jax.nn.sigmoid(_logits(model, jnp.asarray(batch))), (crops,), batch_size,
+                    np.zeros((0,), np.float32))
 
 
 # ---------------------------------------------------------------------------------------------
