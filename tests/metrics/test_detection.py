@@ -133,3 +133,8 @@ def test_ignored_truth_absorbs_several_predictions():
                                 [0, 0, 0])
   # Not ignored, the truth takes only the best prediction.
   np.testing.assert_array_equal(detection.greedy_match(iou, np.array([.9, .8, .7]), 0.5), [0, -1, -1])
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes():
+  boxes = np.array([[0., 0., 10., 20.], [1., 0., 10., 20.], [30., 0., 10., 20.]])
+  np.testing.assert_array_equal(detection.nms(boxes, np.array([0.5, 0.9, 0.1]), 0.3), [1, 2])

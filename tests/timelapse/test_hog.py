@@ -96,6 +96,3 @@ def test_one_person_is_not_split_and_bad_configs_fail(pair):
     hog.HogConfig(hit_threshold=float("nan"))
 
 
-def test_nms_keeps_the_best_of_overlapping_boxes():
-  boxes = np.array([[0., 0., 10., 20.], [1., 0., 10., 20.], [30., 0., 10., 20.]])
-  np.testing.assert_array_equal(hog.nms(boxes, np.array([0.5, 0.9, 0.1]), 0.3), [1, 2])

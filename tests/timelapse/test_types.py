@@ -83,3 +83,19 @@ def test_bad_fields_are_named(field, value, message):
 def test_frame_is_a_named_tuple():
   f = Frame(3, 0.25, np.zeros((2, 3, 3), np.uint8), "x.jpg")
   assert f.index == 3 and f.time == 0.25 and f.name == "x.jpg" and tuple(f)[0] == 3
+
+
+def test_concatenate_keeps_the_parts_in_order_and_refuses_other_images():
+  a = FrameDetections(3, [[0, 0, 2, 2]], [0.5], [1], [rle.encode_mask(np.ones((4, 4), bool))],
+                      np.zeros((1, NUM_KEYPOINTS, 3)), [7])
+  b = FrameDetections(3, [[1, 1, 1, 1], [2, 2, 1, 1]], [0.9, 0.1], [2, 1],
+                      [rle.encode_mask(np.zeros((4, 4), bool))] * 2, np.ones((2, NUM_KEYPOINTS, 3)), [-1, 4])
+  both = FrameDetections.concatenate([a, FrameDetections.empty(3), b])
+  assert both.num == 3 and both.image_id == 3
+  np.testing.assert_array_equal(both.categories, [1, 2, 1])
+  np.testing.assert_array_equal(both.track_ids, [7, -1, 4])
+  assert both.masks == a.masks + b.masks and both.keypoints[1:].all() and not both.keypoints[0].any()
+  with pytest.raises(ValueError, match="parts of images"):
+    FrameDetections.concatenate([a, FrameDetections.empty(4)])
+  with pytest.raises(ValueError, match="nothing to concatenate"):
+    FrameDetections.concatenate([])

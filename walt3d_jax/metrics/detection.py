@@ -88,6 +88,16 @@ def greedy_match(iou: np.ndarray, scores: np.ndarray, iou_threshold: float,
   return match
 
 
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+  """Indices (M,) of boxes (N, 4) xywh kept by greedy non-maximum suppression, best score first."""
+  order = np.argsort(-np.asarray(scores), kind="stable")
+  keep: list[int] = []
+  for i in order:
+    if not keep or box_iou(boxes[i:i + 1], boxes[keep]).max() <= iou:
+      keep.append(int(i))
+  return np.asarray(keep, np.int64)
+
+
 @dataclasses.dataclass(frozen=True)
 class DetectionCounts:
   """True positives, false positives, misses (false negatives); ignored matches excluded."""

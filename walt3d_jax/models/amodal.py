@@ -111,10 +111,11 @@ class ResidualBlock(nnx.Module):
 
 
 class Backbone(nnx.Module):
-  """Stem (3×3 stride-2 conv) and residual stages; returns the stages' maps, strides 4, 8, ..."""
+  """Stem (3×3 stride-2 conv) and residual stages; returns the stages' maps, strides 4, 8, ...
+  in_channels: of the input (3 for RGB images)."""
 
-  def __init__(self, variant: Variant, *, rngs: nnx.Rngs):
-    self.stem = nnx.Conv(3, variant.widths[0], (3, 3), strides=2, rngs=rngs)
+  def __init__(self, variant: Variant, in_channels: int = 3, *, rngs: nnx.Rngs):
+    self.stem = nnx.Conv(in_channels, variant.widths[0], (3, 3), strides=2, rngs=rngs)
     stages, cin = [], variant.widths[0]
     for cout, count in zip(variant.widths, variant.blocks):
       blocks = [ResidualBlock(cin if i == 0 else cout, cout, 2 if i == 0 else 1, rngs=rngs)

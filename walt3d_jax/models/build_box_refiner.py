@@ -14,9 +14,6 @@ single-threaded Eigen, as for the occlusion classifier, whose builds this makes 
 from __future__ import annotations
 
 import pathlib
-import shutil
-import tempfile
-import time
 
 from absl import app
 from absl import flags
@@ -33,16 +30,8 @@ DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[2] / "experiments" / "
 def build(config: ml_collections.ConfigDict, path: pathlib.Path, cache_dir: pathlib.Path | None = None) -> dict:
   """Trains the refiner of `config` (an experiments/box_refiner.py config) and writes it to
   `path`; returns the job's summary with the file's size and the seconds taken."""
-  tic = time.perf_counter()
-  config = ml_collections.ConfigDict(config.to_dict())
-  with tempfile.TemporaryDirectory(prefix="box_refiner_") as tmp:
-    workdir = pathlib.Path(tmp)
-    config.cache_dir = str(cache_dir) if cache_dir else str(workdir / "sim")
-    summary = box_refiner_training.run(config, workdir / "job")
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(workdir / "job" / box_refiner_training.WEIGHTS_NAME, path)
-  return summary | {"bytes": path.stat().st_size, "seconds": round(time.perf_counter() - tic, 1)}
+  return build_occlusion_weights.build_job(box_refiner_training.run, box_refiner_training.WEIGHTS_NAME, config, path,
+                                           cache_dir, "box_refiner_")
 
 
 if __name__ == "__main__":

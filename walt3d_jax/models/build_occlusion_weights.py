@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import tempfile
 import time
 from typing import Callable
@@ -65,6 +66,24 @@ def build(config: ml_collections.ConfigDict, path: pathlib.Path, cache_dir: path
       "bytes": pathlib.Path(path).stat().st_size,
       "seconds": round(time.perf_counter() - tic, 1),
   }
+
+
+def build_job(run: Callable[[ml_collections.ConfigDict, pathlib.Path], dict], weights_name: str,
+              config: ml_collections.ConfigDict, path: pathlib.Path, cache_dir: pathlib.Path | None,
+              prefix: str) -> dict:
+  """Runs a training job `run(config, workdir)` in a fresh temporary directory (scenes cached in
+  `cache_dir`, default in there too), copies the weights it writes (workdir/`weights_name`) to
+  `path` and returns its summary with the file's size and the seconds taken."""
+  tic = time.perf_counter()
+  config = ml_collections.ConfigDict(config.to_dict())
+  with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+    workdir = pathlib.Path(tmp)
+    config.cache_dir = str(cache_dir) if cache_dir else str(workdir / "sim")
+    summary = run(config, workdir / "job")
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(workdir / "job" / weights_name, path)
+  return summary | {"bytes": path.stat().st_size, "seconds": round(time.perf_counter() - tic, 1)}
 
 
 def use_deterministic_xla() -> None:

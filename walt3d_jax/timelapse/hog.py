@@ -81,16 +81,6 @@ def _descriptor() -> "cv2.HOGDescriptor":
   return hog
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-  """Indices (M,) of boxes (N, 4) xywh kept by greedy non-maximum suppression, best score first."""
-  order = np.argsort(-np.asarray(scores), kind="stable")
-  keep: list[int] = []
-  for i in order:
-    if not keep or detection_metrics.box_iou(boxes[i:i + 1], boxes[keep]).max() <= iou:
-      keep.append(int(i))
-  return np.asarray(keep, np.int64)
-
-
 def search_window(box: np.ndarray, person_px: float, image_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
   """(x0, y0, x1, y1) pixels, clipped to the image: box (4,) xywh with room for the window's
   margins around people `person_px` tall at its edges."""
@@ -137,7 +127,7 @@ def people_in(image: np.ndarray, box: np.ndarray, person_px: float,
   scores = np.asarray(weights, np.float64).reshape(-1)
   right_size = np.abs(people[:, 3] / person_px - 1.) <= config.height_tolerance
   people, scores = people[right_size], scores[right_size]
-  keep = nms(people, scores, config.nms_iou)
+  keep = detection_metrics.nms(people, scores, config.nms_iou)
   return people[keep], scores[keep]
 
 

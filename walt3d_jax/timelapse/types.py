@@ -89,6 +89,16 @@ class FrameDetections:
         masks=(), keypoints=np.zeros((0, NUM_KEYPOINTS, 3)), track_ids=np.zeros(0),
     )
 
+  @classmethod
+  def concatenate(cls, parts: Sequence[FrameDetections]) -> FrameDetections:
+    """The detections of `parts` (of one image) in order."""
+    _check(len(parts) > 0, "nothing to concatenate")
+    _check(len({p.image_id for p in parts}) == 1, f"parts of images {sorted({p.image_id for p in parts})}")
+    return cls(parts[0].image_id, *(np.concatenate([getattr(p, name) for p in parts])
+                                    for name in ("boxes", "scores", "categories")),
+               sum((p.masks for p in parts), ()), np.concatenate([p.keypoints for p in parts]),
+               np.concatenate([p.track_ids for p in parts]))
+
   def select(self, indices: Sequence[int] | np.ndarray) -> FrameDetections:
     """The detections at `indices` (ints, or an (N,) bool mask), in that order."""
     idx = np.asarray(indices)
