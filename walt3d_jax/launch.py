@@ -52,6 +52,7 @@ JOBS = {
     "mine": "walt3d_jax.timelapse.mine:run",
     "occlusion_classifier": "walt3d_jax.train.occlusion:run",
     "box_refiner": "walt3d_jax.train.box_refiner:run",
+    "proposal_net": "walt3d_jax.train.proposals:run",
     "fit": "walt3d_jax.fit.fit_job:run",
     "clipart": "walt3d_jax.data.build:run",
     "testsets": "walt3d_jax.data.testsets:run",
@@ -72,6 +73,8 @@ JOB_INPUTS = {
     "occlusion_classifier": "nothing: trains on simulated scenes",
     "box_refiner": "nothing: trains on the built-in detector's detections in simulated scenes; see "
                    "experiments/box_refiner.py",
+    "proposal_net": "nothing: trains on simulated frames, their backgrounds and visible boxes; see "
+                    "experiments/proposal_net.py",
     "fit": "config.bank or config.banks (object banks mined with a camera.json, or a glob); "
            "none given: mines one first with config.mine",
     "clipart": "config.bank (an object bank with 3D fits: the fit job's output); none given: a "
