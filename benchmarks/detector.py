@@ -22,22 +22,26 @@ everywhere):
   occlusion < 0.1 (hypotheses matched to a more occluded object dropped first, the same rule).
 `--baseline` runs the detector as it was before the "real footage" issue (no temporal
 persistence, no group splitting, the old thresholds: `detect.BASELINE_CONFIG`).
-`--verifier` (default `shipped`, models/data/detection_verifier.npz; '' for none) and `--refiner`
-(default `shipped`, models/data/box_refiner.npz; '' for none): the detector's detections are
-scored without the learnt stages, the baseline, and with them (the detection verifier,
-timelapse/verify.py, then the box refiner, timelapse/refine.py), from one detector pass, with the
-ratios printed. `--min_hits` (default 2): SORT's min_hits on the verified detections; the
-unverified ones keep SORT's 3 (VERIFIED_MIN_HITS).
-Measured 2026-12-05, pooled P / R / MOTA without → with the verifier and the refiner (SORT
-min_hits 3 → 2): seed 0 (the verifier's threshold was chosen there, and it validates the refiner)
-0.752 / 0.717 / 0.541 → 0.895 / 0.734 / 0.664, seed 1 0.737 / 0.705 / 0.523 → 0.903 / 0.725 /
-0.653, seed 2 0.735 / 0.709 / 0.522 → 0.902 / 0.721 / 0.652, seed 3 0.686 / 0.672 / 0.448 →
-0.887 / 0.707 / 0.635, seed 4 0.741 / 0.734 / 0.535 → 0.887 / 0.766 / 0.695 (per preset, and
-the verifier alone, in docs/design.md).
+`--verifier` (default `shipped`, models/data/detection_verifier.npz; '' for none), `--refiner`
+(default `shipped`, models/data/box_refiner.npz; '' for none) and `--proposer` (default `shipped`,
+models/data/proposal_net.npz; '' for none): the detector's detections are scored without the
+learnt stages, the baseline, and with them (the detection verifier, timelapse/verify.py, then the
+box refiner, timelapse/refine.py, then the proposal network's objects that no detection covers,
+timelapse/propose.py), from one detector pass, with the ratios printed. `--min_hits` (default
+2): SORT's min_hits on the verified detections; the unverified ones keep SORT's 3
+(VERIFIED_MIN_HITS).
+Measured 2026-12-05, pooled P / R / MOTA without → with the verifier, the refiner and the proposal
+network (SORT min_hits 3 → 2): seed 0 (the verifier's and the proposal network's thresholds were
+chosen there, and it validates the refiner) 0.752 / 0.717 / 0.541 → 0.860 / 0.869 / 0.763, seed 1
+0.737 / 0.705 / 0.523 → 0.851 / 0.863 / 0.734, seed 2 0.735 / 0.709 / 0.522 → 0.806 / 0.871 /
+0.695, seed 3 0.686 / 0.672 / 0.448 → 0.831 / 0.859 / 0.729, seed 4 0.742 / 0.735 / 0.536 → 0.826
+/ 0.893 / 0.758 (per preset, and the verifier and the refiner without the proposals, in
+docs/design.md).
 About 1 minute per preset on one core at 480×270 once simulated (simulating the background
 frames takes about a minute per preset the first time; cached in --workdir).
-The simulator labels frames by sun elevation: its 17:30–19:30 "dusk" bursts come out as night,
-so 12 bursts give 35 day and 25 night frames and no dusk row.
+The simulator labels frames by sun elevation: on seeds 0 and 1 its 17:30–19:30 "dusk" bursts
+come out as night, so 12 bursts give 35 day and 25 night frames and no dusk row (seeds 2-4 have
+one).
 
 Measured (seed 1, defaults, 2 shared cores), class-aware, occlusion < 0.1; MOTA on objects with
 occlusion < 0.1. Four stages: the detector before issue 11 (`--baseline`, bucket medians of an
@@ -417,14 +421,17 @@ def main() -> None:
   parser.add_argument("--refiner", default="shipped",
                       help="box refiner (timelapse/refine.py) after the verifier: 'shipped', a weights file, or '' "
                            "for none")
+  parser.add_argument("--proposer", default="shipped",
+                      help="proposal network (timelapse/propose.py) after the refiner, adding objects no detection "
+                           "covers: 'shipped', a weights file, or '' for none")
   parser.add_argument("--min_hits", type=int, default=VERIFIED_MIN_HITS,
                       help="SORT's min_hits on the verified detections (SORT's own 3 on the unverified ones)")
   args = parser.parse_args()
   config = detect.BASELINE_CONFIG if args.baseline else detect.DetectorConfig()
-  named = {"verifier": args.verifier, "refiner": args.refiner} if not args.baseline else {}
+  named = {"verifier": args.verifier, "refiner": args.refiner, "proposer": args.proposer} if not args.baseline else {}
   stages = mine.load_stages(ml_collections.ConfigDict({"detector": named}))  # as the mine job loads them
-  stages_name = " and ".join(f"the {name} {arg}" for name, arg in (("verifier", args.verifier),
-                                                                    ("box refiner", args.refiner)) if arg)
+  stages_name = ", ".join(f"the {name} {arg}" for name, arg in (
+      ("verifier", args.verifier), ("box refiner", args.refiner), ("proposal network", args.proposer)) if arg)
   both = {p: run_preset(p, args, config, stages=stages, verified_sort=track.SortConfig(min_hits=args.min_hits))
           for p in args.presets}
   results = {p: b[0] for p, b in both.items()}

@@ -136,8 +136,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # weights file, or '' for none. The refiner is off: on the static-occluder benchmark's eight
   # scenes it mined more rows but less purely (crosswalk 14: 46 at 0.913 → 58 at 0.810,
   # intersection 13: 79 at 0.949 → 85 at 0.824), the occlusion classifier having learnt boxes
-  # as the detector draws them.
-  config.detector = ml_collections.ConfigDict(dict(verifier="shipped", refiner=""))
+  # as the detector draws them. The proposal network (timelapse/propose.py: 'shipped',
+  # models/data/proposal_net.npz), which adds objects the detector misses, is off too: its
+  # detections' masks are their boxes, which a bank's crops and the composites would show.
+  config.detector = ml_collections.ConfigDict(dict(verifier="shipped", refiner="", proposer=""))
   config.tracker = ml_collections.ConfigDict(dict(iou_threshold=0.3, min_hits=3, max_age=2, max_gap_seconds=2.0, per_class=True))
   config.mining = ml_collections.ConfigDict(dict(
       delta=1.0,  # WALT's overlap threshold (issue 3, Table 5); >= 1 switches it off (see above)

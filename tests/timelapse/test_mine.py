@@ -14,6 +14,7 @@ from walt3d_jax.timelapse import bank as bank_lib
 from walt3d_jax.timelapse import detections as detections_lib
 from walt3d_jax.timelapse import mine
 from walt3d_jax.timelapse import mine_state
+from walt3d_jax.timelapse import propose
 from walt3d_jax.timelapse import refine
 from walt3d_jax.timelapse import verify
 from walt3d_jax.timelapse.bank import MiningFlag
@@ -201,13 +202,17 @@ def test_the_shipped_classifier_is_the_default():
 
 def test_the_verifier_is_the_built_in_detectors_default_the_refiner_chains_and_a_missing_one_is_refused(tmp_path):
   config = tiny_config()
-  assert (config.detector.verifier, config.detector.refiner) == ("shipped", "")  # the refiner: off
+  # The refiner and the proposal network: off.
+  assert (config.detector.verifier, config.detector.refiner, config.detector.proposer) == ("shipped", "", "")
   assert [type(s) for s in mine.load_stages(config).stages] == [verify.Verifier]
-  config.detector.refiner = "shipped"
+  config.detector.refiner = config.detector.proposer = "shipped"
   chain = mine.load_stages(config)
-  assert [type(s) for s in chain.stages] == [verify.Verifier, refine.Refiner]  # drop first, then move
+  # Drop first, then move, then add what none of them covers.
+  assert [type(s) for s in chain.stages] == [verify.Verifier, refine.Refiner, propose.Proposer]
   assert mine._stage_name(config, "verifier", True) == "detection_verifier.npz"
   assert mine._stage_name(config, "refiner", True) == "box_refiner.npz"
+  assert mine._stage_name(config, "proposer", True) == "proposal_net.npz"
+  config.detector.proposer = ""
   assert mine._stage_name(config, "verifier", False) is None  # given detections, or no camera: not verified
   config.detector.verifier = ""
   assert [type(s) for s in mine.load_stages(config).stages] == [refine.Refiner]

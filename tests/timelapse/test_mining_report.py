@@ -14,9 +14,10 @@ def _summary(**extra):
 def test_header_lines_fit_the_report_and_put_common_outcomes_first():
   lines = mining_report.header_lines(_summary(classifier="occlusion_classifier_builtin.npz",
                                               classifier_threshold=0.0014551, verifier="detection_verifier.npz",
-                                              refiner="box_refiner.npz"))
+                                              refiner="box_refiner.npz", proposer="proposal_net.npz"))
   assert lines[0].endswith("mined 51") and lines[1:3] == [
-      "detections passed: detection verifier detection_verifier.npz, box refiner box_refiner.npz",
+      "detections passed: detection verifier detection_verifier.npz, box refiner box_refiner.npz, "
+      "proposal network proposal_net.npz",
       "occlusion classifier occlusion_classifier_builtin.npz, rejecting P(occluded) >= 0.00146"]
   outcome_lines = lines[3:]
   assert 1 < len(outcome_lines) <= mining_report.HEADER_OUTCOME_LINES and outcome_lines[-1].endswith("…")

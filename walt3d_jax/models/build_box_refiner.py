@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import pathlib
 
-from absl import app
-from absl import flags
 import ml_collections
-from ml_collections import config_flags
 
 from walt3d_jax.models import build_occlusion_weights
 from walt3d_jax.models import refiner_weights
@@ -35,8 +32,4 @@ def build(config: ml_collections.ConfigDict, path: pathlib.Path, cache_dir: path
 
 
 if __name__ == "__main__":
-  build_occlusion_weights.use_deterministic_xla()
-  config_flags.DEFINE_config_file("config", str(DEFAULT_CONFIG), "Training config (experiments/box_refiner.py[:arg]).")
-  flags.DEFINE_string("output", str(refiner_weights.SHIPPED_PATH), "The .npz to write.")
-  flags.DEFINE_string("cache_dir", "", "Simulated scenes, kept for rebuilds (default: temporary).")
-  app.run(build_occlusion_weights.main_of(build))
+  build_occlusion_weights.run_script(build, str(DEFAULT_CONFIG), refiner_weights.SHIPPED_PATH)

@@ -110,11 +110,16 @@ def main_of(build_fn: Callable[..., dict]) -> Callable[[list[str]], None]:
   return main
 
 
-if __name__ == "__main__":
+def run_script(build_fn: Callable[..., dict], default_config: str, default_output: pathlib.Path) -> None:
+  """A weights builder run as a script: deterministic XLA, the flags --config (default
+  `default_config`, "experiments/NAME.py[:arg]"), --output and --cache_dir, then `main_of(build_fn)`.
+  Flags are defined only here, so importing a builder's build() defines none."""
   use_deterministic_xla()
-  # Flags only when run as a script, so importing build() defines none.
-  config_flags.DEFINE_config_file(
-      "config", f"{DEFAULT_CONFIG}:shipped", "Training config (experiments/occlusion_classifier.py[:arg]).")
-  flags.DEFINE_string("output", str(occlusion_weights.SHIPPED_PATH), "The .npz to write.")
+  config_flags.DEFINE_config_file("config", default_config, "Training config (experiments/NAME.py[:arg]).")
+  flags.DEFINE_string("output", str(default_output), "The .npz to write.")
   flags.DEFINE_string("cache_dir", "", "Simulated scenes, kept for rebuilds (default: temporary).")
-  app.run(main_of(build))
+  app.run(main_of(build_fn))
+
+
+if __name__ == "__main__":
+  run_script(build, f"{DEFAULT_CONFIG}:shipped", occlusion_weights.SHIPPED_PATH)

@@ -6,7 +6,8 @@ Streaming passes over the source, so memory stays bounded however long the foota
      the bank stores each bucket's median for compositing;
   2. detect: read the detections file (COCO results), or run the built-in detector against the
      background (with a camera, its detections checked by the detection verifier and, where
-     config.detector.refiner names one, their boxes moved by the box refiner); then SORT links
+     config.detector.refiner names one, their boxes moved by the box refiner, and where
+     config.detector.proposer names one, objects the proposal network finds added); then SORT links
      the boxes of all frames into tracks (boxes only: small);
   3. mine: per frame, drop truncated objects, WALT's δ heuristic (when on), the occlusion
      classifier (by default one shipped with the package: with the built-in detector and a camera,
@@ -62,6 +63,7 @@ from walt3d_jax.timelapse import mine_state
 from walt3d_jax.timelapse import mining_report
 from walt3d_jax.timelapse import occlusion
 from walt3d_jax.timelapse import occlusion_data
+from walt3d_jax.timelapse import propose
 from walt3d_jax.timelapse import refine
 from walt3d_jax.timelapse import resize as resize_lib
 from walt3d_jax.timelapse import stabilize as stabilize_lib
@@ -230,10 +232,11 @@ def detect_and_track(
   if not done:
     loaded = None
     detector = detect_lib.DetectorConfig()
-    # The verifier and the refiner learnt the detector's blobs found with a camera (metric sizes,
-    # fragments joined, silhouettes); without one (from_video's calibration pass) they are other
-    # blobs, and on OpenCV's vtest.avi verifying them left people tracks that calibrated to a 4.4 m
-    # camera with a 219 px focal length, against the scene lines' 592 px.
+    # The learnt stages run with a camera only: the verifier and the refiner learnt the detector's
+    # blobs found with one (metric sizes, fragments joined, silhouettes); without one (from_video's
+    # calibration pass) they are other blobs, and on OpenCV's vtest.avi verifying them left people
+    # tracks that calibrated to a 4.4 m camera with a 219 px focal length, against the scene
+    # lines' 592 px.
     stages = load_stages(config) if source.detections is None and camera is not None else None
     reader = _reader(source, config)
     throttle = _throttle(config)
@@ -277,9 +280,11 @@ def detect_and_track(
 
 # The learnt stages config.detector names for the built-in detector's detections, in the order
 # they run: the detection verifier drops detections of nothing, the box refiner moves the boxes of
-# the rest. Each is 'shipped', a weights file, or '' for none.
+# the rest, the proposal network adds objects none of them covers. Each is 'shipped', a weights
+# file, or '' for none.
 DETECTOR_STAGES = {"verifier": (verify.SHIPPED_PATH, verify.Verifier.load),
-                   "refiner": (refine.SHIPPED_PATH, refine.Refiner.load)}
+                   "refiner": (refine.SHIPPED_PATH, refine.Refiner.load),
+                   "proposer": (propose.SHIPPED_PATH, propose.Proposer.load)}
 
 
 def stage_path(config: ml_collections.ConfigDict, stage: str) -> pathlib.Path | None:
@@ -707,6 +712,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
       "detections": int(sum(d.num for d in tracked)),
       "verifier": _stage_name(config, "verifier", built_in),
       "refiner": _stage_name(config, "refiner", built_in),
+      "proposer": _stage_name(config, "proposer", built_in),
       "classifier": _classifier_name(config, built_in),
       "classifier_threshold": classifier.threshold if classifier is not None else None,
       "tracks": len(track_lengths),

@@ -81,12 +81,12 @@ HEADER_OUTCOME_LINES = 4  # at most this many lines of outcomes; the rarest give
 
 def header_lines(summary: dict) -> list[str]:
   """The report's header: counts, the learnt stages the detections passed (detection verifier,
-  box refiner), the classifier and the threshold it ran with, the outcomes (most common first,
+  box refiner, proposal network), the classifier and the threshold it ran with, the outcomes (most common first,
   wrapped to the report's width) and, on simulated footage, the purity."""
   lines = [f"frames {summary['read']['frames']} (skipped {summary['read']['skipped']}), detections "
            f"{summary['detections']}, tracks {summary['tracks']}, mined {summary['mined']}"]
-  stages = [f"{name} {summary[key]}" for key, name in (("verifier", "detection verifier"), ("refiner", "box refiner"))
-            if summary.get(key)]
+  stages = [f"{name} {summary[key]}" for key, name in (("verifier", "detection verifier"), ("refiner", "box refiner"),
+                                                       ("proposer", "proposal network")) if summary.get(key)]
   if stages:
     lines.append("detections passed: " + ", ".join(stages))
   if summary.get("classifier"):
