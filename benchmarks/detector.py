@@ -32,10 +32,10 @@ timelapse/propose.py), from one detector pass, with the ratios printed. `--min_h
 (VERIFIED_MIN_HITS).
 Measured 2026-12-05, pooled P / R / MOTA without → with the verifier, the refiner and the proposal
 network (SORT min_hits 3 → 2): seed 0 (the verifier's and the proposal network's thresholds were
-chosen there, and it validates the refiner) 0.752 / 0.717 / 0.541 → 0.860 / 0.869 / 0.763, seed 1
-0.737 / 0.705 / 0.523 → 0.851 / 0.863 / 0.734, seed 2 0.735 / 0.709 / 0.522 → 0.806 / 0.871 /
-0.695, seed 3 0.686 / 0.672 / 0.448 → 0.831 / 0.859 / 0.729, seed 4 0.742 / 0.735 / 0.536 → 0.826
-/ 0.893 / 0.758 (per preset, and the verifier and the refiner without the proposals, in
+chosen there, and it validates the refiner) 0.752 / 0.717 / 0.541 → 0.866 / 0.865 / 0.765, seed 1
+0.737 / 0.705 / 0.523 → 0.857 / 0.854 / 0.730, seed 2 0.735 / 0.709 / 0.522 → 0.838 / 0.869 /
+0.731, seed 3 0.686 / 0.672 / 0.448 → 0.838 / 0.856 / 0.735, seed 4 0.742 / 0.735 / 0.536 → 0.840
+/ 0.891 / 0.768 (per preset, and the verifier and the refiner without the proposals, in
 docs/design.md).
 About 1 minute per preset on one core at 480×270 once simulated (simulating the background
 frames takes about a minute per preset the first time; cached in --workdir).
@@ -351,10 +351,11 @@ def run_preset(preset: str, args, config: detect.DetectorConfig, work_width: int
   camera = camera_lib.load_camera(root / "camera.json")
   size = resize.working_size(camera.image_size, work_width)
   model = fit_scene_background(preset, args, size)
-  both = _Both(stages) if stages is not None else None
+  working_camera = resize.scale_camera(camera, size)
+  both = _Both(stages.with_camera(working_camera)) if stages is not None else None
   tic = time.perf_counter()
   dets = detect.detect_frames([f._replace(image=resize.resize_image(f.image, size)) for f in frames], model,
-                              resize.scale_camera(camera, size), config, both)
+                              working_camera, config, both)
   detect_ms = 1e3 * (time.perf_counter() - tic) / len(frames)
   unverified = both.unverified if both else dets
   if config.persist and both:

@@ -11,7 +11,8 @@ background the detector picks for it, and the visible boxes of objects with at l
 pixels (`timelapse/proposal_data.py`). Random 128-pixel windows, half of them centred on an
 object. "tiny" is a seconds-long smoke run.
 
-Built 2026-12-05 (1004 s on 2 busy cores with the scenes cached, 745 s of it training; 370 kB):
+Built 2026-12-05 (1004 s on 2 busy cores with the scenes cached, 745 s of it training; 370 kB,
+sha256 5ed655dc…, the same bytes from a second build):
 1440 training frames (14822 objects); on the validation scenes (seed 0, 240 frames) F1 0.750 /
 0.776 / 0.793 / 0.803 / 0.802 / 0.777 / 0.741 / 0.674 / 0.602 at thresholds 0.2, 0.25, ..., 0.6;
 at 0.35: precision 0.802, recall 0.805 (by day 0.810 / 0.840, at night 0.791 / 0.756); held out

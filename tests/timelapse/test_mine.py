@@ -226,6 +226,18 @@ def test_the_verifier_is_the_built_in_detectors_default_the_refiner_chains_and_a
   assert not (tmp_path / "out" / mine_state.STATE_DIR).exists()  # refused before any pass began
 
 
+def test_the_built_in_detectors_proposer_measures_with_the_scenes_camera(tmp_path, monkeypatch):
+  config = tiny_config()
+  config.source.detections, config.detector.proposer = "builtin", "shipped"
+  seen = []
+  stands = propose.stands
+  monkeypatch.setattr(propose, "stands", lambda boxes, categories, camera: (seen.append(camera),
+                                                                           stands(boxes, categories, camera))[1])
+  summary = mine.run(config, tmp_path / "out")
+  assert summary["proposer"] == "proposal_net.npz" and summary["read"]["frames"] == len(seen) == 12
+  assert all(camera is seen[0] for camera in seen) and tuple(seen[0].image_size) == (320, 180)
+
+
 def test_a_classifier_threshold_replaces_the_classifiers_own():
   config = tiny_config()
   own = mine.Classifier.load(config, built_in=True).threshold

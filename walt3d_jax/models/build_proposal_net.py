@@ -7,7 +7,8 @@ Runs the `proposal_net` job (walt3d_jax/train/proposals.py) in a fresh temporary
 config's simulated scenes (cached in --cache_dir; default a temporary directory) and copies the
 weights it writes to --output; prints the job's summary (validation and held-out scores). Seeds
 are fixed (scenes, initialisation, windows, flips) and XLA's CPU backend runs with single-threaded
-Eigen, as for the other shipped networks; two builds have not been compared byte for byte.
+Eigen, as for the other shipped networks: a second build on this machine gave the same bytes
+(sha256 5ed655dc…, 2026-12-05).
 """
 
 from __future__ import annotations

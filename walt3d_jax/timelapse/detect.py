@@ -1255,6 +1255,14 @@ class Chain:
       detections = stage(image, background, detections)
     return detections
 
+  def with_camera(self, camera: camera_lib.Camera) -> Chain:
+    """The chain with `camera` (the frames' own, as `detect_frame` gets it) given to the stages
+    that measure in metres (those with a `camera` field: the proposal network's)."""
+    return Chain(tuple(dataclasses.replace(stage, camera=camera)
+                       if dataclasses.is_dataclass(stage) and any(f.name == "camera" for f in dataclasses.fields(stage))
+                       else stage
+                       for stage in self.stages))
+
 
 # The detector as it was before issue 11 ("real footage"), for benchmarks/detector.py --baseline.
 BASELINE_CONFIG = DetectorConfig(illumination=False, ghost_edge_ratio=0., sample_ghost_share=0.,

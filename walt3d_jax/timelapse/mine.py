@@ -238,6 +238,7 @@ def detect_and_track(
     # tracks that calibrated to a 4.4 m camera with a 219 px focal length, against the scene
     # lines' 592 px.
     stages = load_stages(config) if source.detections is None and camera is not None else None
+    stages = stages.with_camera(camera) if stages is not None else None
     reader = _reader(source, config)
     throttle = _throttle(config)
     first = len(indices)  # frames of this run's pending chunk start here
