@@ -1,10 +1,12 @@
-"""Fixtures shared by the detection verifier's and the box refiner's tests."""
+"""Fixtures shared by the timelapse tests (the learnt stages', the detector's)."""
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from experiments import simulate as simulate_config
 from walt3d_jax.formats import rle
+from walt3d_jax.geometry import plane
 from walt3d_jax.sim import render
 from walt3d_jax.sim import simulate
 from walt3d_jax.timelapse.types import FrameDetections
@@ -38,3 +40,17 @@ def as_detections():
                            np.full(n, -1, np.int64))
 
   return make
+
+
+@pytest.fixture(scope="session")
+def board_box():
+  """(camera, distance, width_m, height_m) -> COCO box (1, 4) of an upright board of that size
+  standing on the ground `distance` metres ahead of the camera."""
+
+  def box(camera, distance, width_m, height_m):
+    corners = np.array([[distance, -width_m / 2, 0.], [distance, width_m / 2, 0.], [distance, 0., height_m]])
+    uv = np.asarray(plane.ground_to_pixel(camera, jnp.asarray(corners))[0])
+    x0, x1 = sorted([uv[0, 0], uv[1, 0]])
+    return np.array([[x0 + 0.5, uv[2, 1] + 0.5, x1 - x0, uv[0, 1] - uv[2, 1]]])
+
+  return box

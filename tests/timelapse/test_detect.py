@@ -153,22 +153,14 @@ def test_metric_size_of_an_upright_object(width_m, height_m, distance):
   assert detect.classify(sky, level)[0] == Category.PERSON
 
 
-def _board_box(camera, distance, width_m, height_m):
-  """COCO box (1, 4) of an upright board of that size standing at `distance` metres ahead."""
-  corners = np.array([[distance, -width_m / 2, 0.], [distance, width_m / 2, 0.], [distance, 0., height_m]])
-  uv = np.asarray(plane.ground_to_pixel(camera, jnp.asarray(corners))[0])
-  x0, x1 = sorted([uv[0, 0], uv[1, 0]])
-  return np.array([[x0 + 0.5, uv[2, 1] + 0.5, x1 - x0, uv[0, 1] - uv[2, 1]]])
-
-
-def test_plausible_size_drops_fragments_and_wide_blobs():
+def test_plausible_size_drops_fragments_and_wide_blobs(board_box):
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
   boxes = np.concatenate([
-      _board_box(camera, 15., 0.5, 1.7),   # a person
-      _board_box(camera, 25., 4.5, 1.5),   # a car side-on
-      _board_box(camera, 15., 0.5, 0.5),   # a fragment (legs, flicker): too low
-      _board_box(camera, 15., 0.1, 1.7),   # a pole's edge: too narrow
-      _board_box(camera, 20., 12., 1.5),   # a merged shadow: wider than any car
+      board_box(camera, 15., 0.5, 1.7),   # a person
+      board_box(camera, 25., 4.5, 1.5),   # a car side-on
+      board_box(camera, 15., 0.5, 0.5),   # a fragment (legs, flicker): too low
+      board_box(camera, 15., 0.1, 1.7),   # a pole's edge: too narrow
+      board_box(camera, 20., 12., 1.5),   # a merged shadow: wider than any car
   ])
   np.testing.assert_array_equal(detect.plausible_size(boxes, camera), [True, True, False, False, False])
   # Above the horizon there is no metric size: kept (the shape rule classes it).
@@ -242,17 +234,17 @@ def test_an_object_along_a_strong_background_edge_is_no_ghost():
     detect.DetectorConfig(ghost_median_ratio=-1.)
 
 
-def test_person_fragments_are_grouped_but_two_people_are_not():
+def test_person_fragments_are_grouped_but_two_people_are_not(board_box):
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
-  person = _board_box(camera, 15., 0.5, 1.7)[0]
+  person = board_box(camera, 15., 0.5, 1.7)[0]
   x, y, w, h = person
   legs = np.array([x, y + 0.55 * h, w, 0.45 * h])  # trousers and coat split by a road-coloured belt
   torso = np.array([x, y, w, 0.5 * h])
-  neighbour = _board_box(camera, 15.5, 0.5, 1.7)[0] + [2.5 * w, 0, 0, 0]  # someone beside them
+  neighbour = board_box(camera, 15.5, 0.5, 1.7)[0] + [2.5 * w, 0, 0, 0]  # someone beside them
   groups = detect.fragment_groups(np.stack([legs, torso, neighbour]), camera)
   assert groups[0] == groups[1] != groups[2]
   # Two whole people, one above the other in the image (one farther): not grouped.
-  far = _board_box(camera, 30., 0.5, 1.7)[0]
+  far = board_box(camera, 30., 0.5, 1.7)[0]
   far[0] = x
   groups = detect.fragment_groups(np.stack([person, far]), camera)
   assert groups[0] != groups[1]
@@ -443,20 +435,20 @@ def test_a_sliver_beside_a_person_joins_its_neighbour():
   assert len(detect._join_short_parts([a, b], camera, detect.DetectorConfig())) == 2
 
 
-def test_a_car_cut_by_a_pole_is_one_detection_two_cars_are_not():
+def test_a_car_cut_by_a_pole_is_one_detection_two_cars_are_not(board_box):
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
-  car = _board_box(camera, 25., 4.5, 1.5)[0]
+  car = board_box(camera, 25., 4.5, 1.5)[0]
   x, y, w, h = car
   pole = 3.  # pixels hidden by a pole in front of the car's middle
   front, back = np.array([x, y, w / 2 - pole / 2, h]), np.array([x + w / 2 + pole / 2, y, w / 2 - pole / 2, h])
-  person = _board_box(camera, 15., 0.5, 1.7)[0] + [-200., 0, 0, 0]
+  person = board_box(camera, 15., 0.5, 1.7)[0] + [-200., 0, 0, 0]
   groups = detect.fragment_groups(np.stack([front, back, person]), camera)
   assert groups[0] == groups[1] != groups[2]
   # Two whole cars nose to tail are longer than any car: not grouped.
   second = car + [w + 2, 0, 0, 0]
   assert len(set(detect.fragment_groups(np.stack([car, second]), camera))) == 2
   # A person beside a car stands as a person: not grouped with it.
-  beside = _board_box(camera, 25., 0.5, 1.7)[0]
+  beside = board_box(camera, 25., 0.5, 1.7)[0]
   beside[0] = x + w + 1
   assert len(set(detect.fragment_groups(np.stack([car, beside]), camera))) == 2
   # Without the car rule the pole's halves stay apart: the test can fail.
@@ -637,9 +629,9 @@ def test_without_a_sun_s_shadow_only_soft_shadows_go():
     detect.DetectorConfig(soft_shadow_min=1.5)
 
 
-def test_a_person_is_grown_down_to_the_feet_but_not_beyond_a_stature():
+def test_a_person_is_grown_down_to_the_feet_but_not_beyond_a_stature(board_box):
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
-  x, y, w, h = (int(round(v)) for v in _board_box(camera, 15., 0.5, 1.7)[0])
+  x, y, w, h = (int(round(v)) for v in board_box(camera, 15., 0.5, 1.7)[0])
   torso = np.zeros((360, 640), bool)
   torso[y:y + int(0.5 * h), x:x + w] = True  # the trousers went with the shadows
   body = np.zeros_like(torso)
@@ -659,7 +651,7 @@ def test_a_person_is_grown_down_to_the_feet_but_not_beyond_a_stature():
   np.testing.assert_array_equal(detect.extend_to_feet(wide, body, camera), wide)
   # A walker's torso with the arms out, 1 m wide at the feet's depth and wider at its own
   # bottom's, is still a person's: grown to the feet.
-  x, y, w, h = (int(round(v)) for v in _board_box(camera, 15., 1.0, 1.7)[0])
+  x, y, w, h = (int(round(v)) for v in board_box(camera, 15., 1.0, 1.7)[0])
   torso = np.zeros((360, 640), bool)
   torso[y:y + int(0.5 * h), x:x + w] = True
   body = np.zeros_like(torso)
@@ -668,12 +660,12 @@ def test_a_person_is_grown_down_to_the_feet_but_not_beyond_a_stature():
   assert rle.mask_box(detect.extend_to_feet(torso, body, camera)) == [x, y, w, h]
 
 
-def test_a_walking_persons_thin_legs_are_grown_back():
+def test_a_walking_persons_thin_legs_are_grown_back(board_box):
   """Legs one pixel wide, striding out of the torso's columns, are lost to the opening and fill
   too few of the torso's columns to grow by: the unopened foreground's limbs connected to the
   torso bring the person's box down to the feet, and what is not connected stays out."""
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
-  x, y, w, h = (int(round(v)) for v in _board_box(camera, 30., 0.5, 1.7)[0])
+  x, y, w, h = (int(round(v)) for v in board_box(camera, 30., 0.5, 1.7)[0])
   torso = np.zeros((360, 640), bool)
   torso[y:y + h // 2, x:x + w] = True
   limbs = torso.copy()

@@ -2,13 +2,11 @@
 
 import dataclasses
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from walt3d_jax.formats import rle
 from walt3d_jax.geometry import camera as camera_lib
-from walt3d_jax.geometry import plane
 from walt3d_jax.metrics import detection as det_metrics
 from walt3d_jax.models import occlusion_weights
 from walt3d_jax.models import proposal_net
@@ -135,23 +133,15 @@ def test_wide_frames_are_shrunk_to_the_input_width_and_boxes_scaled_back(monkeyp
   assert seen[-1] == (120, 160, 3)  # narrower frames as they come
 
 
-def _board_box(camera, distance, width_m, height_m):
-  """COCO box (1, 4) of an upright board of that size standing at `distance` metres ahead."""
-  corners = np.array([[distance, -width_m / 2, 0.], [distance, width_m / 2, 0.], [distance, 0., height_m]])
-  uv = np.asarray(plane.ground_to_pixel(camera, jnp.asarray(corners))[0])
-  x0, x1 = sorted([uv[0, 0], uv[1, 0]])
-  return np.array([[x0 + 0.5, uv[2, 1] + 0.5, x1 - x0, uv[0, 1] - uv[2, 1]]])
-
-
-def test_a_person_must_stand_as_one_and_a_car_as_any_object():
+def test_a_person_must_stand_as_one_and_a_car_as_any_object(board_box):
   camera = camera_lib.mounted_camera(8., np.deg2rad(25.), np.deg2rad(60.), (640, 360))
   boxes = np.concatenate([
-      _board_box(camera, 15., 0.6, 1.7),  # a person
-      _board_box(camera, 15., 0.6, 3.6),  # a lit window, measured standing: too tall for a person
-      _board_box(camera, 15., 2.0, 1.7),  # too wide for one person
-      _board_box(camera, 25., 4.5, 1.5),  # a car side-on ...
-      _board_box(camera, 25., 4.5, 1.5),  # ... called a person
-      _board_box(camera, 15., 0.6, 0.5),  # too low for anything
+      board_box(camera, 15., 0.6, 1.7),  # a person
+      board_box(camera, 15., 0.6, 3.6),  # a lit window, measured standing: too tall for a person
+      board_box(camera, 15., 2.0, 1.7),  # too wide for one person
+      board_box(camera, 25., 4.5, 1.5),  # a car side-on ...
+      board_box(camera, 25., 4.5, 1.5),  # ... called a person
+      board_box(camera, 15., 0.6, 0.5),  # too low for anything
   ])
   np.testing.assert_array_equal(propose.stands(boxes, np.array([2, 2, 2, 1, 2, 1]), camera),
                                 [True, False, False, True, False, False])
