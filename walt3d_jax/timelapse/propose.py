@@ -33,6 +33,7 @@ from flax import nnx
 import numpy as np
 
 from walt3d_jax.formats import rle
+from walt3d_jax.formats.coco import Category
 from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.metrics import detection as detection_metrics
 from walt3d_jax.models import proposal_net
@@ -44,7 +45,6 @@ from walt3d_jax.timelapse.types import FrameDetections
 from walt3d_jax.timelapse.types import NUM_KEYPOINTS
 
 SHIPPED_PATH = proposal_weights.SHIPPED_PATH
-PERSON = 2
 MIN_SIDE = 2.0  # pixels: a proposal narrower or shorter than this once cut to the image is dropped
 
 
@@ -61,7 +61,7 @@ def stands(boxes: np.ndarray, categories: np.ndarray, camera: camera_lib.Camera,
   boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
   width, height, _, valid = detect.metric_size(camera, boxes)
   person = valid & (height <= config.person_max_height_m) & (width <= config.person_max_width_m)
-  return detect.plausible_size(boxes, camera, config) & np.where(np.asarray(categories) == PERSON, person, True)
+  return detect.plausible_size(boxes, camera, config) & np.where(np.asarray(categories) == Category.PERSON, person, True)
 
 
 def box_masks(boxes: np.ndarray, image_size: tuple[int, int]) -> tuple[dict, ...]:
@@ -105,7 +105,8 @@ class Proposer:
 
   def proposals(self, image: np.ndarray, background: np.ndarray, image_id: int = 0) -> FrameDetections:
     """Every proposal of one frame (its peaks at or above the threshold, cut to the image, after
-    non-maximum suppression); image, background: (H, W, 3) uint8 RGB."""
+    non-maximum suppression, and standing as what they are called where the camera is given);
+    image, background: (H, W, 3) uint8 RGB."""
     image, background = np.asarray(image), np.asarray(background)
     if image.ndim != 3 or image.shape[-1] != 3 or background.shape != image.shape:
       raise ValueError(f"Proposer: image {image.shape} and background {background.shape} must both be (H, W, 3)")
@@ -121,7 +122,8 @@ class Proposer:
     finite = np.isfinite(boxes).all(axis=1) & np.isfinite(out["scores"])
     keep = np.flatnonzero(finite & (np.where(finite, out["scores"], 0.0) >= self.threshold))
     boxes = refine.clip_boxes(boxes[keep], (width, height), min_side=0.0)
-    keep, boxes = keep[(boxes[:, 2:] >= MIN_SIDE).all(axis=1)], boxes[(boxes[:, 2:] >= MIN_SIDE).all(axis=1)]
+    wide_enough = (boxes[:, 2:] >= MIN_SIDE).all(axis=1)
+    keep, boxes = keep[wide_enough], boxes[wide_enough]
     order = detection_metrics.nms(boxes, out["scores"][keep], self.nms_iou)
     keep, boxes = keep[order], boxes[order]
     if self.camera is not None:
