@@ -101,3 +101,10 @@ def decode(outputs: dict[str, jax.Array], max_detections: int) -> dict[str, jax.
   cell, channel = index // c, index % c
   boxes = jnp.take_along_axis(boxes_at(outputs["ltrb"]), cell[..., None], axis=1)
   return {"boxes": boxes, "scores": scores, "categories": channel + 1}
+
+
+@functools.partial(nnx.jit, static_argnums=(3,))
+def detect(model: ProposalNet, images: jax.Array, backgrounds: jax.Array, max_detections: int) -> dict[str, jax.Array]:
+  """`decode` of the network's maps of images and backgrounds (B, H, W, 3) uint8, jitted (one
+  compilation per shape)."""
+  return decode(model(images, backgrounds), max_detections)

@@ -81,7 +81,7 @@ def scene_frames(preset: str, seed: int, sim_config: ml_collections.ConfigDict, 
     background, _ = model.frame_background(frame.time, frame.image)
     objects = by_image.get(frame.index, [])
     images.append(frame.image)
-    backgrounds.append(np.clip(np.rint(background), 0, 255).astype(np.uint8))
+    backgrounds.append(np.asarray(background, np.uint8))  # the median, uint8 already
     boxes.append(np.array([a["bbox"] for a in objects], np.float32).reshape(-1, 4))
     categories.append(np.array([a["category_id"] for a in objects], np.int32))
     light.append(lighting[frame.index])

@@ -26,10 +26,8 @@ Trained on simulated frames (`train/proposals.py`); weights in models/data/propo
 from __future__ import annotations
 
 import dataclasses
-import functools
 import pathlib
 
-from flax import nnx
 import numpy as np
 
 from walt3d_jax.formats import rle
@@ -48,9 +46,8 @@ SHIPPED_PATH = proposal_weights.SHIPPED_PATH
 MIN_SIDE = 2.0  # pixels: a proposal narrower or shorter than this once cut to the image is dropped
 
 
-@functools.partial(nnx.jit, static_argnums=(3,))
 def _decode(model: proposal_net.ProposalNet, image, background, max_detections: int) -> dict:
-  return proposal_net.decode(model(image[None], background[None]), max_detections)
+  return proposal_net.detect(model, image[None], background[None], max_detections)
 
 
 def stands(boxes: np.ndarray, categories: np.ndarray, camera: camera_lib.Camera,

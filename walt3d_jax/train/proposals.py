@@ -122,11 +122,11 @@ def predict(model: proposal_net.ProposalNet, images: np.ndarray, backgrounds: np
             batch_size: int = 8) -> dict[str, np.ndarray]:
   """`proposal_net.decode` of frames (F, H, W, 3) uint8 and their backgrounds, in batches padded
   to batch_size (one compilation): boxes (F, k, 4) [x0, y0, x1, y1], scores (F, k), categories (F, k)."""
-  forward = nnx.jit(lambda m, a, b: proposal_net.decode(m(a, b), max_detections))
   keys = ("boxes", "scores", "categories")
   flat = occlusion_training.padded_map(
       lambda a, b: np.concatenate([np.asarray(v, np.float32).reshape(len(a), max_detections, -1)
-                                   for v in (forward(model, a, b)[k] for k in keys)], axis=-1),
+                                   for v in (proposal_net.detect(model, a, b, max_detections)[k] for k in keys)],
+                                  axis=-1),
       (images, backgrounds), batch_size, np.zeros((0, max_detections, 6), np.float32))
   return {"boxes": flat[..., :4], "scores": flat[..., 4], "categories": flat[..., 5].astype(np.int32)}
 
