@@ -29,6 +29,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from experiments import occlusion_classifier as oc_config
+from walt3d_jax.models import occlusion_classifier as oc
 from walt3d_jax.timelapse import occlusion
 from walt3d_jax.timelapse import occlusion_data
 from walt3d_jax.train import occlusion as train_lib
@@ -74,7 +75,7 @@ def main() -> None:
   for delta in config.heuristic.deltas:
     keep = heuristic_keep(test_all, delta, config.heuristic.margin)[scored]
     rows[f"δ = {delta:g}"] = (train_lib.unoccluded_scores(keep, test.occluded), keep)
-  prob = train_lib.predict(result.model, test.crops)
+  prob = oc.predict(result.model, test.crops)
   keep = prob < result.threshold
   rows["OC (ours)"] = (train_lib.unoccluded_scores(keep, test.occluded), keep)
 

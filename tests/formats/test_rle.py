@@ -17,6 +17,7 @@ def test_encode_decode_round_trip(height, width, seed):
   np.testing.assert_array_equal(rle.decode_mask(encoded), mask)
   # pycocotools reads our dict back with the same area.
   assert mask_utils.area({"size": encoded["size"], "counts": encoded["counts"].encode()}) == mask.sum()
+  assert rle.areas([encoded, encoded]).tolist() == [mask.sum()] * 2
 
 
 @settings(max_examples=40, deadline=None)

@@ -52,7 +52,7 @@ def test_training_steps_reduce_the_loss_and_separate_the_classes():
     train_lib.train_step(model, optimizer, x, y, jax.random.key(step), weights)
   after = float(loss(model))
   assert after < 0.5 * before
-  prob = train_lib.predict(model, crops, batch_size=32)
+  prob = oc.predict(model, crops, batch_size=32)
   scores = train_lib.unoccluded_scores(prob < 0.5, labels)
   assert scores["f1"] > 0.9
 
@@ -66,17 +66,17 @@ def test_checkpoint_round_trip_gives_identical_predictions(tmp_path):
   manager = train_lib.checkpoint_manager(tmp_path)
   train_lib.save_checkpoint(manager, 1, model, optimizer, {"epoch": 0, "threshold": 0.4, "history": []})
   manager.close()
-  expected = train_lib.predict(model, crops, batch_size=8)
+  expected = oc.predict(model, crops, batch_size=8)
 
   fresh = train_lib.make_model(config, 99)  # other weights until restored
-  assert not np.allclose(train_lib.predict(fresh, crops, batch_size=8), expected)
+  assert not np.allclose(oc.predict(fresh, crops, batch_size=8), expected)
   fresh_optimizer = train_lib.make_optimizer(fresh, config.train, total_steps=10)
   meta = train_lib.restore_checkpoint(train_lib.checkpoint_manager(tmp_path), fresh, fresh_optimizer)
   assert meta["threshold"] == 0.4 and int(fresh_optimizer.step[...]) == 1
-  np.testing.assert_array_equal(train_lib.predict(fresh, crops, batch_size=8), expected)
+  np.testing.assert_array_equal(oc.predict(fresh, crops, batch_size=8), expected)
   loaded, threshold = train_lib.load(ml_collections.ConfigDict({**config.to_dict(), "seed": 5}), tmp_path)
   assert threshold == 0.4
-  np.testing.assert_array_equal(train_lib.predict(loaded, crops, batch_size=8), expected)
+  np.testing.assert_array_equal(oc.predict(loaded, crops, batch_size=8), expected)
 
 
 def test_unoccluded_scores_count_unoccluded_as_positive():

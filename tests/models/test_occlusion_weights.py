@@ -20,7 +20,7 @@ def test_shipped_file_loads_and_predicts_finite_probabilities(path):
   assert 0.0 < threshold < 1.0 and crop_size > 0 and 0.0 <= context < 1.0
   assert model.in_channels == occlusion_data.NUM_CHANNELS
   crops = np.random.default_rng(0).integers(0, 256, (5, crop_size, crop_size, model.in_channels), np.uint8)
-  prob = train_lib.predict(model, crops, batch_size=8)
+  prob = oc.predict(model, crops, batch_size=8)
   assert prob.shape == (5,) and np.isfinite(prob).all() and ((prob >= 0) & (prob <= 1)).all()
   recorded = occlusion_weights.training_config(path)
   assert recorded["data"]["crop_size"] == crop_size and recorded["data"]["context"] == context
@@ -39,7 +39,7 @@ def test_arrays_round_trip_and_bad_files_name_the_entry(tmp_path):
   loaded = occlusion_weights.load(path)
   assert (loaded.threshold, loaded.crop_size, loaded.context) == (0.25, 32, 0.2)
   crops = np.random.default_rng(1).integers(0, 256, (3, 32, 32, 6), np.uint8)
-  np.testing.assert_array_equal(train_lib.predict(loaded.model, crops, 4), train_lib.predict(model, crops, 4))
+  np.testing.assert_array_equal(oc.predict(loaded.model, crops, 4), oc.predict(model, crops, 4))
 
   del arrays["params/head/kernel"]
   occlusion_weights.save(tmp_path / "bad.npz", arrays)

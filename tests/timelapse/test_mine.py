@@ -4,11 +4,13 @@ import collections
 import dataclasses
 import json
 
+import cv2
 import numpy as np
 import pytest
 
 from experiments import mine as mine_config
 from walt3d_jax.errors import UserError
+from walt3d_jax.formats import rle
 from walt3d_jax.formats.coco import Category
 from walt3d_jax.timelapse import bank as bank_lib
 from walt3d_jax.timelapse import detections as detections_lib
@@ -97,18 +99,23 @@ def test_flags_follow_each_rule():
       [200, 50, 40, 30],  # behind the next box, which is lower in the image
       [210, 60, 40, 30],
       [100, 120, 5, 30],  # too thin
+      [20, 100, 30, 20],  # its mask is its box (a proposal)
+      [60, 100, 30, 20],  # its mask is an outline
   ], np.float32)
   n = len(boxes)
-  detections = FrameDetections(
-      0, boxes, np.array([0.9, 0.9, 0.9, 0.9, 0.9]), np.ones(n), [{"size": [180, 320], "counts": "0"}] * n,
-      np.zeros((n, 17, 3)), np.array([1, 2, 3, 4, 5]))
-  lengths = {1: 10, 2: 10, 3: 10, 4: 1, 5: 10}
+  masks = [{"size": [180, 320], "counts": "0"}] * 5 + list(propose.box_masks(boxes[5:6], (320, 180)))
+  outline = np.zeros((180, 320), np.uint8)
+  cv2.ellipse(outline, (75, 110), (15, 10), 0, 0, 360, 1, -1)
+  masks.append(rle.encode_mask(outline.astype(bool)))
+  detections = FrameDetections(0, boxes, np.full(n, 0.9), np.ones(n), masks, np.zeros((n, 17, 3)), np.arange(1, n + 1))
+  lengths = {1: 10, 2: 10, 3: 10, 4: 1, 5: 10, 6: 10, 7: 10}
   flags = mine.mining_flags(detections, (320, 180), lengths, config)
   assert flags[0] == 0
   assert flags[1] & MiningFlag.TRUNCATED
   assert flags[2] & MiningFlag.OCCLUDED_HEURISTIC and not flags[3] & MiningFlag.OCCLUDED_HEURISTIC
   assert flags[3] & MiningFlag.SHORT_TRACK
   assert flags[4] & MiningFlag.TOO_SMALL
+  assert flags[5] == MiningFlag.BOX_MASK and flags[6] == 0
   assert mine.mining_flags(FrameDetections.empty(0), (320, 180), {}, config).shape == (0,)
 
 

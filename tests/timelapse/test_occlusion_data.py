@@ -1,5 +1,6 @@
 """Occlusion-classifier examples: crop geometry, labels against ground truth, determinism."""
 
+import dataclasses
 import json
 
 import ml_collections
@@ -9,7 +10,10 @@ import pytest
 from experiments import occlusion_classifier as oc_config
 from experiments import simulate as simulate_config
 from walt3d_jax.formats import rle
+from walt3d_jax.timelapse import detect
 from walt3d_jax.timelapse import occlusion_data
+from walt3d_jax.timelapse import propose
+from walt3d_jax.timelapse.types import FrameDetections
 
 
 def data_config(**overrides):
@@ -165,7 +169,38 @@ def test_builtin_source_runs_the_detector_and_can_reject_what_matches_nothing(bu
   # with unmatched="reject"; the labels of matched ones are the same.
   assert reject.occluded[unmatched].all() and not drop.occluded[unmatched].any()
   np.testing.assert_array_equal(reject.occluded[reject.matched], drop.occluded[drop.matched])
-  assert occlusion_data.usable(reject, 0, unmatched=True).all()
-  np.testing.assert_array_equal(occlusion_data.usable(reject, 0), reject.matched)
+  # (The detector's masks of a few pixels may fill their boxes: no outline, never examples.)
+  np.testing.assert_array_equal(occlusion_data.usable(reject, 20, unmatched=True), reject.area >= 20)
+  np.testing.assert_array_equal(occlusion_data.usable(reject, 20), reject.matched & (reject.area >= 20))
   with pytest.raises(ValueError, match="unmatched"):
     occlusion_data.sequence_examples(root, data_config(source="builtin", unmatched="keep"))
+
+
+@dataclasses.dataclass(frozen=True)
+class _AddsABox:
+  """A stage that adds one box-masked detection (as the proposal network does) where the camera
+  is given, and otherwise none."""
+
+  camera: object = None
+
+  def __call__(self, image, background, detections):
+    if self.camera is None:
+      return detections
+    box = np.array([[10.0, 20.0, 16.0, 30.0]])
+    added = FrameDetections(detections.image_id, box, [0.9], [2], propose.box_masks(box, image.shape[1::-1]),
+                            np.zeros((1, 17, 3)), [-1])
+    return FrameDetections.concatenate([detections, added])
+
+
+def test_builtin_detections_pass_the_stages_with_the_camera_and_box_masks_are_never_examples(bursts):
+  plain = occlusion_data.builtin_detections(bursts)
+  chained = occlusion_data.builtin_detections(bursts, detect.Chain((_AddsABox(),)))
+  frames = {e["image_id"] for e in chained}
+  added = [e for e in chained if e["bbox"] == [10.0, 20.0, 16.0, 30.0]]
+  assert len(chained) == len(plain) + len(frames) and len(added) == len(frames)  # one per frame: the camera came
+  examples = occlusion_data.sequence_examples(bursts, data_config(source="builtin", unmatched="reject"),
+                                              stages=detect.Chain((_AddsABox(),)))
+  box_rows = np.all(examples.boxes == np.array([10, 20, 16, 30], np.float32), axis=1)
+  assert box_rows.sum() == len(frames)
+  usable = occlusion_data.usable(examples, 20, unmatched=True)
+  assert not usable[box_rows].any() and usable[~box_rows].sum() == (examples.area[~box_rows] >= 20).sum()

@@ -163,7 +163,7 @@ def coco_ground_truth(truths: Sequence[ImageTruth], categories: Sequence[int] | 
              "area": float(box[2] * box[3])}
       if masks is not None:
         ann["segmentation"] = masks[j]
-        ann["area"] = float(mask_utils.area({**masks[j], "counts": masks[j]["counts"].encode("ascii")}))
+        ann["area"] = float(rle.areas([masks[j]])[0])
       annotations.append(ann)
       seen.add(int(cats[j]))
   cat_ids = sorted(seen) if categories is None else [int(c) for c in categories]

@@ -35,6 +35,7 @@ from absl import logging
 import ml_collections
 from ml_collections import config_flags
 
+from walt3d_jax.models import occlusion_classifier as oc
 from walt3d_jax.models import occlusion_weights
 from walt3d_jax.train import occlusion as occlusion_training
 
@@ -53,7 +54,7 @@ def build(config: ml_collections.ConfigDict, path: pathlib.Path, cache_dir: path
     config.cache_dir = str(cache_dir) if cache_dir else str(workdir / "sim")
     splits = occlusion_training.load_splits(config, workdir)
     result = occlusion_training.train(config, splits["train"], splits["val"], workdir / "train")
-  test_prob = occlusion_training.predict(result.model, splits["test"].crops)
+  test_prob = oc.predict(result.model, splits["test"].crops)
   config_json = json.dumps(config.to_dict() | {"cache_dir": ""}, sort_keys=True)
   arrays = occlusion_weights.to_arrays(result.model, result.threshold, config.data.crop_size,
                                        config.data.context, config_json)

@@ -13,6 +13,9 @@ import functools
 from flax import nnx
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from walt3d_jax.models.padded_batches import padded_map
 
 # variant -> channels per block. "S" trains in a couple of minutes on 2 CPU cores at 48×48.
 VARIANTS = {
@@ -72,3 +75,16 @@ def create(variant: str = "S", in_channels: int = 6, seed: int = 0) -> Occlusion
 def crops_to_input(crops) -> jax.Array:
   """uint8 crops (B, S, S, C) → float32 in [0, 1]."""
   return jnp.asarray(crops, jnp.float32) / 255.0
+
+
+@nnx.jit
+def _logits(model: OcclusionClassifier, crops: jax.Array) -> jax.Array:
+  return model(crops_to_input(crops))
+
+
+def predict(model: OcclusionClassifier, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
+  """(N,) float probability that each crop (N, S, S, C) uint8 shows an occluded/truncated object
+  (or, for the detection verifier, no object). Batches are padded to batch_size so the jitted
+  forward pass compiles once."""
+  return padded_map(lambda batch: jax.nn.sigmoid(_logits(model, jnp.asarray(batch))), (crops,), batch_size,
+                    np.zeros((0,), np.float32))

@@ -54,6 +54,19 @@ class MiningFlag(enum.IntFlag):
   SHORT_TRACK = 16  # its track is too short to fit
   TOO_SMALL = 32  # box below the minimum size
   OCCLUDED_STATIC = 64  # its mask ends at a static occluder the tracks pass behind (a pole)
+  BOX_MASK = 128  # its mask fills its box: no outline to paste (the proposal network's boxes)
+
+
+# A mask covering at least this share of its box is the box, not an outline: a car or a person
+# seen from any side leaves the box's corners empty.
+BOX_FILL = 0.97
+
+
+def fills_box(boxes: np.ndarray, mask_areas: np.ndarray) -> np.ndarray:
+  """(N,) bool: masks of `mask_areas` (N,) pixels that fill their boxes (N, 4) xywh pixels
+  (`BOX_FILL`): a box given as the mask, as the proposal network's detections are."""
+  boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+  return np.asarray(mask_areas, np.float64) >= BOX_FILL * boxes[:, 2] * boxes[:, 3]
 
 
 class BankError(UserError):

@@ -52,6 +52,7 @@ from walt3d_jax.formats import coco
 from walt3d_jax.formats import rle
 from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.metrics import detection as detection_metrics
+from walt3d_jax.models import occlusion_classifier
 from walt3d_jax.models import occlusion_weights
 from walt3d_jax.sim import simulate
 from walt3d_jax.timelapse import background as background_lib
@@ -63,13 +64,11 @@ from walt3d_jax.timelapse import mine_state
 from walt3d_jax.timelapse import mining_report
 from walt3d_jax.timelapse import occlusion
 from walt3d_jax.timelapse import occlusion_data
-from walt3d_jax.timelapse import propose
-from walt3d_jax.timelapse import refine
 from walt3d_jax.timelapse import resize as resize_lib
 from walt3d_jax.timelapse import stabilize as stabilize_lib
+from walt3d_jax.timelapse import stages as stages_lib
 from walt3d_jax.timelapse import static_occluders
 from walt3d_jax.timelapse import track as track_lib
-from walt3d_jax.timelapse import verify
 from walt3d_jax.timelapse.bank import MiningFlag
 from walt3d_jax.train import occlusion as occlusion_training
 from walt3d_jax.timelapse.types import FrameDetections
@@ -279,44 +278,15 @@ def detect_and_track(
   return track_lib.track(per_frame, times, sort), indices
 
 
-# The learnt stages config.detector names for the built-in detector's detections, in the order
-# they run: the detection verifier drops detections of nothing, the box refiner moves the boxes of
-# the rest, the proposal network adds objects none of them covers. Each is 'shipped', a weights
-# file, or '' for none.
-DETECTOR_STAGES = {"verifier": (verify.SHIPPED_PATH, verify.Verifier.load),
-                   "refiner": (refine.SHIPPED_PATH, refine.Refiner.load),
-                   "proposer": (propose.SHIPPED_PATH, propose.Proposer.load)}
-
-
-def stage_path(config: ml_collections.ConfigDict, stage: str) -> pathlib.Path | None:
-  """The weights config.detector.<stage> names (DETECTOR_STAGES), or None for none."""
-  name = config.get("detector", {}).get(stage, "")
-  if not name:
-    return None
-  return DETECTOR_STAGES[stage][0] if name == "shipped" else pathlib.Path(name)
-
-
 def load_stages(config: ml_collections.ConfigDict) -> detect_lib.Chain | None:
-  """The stages config.detector names, chained (`detect.Chain`), or None when it names none;
-  UserError for a missing file."""
-  stages = []
-  for stage, (_, load) in DETECTOR_STAGES.items():
-    path = stage_path(config, stage)
-    if path is None:
-      continue
-    if not path.is_file():
-      raise UserError(f"config.detector.{stage}: no file {path} ('shipped', a weights .npz, or '' for none)")
-    stages.append(load(path))
-  return detect_lib.Chain(tuple(stages)) if stages else None
+  """The learnt stages config.detector names (`stages.py`), chained, or None for none."""
+  return stages_lib.load(config.get("detector", {}))
 
 
 def _stage_name(config: ml_collections.ConfigDict, stage: str, built_in: bool) -> str | None:
-  """Which weights a stage ran with: the shipped file's name, a given file's path, or None (none;
-  detections given, or no camera: `built_in` false)."""
-  path = stage_path(config, stage) if built_in else None
-  if path is None:
-    return None
-  return path.name if path == DETECTOR_STAGES[stage][0] else str(path)
+  """Which weights a stage ran with (`stages.name`), or None (none; detections given, or no
+  camera: `built_in` false)."""
+  return stages_lib.name(config.get("detector", {}), stage) if built_in else None
 
 
 STATIC_OCCLUDER_USES = ("builtin", "always", "never")
@@ -364,6 +334,7 @@ def mining_flags(
       (np.minimum(detections.boxes[:, 2], detections.boxes[:, 3]) < config.mining.min_box_side, MiningFlag.TOO_SMALL),
       (np.array([track_lengths.get(int(t), 0) for t in detections.track_ids]) < config.mining.min_track_length,
        MiningFlag.SHORT_TRACK),
+      (bank_lib.fills_box(detections.boxes, rle.areas(detections.masks)), MiningFlag.BOX_MASK),
   ]
   for hit, flag in rules:
     flags[hit] |= int(flag)
@@ -411,7 +382,7 @@ class Classifier:
     """(N,) P(occluded or truncated) of one frame's detections."""
     masks = [rle.decode_mask(m) for m in detections.masks]
     crops = occlusion_data.frame_crops(image, masks, detections.boxes.astype(np.float64), self.crop_size, self.context)
-    return occlusion_training.predict(self.model, crops, self.batch_size)
+    return occlusion_classifier.predict(self.model, crops, self.batch_size)
 
 
 def threshold_override(config: ml_collections.ConfigDict) -> float | None:

@@ -33,6 +33,7 @@ from walt3d_jax.formats import rle
 from walt3d_jax.geometry import camera as camera_lib
 from walt3d_jax.sim import simulate
 from walt3d_jax.timelapse import background as background_lib
+from walt3d_jax.timelapse import bank as bank_lib
 from walt3d_jax.timelapse import detect as detect_lib
 from walt3d_jax.timelapse import detections as detections_lib
 from walt3d_jax.timelapse import frames as frames_lib
@@ -218,19 +219,21 @@ def match_detections(detections: list[dict], truths: list[dict], min_iou: float)
   return match
 
 
-def builtin_detections(root: pathlib.Path) -> list[dict]:
+def builtin_detections(root: pathlib.Path, stages: detect_lib.Chain | None = None) -> list[dict]:
   """COCO results entries of the built-in detector (`timelapse.detect`) on every frame of a
   simulated sequence, as the `mine` job runs it: each frame against its own background from the
   sequence's frames (`BackgroundModel.frame_background`, the samples for the ghost test), with
-  the sequence's camera."""
+  the sequence's camera, and the learnt `stages` (`stages.py`: the detection verifier, the box
+  refiner...) when given."""
   reader = frames_lib.open_frames(root)
   model = background_lib.fit_background(reader.iterate())
   camera = camera_lib.load_camera(pathlib.Path(root) / "camera.json")
-  return detections_lib.to_results(detect_lib.detect_frames(reader.iterate(), model, camera))
+  chain = stages.with_camera(camera) if stages is not None else None
+  return detections_lib.to_results(detect_lib.detect_frames(reader.iterate(), model, camera, verifier=chain))
 
 
 def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, scene_index: int = 0,
-                      frame_offset: int = 0) -> OcclusionExamples:
+                      frame_offset: int = 0, stages: detect_lib.Chain | None = None) -> OcclusionExamples:
   """Examples of every object in every frame of one simulated sequence.
 
   config: crop_size (pixels), context (fraction), occlusion_threshold, source ("truth" |
@@ -239,6 +242,7 @@ def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, sce
     labelled as to be rejected, occluded = True, so a classifier learns to turn down the
     detector's ghosts, merged blobs and fragments too; absent: "drop").
   frame_offset: added to image ids to make frame keys unique over sequences.
+  stages: the learnt stages the built-in detector runs with (source "builtin"), or None.
   """
   root = pathlib.Path(root)
   truth = json.loads((root / "ground_truth.json").read_text())
@@ -251,7 +255,7 @@ def sequence_examples(root: pathlib.Path, config: ml_collections.ConfigDict, sce
   if config.source in ("detections", "builtin"):
     detected: dict[int, list[dict]] = {}
     entries = (json.loads((root / "detections.json").read_text()) if config.source == "detections"
-               else builtin_detections(root))
+               else builtin_detections(root, stages))
     for det in entries:
       detected.setdefault(det["image_id"], []).append(det)
   elif config.source != "truth":
@@ -312,12 +316,13 @@ def stack_rows(rows: list[dict], crop_size: int, image_size: tuple[int, int],
 
 
 def build_examples(sim_config: ml_collections.ConfigDict, scenes: Sequence[SceneSpec],
-                   data_config: ml_collections.ConfigDict, cache_dir: pathlib.Path) -> OcclusionExamples:
+                   data_config: ml_collections.ConfigDict, cache_dir: pathlib.Path,
+                   stages: detect_lib.Chain | None = None) -> OcclusionExamples:
   """Simulates (or reuses) `scenes` and concatenates their examples; scene i's frames get keys
-  i·10⁶ + image id."""
+  i·10⁶ + image id; `stages` as in `sequence_examples`."""
   roots = simulate_scenes(sim_config, scenes, cache_dir)
   return OcclusionExamples.concatenate([
-      sequence_examples(root, data_config, index, index * 1_000_000)
+      sequence_examples(root, data_config, index, index * 1_000_000, stages)
       for index, root in enumerate(tqdm.tqdm(roots, desc="classifier crops", unit="scene", delay=2.0))
   ])
 
@@ -325,8 +330,10 @@ def build_examples(sim_config: ml_collections.ConfigDict, scenes: Sequence[Scene
 def usable(examples: OcclusionExamples, min_area: int, unmatched: bool = False) -> np.ndarray:
   """(N,) bool: the rows to train and score on — true objects (and with `unmatched`, the
   detections that match none) with at least min_area visible pixels (smaller ones are too small
-  to reconstruct and are never mined)."""
-  return (examples.matched | unmatched) & (examples.area >= min_area)
+  to reconstruct and are never mined) and a mask that is an outline, not its box (`bank.fills_box`:
+  never mined either)."""
+  return ((examples.matched | unmatched) & (examples.area >= min_area)
+          & ~bank_lib.fills_box(examples.boxes, examples.area))
 
 
 def scene_specs(presets: Sequence[str], seeds: Sequence[int]) -> list[SceneSpec]:

@@ -28,10 +28,11 @@ import numpy as np
 
 from walt3d_jax.models import box_refiner
 from walt3d_jax.models import refiner_weights
+from walt3d_jax.models.padded_batches import padded_map
 from walt3d_jax.timelapse import occlusion_data
 from walt3d_jax.timelapse import verifier_data
 from walt3d_jax.timelapse.types import FrameDetections
-from walt3d_jax.train import occlusion as occlusion_training
+
 
 SHIPPED_PATH = refiner_weights.SHIPPED_PATH
 
@@ -77,7 +78,7 @@ def predict_offsets(model: box_refiner.BoxRefiner, crops: np.ndarray, edges: np.
                     batch_size: int = 256) -> np.ndarray:
   """(N, 4) edge offsets of crops (N, S, S, C) uint8 with their boxes' edges (N, 4); batches
   padded to batch_size so the forward pass compiles once."""
-  offsets = occlusion_training.padded_map(
+  offsets = padded_map(
       lambda batch, batch_edges: _offsets(model, batch, jnp.asarray(batch_edges, jnp.float32)),
       (crops, np.asarray(edges)), batch_size, np.zeros((0, 4)))
   return offsets.astype(np.float64)

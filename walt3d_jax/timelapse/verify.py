@@ -32,7 +32,6 @@ from walt3d_jax.models import occlusion_classifier as oc
 from walt3d_jax.models import occlusion_weights
 from walt3d_jax.timelapse import verifier_data
 from walt3d_jax.timelapse.types import FrameDetections
-from walt3d_jax.train import occlusion as occlusion_training
 
 NUM_CHANNELS = verifier_data.NUM_CHANNELS
 SHIPPED_PATH = occlusion_weights.SHIPPED_VERIFIER_PATH
@@ -63,7 +62,7 @@ class Verifier:
     if detections.num == 0:
       return np.zeros((0,), np.float32)
     crops = verifier_data.detection_crops(image, background, detections, self.crop_size, self.context)
-    return occlusion_training.predict(self.model, crops, self.batch_size)
+    return oc.predict(self.model, crops, self.batch_size)
 
   def __call__(self, image: np.ndarray, background: np.ndarray, detections: FrameDetections) -> FrameDetections:
     """The detections whose P(no object) is below the threshold."""

@@ -26,6 +26,7 @@ import tqdm
 
 from walt3d_jax.models import occlusion_classifier as oc
 from walt3d_jax.timelapse import occlusion_data
+from walt3d_jax.timelapse import stages as stages_lib
 from walt3d_jax.timelapse import verifier_data
 
 
@@ -40,12 +41,16 @@ def load_splits(config: ml_collections.ConfigDict, workdir: pathlib.Path
   simulator settings, and reused.
   """
   cache = pathlib.Path(config.get("cache_dir") or pathlib.Path(workdir) / "sim")
+  # The built-in detector's learnt stages its detections pass through, as `mine` chains them.
+  chain = stages_lib.load(config.data.get("stages", {}), "config.data.stages") if config.data.source == "builtin" else None
   splits = {}
   for name in ("train", "val", "test"):
     spec = config.splits[name]
     scenes = occlusion_data.scene_specs(spec.presets, spec.seeds)
-    build = verifier_data.build_examples if config.data.source == "verifier" else occlusion_data.build_examples
-    examples = build(config.sim, scenes, config.data, cache)
+    if config.data.source == "verifier":
+      examples = verifier_data.build_examples(config.sim, scenes, config.data, cache)
+    else:
+      examples = occlusion_data.build_examples(config.sim, scenes, config.data, cache, chain)
     splits[name] = examples.select(occlusion_data.usable(
         examples, config.data.min_area, config.data.get("unmatched", "drop") == "reject"))
   seen = {(p, s) for p in config.splits.train.presets for s in config.splits.train.seeds}
@@ -105,34 +110,6 @@ def train_step(model: oc.OcclusionClassifier, optimizer: nnx.Optimizer, crops: j
   loss, grads = nnx.value_and_grad(loss_fn)(model)
   optimizer.update(model, grads)
   return loss
-
-
-@nnx.jit
-def _logits(model: oc.OcclusionClassifier, crops: jax.Array) -> jax.Array:
-  return model(oc.crops_to_input(crops))
-
-
-def padded_map(fn, arrays: tuple[np.ndarray, ...], batch_size: int, empty: np.ndarray) -> np.ndarray:
-  """fn(*batch) over `arrays` (sharing their first axis) in batches zero-padded to batch_size, so
-  that a jitted fn compiles once; the rows concatenated, or `empty` when there are none."""
-  out = []
-  num = len(arrays[0])
-  for start in range(0, num, batch_size):
-    batch = [a[start:start + batch_size] for a in arrays]
-    pad = batch_size - len(batch[0])
-    if pad:
-      batch = [np.concatenate([b, np.zeros((pad,) + b.shape[1:], b.dtype)]) for b in batch]
-    out.append(np.asarray(fn(*batch))[:batch_size - pad])
-  return np.concatenate(out) if out else empty
-
-
-def predict(model: oc.OcclusionClassifier, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
-  """(N,) float probability that each crop (N, S, S, C) uint8 shows an occluded/truncated object.
-
-  Batches are padded to batch_size so the jitted forward pass compiles once.
-  """
-  return padded_map(lambda batch: jax.nn.sigmoid(_logits(model, jnp.asarray(batch))), (crops,), batch_size,
-                    np.zeros((0,), np.float32))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +238,7 @@ def train(config: ml_collections.ConfigDict, train_set: occlusion_data.Occlusion
                         jax.random.fold_in(flip_key, step), weights)
       losses.append(float(loss))
       bar.update(1)
-    val_prob = predict(model, val_set.crops)
+    val_prob = oc.predict(model, val_set.crops)
     threshold = choose_threshold(val_prob, val_set.occluded, config.eval.min_precision,
                                  config.eval.get("min_recall", 0.0))
     scores = unoccluded_scores(val_prob < threshold, val_set.occluded)
@@ -286,7 +263,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   for name, examples in splits.items():
     logging.info("%s: %d examples, %.0f%% occluded", name, examples.num, 100 * examples.occluded.mean())
   result = train(config, splits["train"], splits["val"], workdir)
-  test_prob = predict(result.model, splits["test"].crops)
+  test_prob = oc.predict(result.model, splits["test"].crops)
   summary = {
       "threshold": result.threshold,
       "test": unoccluded_scores(test_prob < result.threshold, splits["test"].occluded),

@@ -32,6 +32,7 @@ from walt3d_jax.models import proposal_net
 from walt3d_jax.models import proposal_weights
 from walt3d_jax.timelapse import occlusion_data
 from walt3d_jax.timelapse import proposal_data
+from walt3d_jax.models.padded_batches import padded_map
 from walt3d_jax.train import occlusion as occlusion_training
 
 WEIGHTS_NAME = "proposal_net.npz"  # in the job's workdir
@@ -123,7 +124,7 @@ def predict(model: proposal_net.ProposalNet, images: np.ndarray, backgrounds: np
   """`proposal_net.decode` of frames (F, H, W, 3) uint8 and their backgrounds, in batches padded
   to batch_size (one compilation): boxes (F, k, 4) [x0, y0, x1, y1], scores (F, k), categories (F, k)."""
   keys = ("boxes", "scores", "categories")
-  flat = occlusion_training.padded_map(
+  flat = padded_map(
       lambda a, b: np.concatenate([np.asarray(v, np.float32).reshape(len(a), max_detections, -1)
                                    for v in (proposal_net.detect(model, a, b, max_detections)[k] for k in keys)],
                                   axis=-1),
