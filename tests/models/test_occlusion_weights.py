@@ -28,6 +28,9 @@ def test_shipped_file_loads_and_predicts_finite_probabilities(path):
   builtin = path == occlusion_weights.SHIPPED_BUILTIN_PATH
   assert recorded["data"]["source"] == ("builtin" if builtin else "detections")
   assert recorded["data"].get("unmatched", "drop") == ("reject" if builtin else "drop")
+  # The builtin one learnt the detections of the detector's learnt stages, as mine chains them.
+  assert recorded["data"].get("stages", {}) == (dict(verifier="shipped", refiner="shipped", proposer="shipped")
+                                                if builtin else {})
 
 
 def test_arrays_round_trip_and_bad_files_name_the_entry(tmp_path):

@@ -18,6 +18,7 @@ from walt3d_jax.timelapse import mine
 from walt3d_jax.timelapse import mine_state
 from walt3d_jax.timelapse import propose
 from walt3d_jax.timelapse import refine
+from walt3d_jax.timelapse import static_occluders
 from walt3d_jax.timelapse import verify
 from walt3d_jax.timelapse.bank import MiningFlag
 from walt3d_jax.timelapse.types import FrameDetections
@@ -207,12 +208,10 @@ def test_the_shipped_classifier_is_the_default():
   assert mine.Classifier.load(config) is None and mine._classifier_name(config, False) is None
 
 
-def test_the_verifier_is_the_built_in_detectors_default_the_refiner_chains_and_a_missing_one_is_refused(tmp_path):
+def test_the_built_in_detector_chains_its_three_learnt_stages_and_a_missing_one_is_refused(tmp_path):
   config = tiny_config()
-  # The refiner and the proposal network: off.
-  assert (config.detector.verifier, config.detector.refiner, config.detector.proposer) == ("shipped", "", "")
-  assert [type(s) for s in mine.load_stages(config).stages] == [verify.Verifier]
-  config.detector.refiner = config.detector.proposer = "shipped"
+  # All three, as the builtin classifier learnt their detections.
+  assert (config.detector.verifier, config.detector.refiner, config.detector.proposer) == ("shipped",) * 3
   chain = mine.load_stages(config)
   # Drop first, then move, then add what none of them covers.
   assert [type(s) for s in chain.stages] == [verify.Verifier, refine.Refiner, propose.Proposer]
@@ -233,16 +232,24 @@ def test_the_verifier_is_the_built_in_detectors_default_the_refiner_chains_and_a
   assert not (tmp_path / "out" / mine_state.STATE_DIR).exists()  # refused before any pass began
 
 
-def test_the_built_in_detectors_proposer_measures_with_the_scenes_camera(tmp_path, monkeypatch):
+def test_the_built_in_detectors_proposer_measures_with_the_scenes_camera_and_its_boxes_teach_no_occluders(
+    tmp_path, monkeypatch):
   config = tiny_config()
-  config.source.detections, config.detector.proposer = "builtin", "shipped"
-  seen = []
+  config.source.detections = "builtin"  # the proposer on, as by default
+  config.mining.static_occluders.use = "always"
+  seen, taught = [], []
   stands = propose.stands
   monkeypatch.setattr(propose, "stands", lambda boxes, categories, camera: (seen.append(camera),
                                                                            stands(boxes, categories, camera))[1])
+  occluder_map = static_occluders.occluder_map
+  monkeypatch.setattr(static_occluders, "occluder_map", lambda tracked, *args: (taught.extend(tracked),
+                                                                                occluder_map(tracked, *args))[1])
   summary = mine.run(config, tmp_path / "out")
   assert summary["proposer"] == "proposal_net.npz" and summary["read"]["frames"] == len(seen) == 12
   assert all(camera is seen[0] for camera in seen) and tuple(seen[0].image_size) == (320, 180)
+  # Proposals were tracked and never mined (their masks are boxes), nor taught the occluder map.
+  assert sum(n for outcome, n in summary["outcomes"].items() if "box_mask" in outcome) > 0
+  assert sum(d.num for d in taught) > 0 and not any(bank_lib.box_masked(d).any() for d in taught)
 
 
 def test_a_classifier_threshold_replaces_the_classifiers_own():

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from walt3d_jax.errors import UserError
+from walt3d_jax.formats import rle
 from walt3d_jax.formats.coco import Category
 from walt3d_jax.timelapse.detections import compressed_run_lengths
 from walt3d_jax.timelapse.types import NUM_KEYPOINTS
@@ -67,6 +68,11 @@ def fills_box(boxes: np.ndarray, mask_areas: np.ndarray) -> np.ndarray:
   (`BOX_FILL`): a box given as the mask, as the proposal network's detections are."""
   boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
   return np.asarray(mask_areas, np.float64) >= BOX_FILL * boxes[:, 2] * boxes[:, 3]
+
+
+def box_masked(detections: FrameDetections) -> np.ndarray:
+  """(N,) bool: the detections whose masks fill their boxes (`fills_box`)."""
+  return fills_box(detections.boxes, rle.areas(detections.masks))
 
 
 class BankError(UserError):

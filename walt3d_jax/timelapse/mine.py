@@ -5,16 +5,16 @@ Streaming passes over the source, so memory stays bounded however long the foota
      median of its nearest samples in appearance from other moments (`frame_background`), and
      the bank stores each bucket's median for compositing;
   2. detect: read the detections file (COCO results), or run the built-in detector against the
-     background (with a camera, its detections checked by the detection verifier and, where
-     config.detector.refiner names one, their boxes moved by the box refiner, and where
-     config.detector.proposer names one, objects the proposal network finds added); then SORT links
-     the boxes of all frames into tracks (boxes only: small);
+     background (with a camera, through the learnt stages config.detector names, `stages.py`:
+     its detections checked by the detection verifier, their boxes moved by the box refiner, and
+     objects the proposal network finds added, with their boxes as masks); then SORT links the
+     boxes of all frames into tracks (boxes only: small);
   3. mine: per frame, drop truncated objects, WALT's δ heuristic (when on), the occlusion
      classifier (by default one shipped with the package: with the built-in detector and a camera,
      the one trained on that detector's own detections), objects behind a static occluder (a
-     pole the tracks pass behind, learnt from all of them: `static_occluders.py`), low scores,
-     small boxes and short tracks; append the kept objects, with crops, to the object bank, and
-     the medians beside them.
+     pole the tracks pass behind, learnt from their outlines: `static_occluders.py`), low scores,
+     small boxes, short tracks and masks that are only boxes (proposals); append the kept
+     objects, with crops, to the object bank, and the medians beside them.
 Writes <workdir>/bank.h5, summary.json and report.png.
 
 Resumable: rerunning the same command after a kill (even `kill -9`) continues where the job
@@ -334,7 +334,7 @@ def mining_flags(
       (np.minimum(detections.boxes[:, 2], detections.boxes[:, 3]) < config.mining.min_box_side, MiningFlag.TOO_SMALL),
       (np.array([track_lengths.get(int(t), 0) for t in detections.track_ids]) < config.mining.min_track_length,
        MiningFlag.SHORT_TRACK),
-      (bank_lib.fills_box(detections.boxes, rle.areas(detections.masks)), MiningFlag.BOX_MASK),
+      (bank_lib.box_masked(detections), MiningFlag.BOX_MASK),
   ]
   for hit, flag in rules:
     flags[hit] |= int(flag)
@@ -660,7 +660,9 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   occluders = None
   if occluder_config is not None:
     tic_map = time.perf_counter()
-    occluders = static_occluders.OccluderMap(static_occluders.occluder_map(tracked, model.image_size, occluder_config),
+    # A box given as the mask (a proposal) covers its track's holes: only outlines show a pole.
+    outlines = [d.select(np.flatnonzero(~bank_lib.box_masked(d))) for d in tracked]
+    occluders = static_occluders.OccluderMap(static_occluders.occluder_map(outlines, model.image_size, occluder_config),
                                              occluder_config)
     logging.info("static occluders: %d px (%.2f%% of the image) learnt from %d tracks in %.1f s",
                  occluders.pixels.sum(), 100 * occluders.pixels.mean(), len(track_lengths), time.perf_counter() - tic_map)

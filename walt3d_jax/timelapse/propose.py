@@ -14,7 +14,9 @@ better peak (non-maximum suppression at `nms_iou`, across classes) and, given th
 person as tall and as wide as one: lit windows on a facade at dusk were most of its false people,
 and on the benchmark's seeds 0 and 2 a quarter of its false people measured taller than 2.6 m
 standing, none of the true ones). A proposal's mask is its box:
-the network gives boxes, and the pixels that differ are what it was found without. Proposals are
+the network gives boxes, and the pixels that differ are what it was found without. `mine` tracks
+proposals and shows them to the occlusion classifier as objects nearer the camera, but never
+mines them (`bank.fills_box`: `MiningFlag.BOX_MASK`) nor learns the static-occluder map from them. Proposals are
 neither verified nor refined: the verifier and the refiner learnt the built-in detector's
 detections, and on the benchmark's validation scenes both lowered MOTA when they also judged the
 proposals (docs/design.md).

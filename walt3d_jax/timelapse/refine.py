@@ -13,8 +13,9 @@ object size. The mask is left as found: it is what differs from the background.
 Trained on the built-in detector's detections in the verifier's simulated scenes, each moved to
 the visible box of the true object it overlaps most (`train/box_refiner.py`); weights in
 models/data/box_refiner.npz (`models/refiner_weights.py`). It learnt simulated footage.
-benchmarks/detector.py runs it after the verifier; `mine` only where config.detector.refiner
-names weights (off by default: with it, mining was less pure; docs/design.md).
+benchmarks/detector.py and `mine` run it after the verifier (`stages.py`); the builtin
+occlusion classifier learnt its boxes (with the classifier that learnt the detector's own boxes,
+mining was less pure; docs/design.md).
 """
 
 from __future__ import annotations
