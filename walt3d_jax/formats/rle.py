@@ -45,18 +45,18 @@ def encode_mask(mask: np.ndarray) -> dict:
 
 def decode_mask(rle: dict) -> np.ndarray:
   """Bool mask (H, W) from a compressed RLE dict as written by `encode_mask`."""
-  return mask_utils.decode(_coco_form(rle)).astype(bool)
+  return mask_utils.decode(coco_form(rle)).astype(bool)
 
 
-def _coco_form(rle: dict) -> dict:
-  """The RLE as pycocotools takes it (compressed counts as bytes)."""
+def coco_form(rle: dict) -> dict:
+  """The RLE dict as pycocotools' functions take it (compressed counts as bytes)."""
   counts = rle["counts"]
   return {"size": list(rle["size"]), "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
 
 
 def areas(rles) -> np.ndarray:
   """(N,) int64 pixels set in each compressed RLE dict, without decoding the masks."""
-  return np.array([int(mask_utils.area(_coco_form(r))) for r in rles], np.int64)
+  return np.array([int(mask_utils.area(coco_form(r))) for r in rles], np.int64)
 
 
 def mask_box(mask: np.ndarray) -> list[float]:

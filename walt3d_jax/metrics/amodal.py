@@ -298,8 +298,7 @@ def walt_bin_filter(gt: Mapping[str, Any], results: list[dict[str, Any]], occlus
     if "bbox" in r:
       box = r["bbox"]
     else:
-      seg = r["segmentation"]
-      box = mask_utils.toBbox({"size": seg["size"], "counts": seg["counts"].encode("ascii")}).tolist()
+      box = mask_utils.toBbox(rle.coco_form(r["segmentation"])).tolist()
     if (detection.box_iou([box], boxes) > WALT_BIN_MATCH_IOU).any():
       out.append(r)
   return {**gt, "annotations": kept}, out

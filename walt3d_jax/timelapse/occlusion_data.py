@@ -192,12 +192,6 @@ def simulate_scenes(sim_config: ml_collections.ConfigDict, scenes: Sequence[Scen
   return roots
 
 
-def _rle(segmentation: dict) -> dict:
-  counts = segmentation["counts"]
-  return {"size": list(segmentation["size"]),
-          "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-
-
 def match_detections(detections: list[dict], truths: list[dict], min_iou: float) -> np.ndarray:
   """(D,) index of the ground-truth object each detection matches (-1: none).
 
@@ -207,8 +201,8 @@ def match_detections(detections: list[dict], truths: list[dict], min_iou: float)
   match = np.full(len(detections), -1, np.int64)
   if not detections or not truths:
     return match
-  iou = np.asarray(mask_utils.iou([_rle(d["segmentation"]) for d in detections],
-                                  [_rle(t["segmentation"]) for t in truths],
+  iou = np.asarray(mask_utils.iou([rle.coco_form(d["segmentation"]) for d in detections],
+                                  [rle.coco_form(t["segmentation"]) for t in truths],
                                   [0] * len(truths)), np.float64).reshape(len(detections), len(truths))
   taken = np.zeros(len(truths), bool)
   for d in np.argsort([-d["score"] for d in detections], kind="stable"):

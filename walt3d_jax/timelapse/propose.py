@@ -16,10 +16,10 @@ and on the benchmark's seeds 0 and 2 a quarter of its false people measured tall
 standing, none of the true ones). A proposal's mask is its box:
 the network gives boxes, and the pixels that differ are what it was found without. `mine` tracks
 proposals and shows them to the occlusion classifier as objects nearer the camera, but never
-mines them (`bank.fills_box`: `MiningFlag.BOX_MASK`) nor learns the static-occluder map from them. Proposals are
-neither verified nor refined: the verifier and the refiner learnt the built-in detector's
-detections, and on the benchmark's validation scenes both lowered MOTA when they also judged the
-proposals (docs/design.md).
+mines them (`bank.fills_box`: `MiningFlag.BOX_MASK`) nor learns the static-occluder map from
+them. Proposals are neither verified nor refined: the verifier and the refiner learnt the built-in
+detector's detections, and on the benchmark's validation scenes both lowered MOTA when they also
+judged the proposals (docs/design.md).
 
 Trained on simulated frames (`train/proposals.py`); weights in models/data/proposal_net.npz
 (`models/proposal_weights.py`). It learnt simulated footage only.
